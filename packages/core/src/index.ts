@@ -1,1 +1,2 @@
-export {};
+export * from './lib.js';
+export * from './plugin.js';

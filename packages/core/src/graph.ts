@@ -1,0 +1,427 @@
+import { clone, create } from '@bufbuild/protobuf';
+import { GraphDefSchema, type GraphDef } from './gen/tensorflow/core/framework/graph_pb.js';
+import { NodeDefSchema, type NodeDef } from './gen/tensorflow/core/framework/node_def_pb.js';
+import { Attrs, attrFromJson, type AttrJson } from './attrs.js';
+import { GraphValidationError } from './errors.js';
+
+// ---- input strings ------------------------------------------------------------------------
+
+export interface InputRef {
+  node: string;
+  port: number;
+  control: boolean;
+}
+
+/** Parse `n`, `n:1` or `^n`. Names may contain ':' only as the port separator. */
+export function parseInput(s: string): InputRef {
+  if (s.startsWith('^')) return { node: s.slice(1), port: -1, control: true };
+  const c = s.lastIndexOf(':');
+  if (c > 0) {
+    const tail = s.slice(c + 1);
+    if (/^\d+$/.test(tail)) return { node: s.slice(0, c), port: Number(tail), control: false };
+  }
+  return { node: s, port: 0, control: false };
+}
+
+export function formatInput(r: { node: string; port?: number; control?: boolean }): string {
+  if (r.control) return '^' + r.node;
+  return r.port ? `${r.node}:${r.port}` : r.node;
+}
+
+/** Canonical tensor name: `n` for port 0, `n:k` otherwise. */
+export function tensorName(node: string, port = 0): string {
+  return port ? `${node}:${port}` : node;
+}
+
+/** Node name of an input or tensor string (`^n`, `n:2` -> `n`). */
+export function nodeNameOf(s: string): string {
+  return parseInput(s).node;
+}
+
+// ---- nodes ---------------------------------------------------------------------------------
+
+export interface NodeSpec {
+  name: string;
+  op: string;
+  inputs?: string[];
+  attrs?: Record<string, AttrJson>;
+  device?: string;
+}
+
+export interface Consumer {
+  node: Node;
+  /** index into node.inputs */
+  index: number;
+  /** output port read (-1 for a control edge) */
+  port: number;
+  control: boolean;
+}
+
+/** A node of the IR. Every mutation goes through methods that keep the graph's indexes right. */
+export class Node {
+  readonly attrs: Attrs;
+  /** @internal */
+  constructor(
+    readonly graph: Graph,
+    /** @internal */ readonly def: NodeDef,
+  ) {
+    this.attrs = new Attrs(def.attr);
+  }
+
+  get name(): string { return this.def.name; }
+  get op(): string { return this.def.op; }
+  set op(v: string) { this.def.op = v; }
+  get device(): string { return this.def.device; }
+  set device(v: string) { this.def.device = v; }
+
+  /** All inputs as TF strings, data inputs first, then `^control` ones. */
+  get inputs(): readonly string[] { return this.def.input; }
+  /** Data inputs only. */
+  get dataInputs(): string[] { return this.def.input.filter((s) => !s.startsWith('^')); }
+  /** Names of control-dependency nodes (without `^`). */
+  get controlInputs(): string[] { return this.def.input.filter((s) => s.startsWith('^')).map((s) => s.slice(1)); }
+  /** Parsed data input i. */
+  input(i: number): InputRef {
+    const s = this.def.input[i];
+    if (s === undefined) throw new GraphValidationError(this.name, `has no input ${i}`);
+    return parseInput(s);
+  }
+  /** The producer node of data input i, if it is in the graph. */
+  inputNode(i: number): Node | undefined {
+    return this.graph.get(this.input(i).node);
+  }
+
+  setInput(i: number, s: string): void {
+    const old = this.def.input[i];
+    if (old === undefined) throw new GraphValidationError(this.name, `has no input ${i}`);
+    this.graph._unlink(this, old);
+    this.def.input[i] = s;
+    this.graph._link(this, s);
+  }
+  /** Replace every input; control inputs are moved after data inputs as TF requires. */
+  setInputs(list: readonly string[]): void {
+    for (const s of this.def.input) this.graph._unlink(this, s);
+    this.def.input = orderInputs(list);
+    for (const s of this.def.input) this.graph._link(this, s);
+  }
+  /** Append a data input (before any control inputs). */
+  addInput(s: string): void {
+    if (s.startsWith('^')) return this.addControlInput(s.slice(1));
+    const firstCtl = this.def.input.findIndex((x) => x.startsWith('^'));
+    if (firstCtl < 0) this.def.input.push(s);
+    else this.def.input.splice(firstCtl, 0, s);
+    this.graph._link(this, s);
+  }
+  /** Add `^name` unless already present. */
+  addControlInput(name: string): void {
+    const s = '^' + name;
+    if (this.def.input.includes(s)) return;
+    this.def.input.push(s);
+    this.graph._link(this, s);
+  }
+  removeInput(i: number): void {
+    const old = this.def.input[i];
+    if (old === undefined) return;
+    this.def.input.splice(i, 1);
+    this.graph._unlink(this, old);
+  }
+  removeControlInput(name: string): void {
+    const i = this.def.input.indexOf('^' + name);
+    if (i >= 0) this.removeInput(i);
+  }
+  setAttr(name: string, v: AttrJson): this {
+    this.attrs.setJson(name, v);
+    return this;
+  }
+  /** Consumers of this node's outputs and control edges. */
+  consumers(): Consumer[] {
+    return this.graph.consumersOf(this.name);
+  }
+}
+
+function orderInputs(list: readonly string[]): string[] {
+  const data = list.filter((s) => !s.startsWith('^'));
+  const ctl = list.filter((s) => s.startsWith('^'));
+  return [...data, ...new Set(ctl)];
+}
+
+// ---- graph ---------------------------------------------------------------------------------
+
+/**
+ * Mutable GraphDef with a name index and a consumer index (producer -> consumers), so that
+ * lookups, rewiring and renames cost O(edges touched). Versions, the function library and
+ * unknown fields of the GraphDef are kept as they were read.
+ */
+export class Graph {
+  private readonly byName = new Map<string, Node>();
+  /** producer node name -> consumer node -> number of inputs referencing it */
+  private readonly users = new Map<string, Map<Node, number>>();
+  /** @internal GraphDef without its nodes: versions, library, unknown fields. */
+  base: GraphDef;
+
+  constructor() {
+    this.base = create(GraphDefSchema, {});
+  }
+
+  /** Build from a GraphDef message; takes ownership of its NodeDefs. @internal */
+  static fromGraphDef(def: GraphDef, opts: { file?: string } = {}): Graph {
+    const nodes = def.node;
+    def.node = [];
+    const g = new Graph();
+    g.base = def;
+    for (const nd of nodes) {
+      if (g.byName.has(nd.name)) {
+        def.node = nodes;
+        throw new GraphValidationError(nd.name, `duplicate node name${opts.file ? ` in ${opts.file}` : ''}`);
+      }
+      const n = new Node(g, nd);
+      g.byName.set(nd.name, n);
+    }
+    for (const n of g.byName.values()) for (const s of n.def.input) g._link(n, s);
+    return g;
+  }
+
+  /** A GraphDef message sharing this graph's NodeDefs. @internal */
+  toGraphDef(): GraphDef {
+    const out = { ...this.base } as GraphDef;
+    out.node = [...this.byName.values()].map((n) => n.def);
+    return create(GraphDefSchema, out);
+  }
+
+  get size(): number { return this.byName.size; }
+  [Symbol.iterator](): IterableIterator<Node> { return this.byName.values(); }
+  /** Nodes in graph order (a snapshot: safe to mutate the graph while iterating). */
+  nodes(): Node[] { return [...this.byName.values()]; }
+  has(name: string): boolean { return this.byName.has(name); }
+  get(name: string): Node | undefined { return this.byName.get(name); }
+  /** Like get, but throws a GraphValidationError naming the node when it is missing. */
+  node(name: string): Node {
+    const n = this.byName.get(name);
+    if (!n) throw new GraphValidationError(name, 'no such node');
+    return n;
+  }
+  /** The node producing a tensor/input string. */
+  producer(s: string): Node | undefined {
+    return this.byName.get(parseInput(s).node);
+  }
+
+  /** TF's producer version, if present. */
+  get producerVersion(): number | undefined { return this.base.versions?.producer; }
+  get versions(): { producer: number; minConsumer: number; badConsumers: number[] } | undefined {
+    const v = this.base.versions;
+    return v ? { producer: v.producer, minConsumer: v.minConsumer, badConsumers: [...v.badConsumers] } : undefined;
+  }
+  /** Names of functions in the graph's library (kept opaque otherwise). */
+  functionNames(): string[] {
+    return (this.base.library?.function ?? []).map((f) => f.signature?.name ?? '');
+  }
+
+  addNode(spec: NodeSpec): Node {
+    if (this.byName.has(spec.name)) throw new GraphValidationError(spec.name, 'a node with this name already exists');
+    const attr: NodeDef['attr'] = {};
+    for (const [k, v] of Object.entries(spec.attrs ?? {})) attr[k] = attrFromJson(v);
+    const def = create(NodeDefSchema, { name: spec.name, op: spec.op, input: orderInputs(spec.inputs ?? []), device: spec.device ?? '', attr });
+    const n = new Node(this, def);
+    this.byName.set(spec.name, n);
+    for (const s of def.input) this._link(n, s);
+    return n;
+  }
+
+  /** Insert a copy of another graph's node (attrs copied as-is). */
+  importNode(src: Node, rename?: string): Node {
+    const def = clone(NodeDefSchema, src.def);
+    if (rename) def.name = rename;
+    if (this.byName.has(def.name)) throw new GraphValidationError(def.name, 'a node with this name already exists');
+    const n = new Node(this, def);
+    this.byName.set(def.name, n);
+    for (const s of def.input) this._link(n, s);
+    return n;
+  }
+
+  /** Remove a node. Its consumers keep their (now dangling) inputs: rewire them first. */
+  removeNode(name: string): void {
+    const n = this.byName.get(name);
+    if (!n) return;
+    for (const s of n.def.input) this._unlink(n, s);
+    this.byName.delete(name);
+  }
+
+  /** Remove many nodes in O(total edges). */
+  removeNodes(names: Iterable<string>): void {
+    for (const name of names) this.removeNode(name);
+  }
+
+  /** Keep only the named nodes, preserving order. */
+  retain(keep: Set<string>): void {
+    for (const n of this.nodes()) if (!keep.has(n.name)) this.removeNode(n.name);
+  }
+
+  /** Rename a node and rewrite every input that refers to it. */
+  renameNode(from: string, to: string): void {
+    if (from === to) return;
+    const n = this.node(from);
+    if (this.byName.has(to)) throw new GraphValidationError(to, 'a node with this name already exists');
+    const cons = this.consumersOf(from);
+    // Re-insert at the same position to keep graph order stable.
+    const entries = [...this.byName.entries()];
+    this.byName.clear();
+    for (const [k, v] of entries) this.byName.set(k === from ? to : k, v);
+    n.def.name = to;
+    for (const c of cons) {
+      const r = parseInput(c.node.def.input[c.index]!);
+      c.node.setInput(c.index, formatInput({ ...r, node: to }));
+    }
+  }
+
+  /** Every input (data or control) that reads a node. */
+  consumersOf(name: string): Consumer[] {
+    const m = this.users.get(name);
+    if (!m) return [];
+    const out: Consumer[] = [];
+    for (const node of m.keys()) {
+      const ins = node.def.input;
+      for (let i = 0; i < ins.length; i++) {
+        const r = parseInput(ins[i]!);
+        if (r.node === name) out.push({ node, index: i, port: r.port, control: r.control });
+      }
+    }
+    return out;
+  }
+
+  /** Consumers of one output tensor (`n` or `n:k`), data edges only. */
+  tensorConsumers(tensor: string): Consumer[] {
+    const t = parseInput(tensor);
+    return this.consumersOf(t.node).filter((c) => !c.control && c.port === t.port);
+  }
+
+  /** Number of distinct nodes reading `name` (data or control). */
+  consumerCount(name: string): number {
+    return this.users.get(name)?.size ?? 0;
+  }
+
+  /**
+   * Point every data input reading `from` (a tensor, `n` or `n:k`) at `to` instead.
+   * With `controls`, control edges on `from`'s node are moved to `to`'s node too.
+   * Nodes in `except` are left alone. Returns how many inputs changed.
+   */
+  replaceUses(from: string, to: string, opts: { except?: Set<string>; controls?: boolean } = {}): number {
+    const f = parseInput(from);
+    const t = parseInput(to);
+    let changed = 0;
+    for (const c of this.consumersOf(f.node)) {
+      if (opts.except?.has(c.node.name)) continue;
+      if (c.control) {
+        if (opts.controls) {
+          c.node.removeControlInput(f.node);
+          c.node.addControlInput(t.node);
+          changed++;
+        }
+        continue;
+      }
+      if (c.port !== f.port) continue;
+      c.node.setInput(c.index, formatInput({ node: t.node, port: t.port }));
+      changed++;
+    }
+    return changed;
+  }
+
+  /** A name not yet used in the graph: `base`, else `base_1`, `base_2`, … */
+  uniqueName(base: string): string {
+    if (!this.byName.has(base)) return base;
+    for (let i = 1; ; i++) {
+      const n = `${base}_${i}`;
+      if (!this.byName.has(n)) return n;
+    }
+  }
+
+  /**
+   * Stable topological order: each node comes after its inputs, otherwise in graph order.
+   * Back edges of TF1 while loops (Merge <- NextIteration) are ignored. Throws on other cycles.
+   */
+  topoOrder(): Node[] {
+    const state = new Map<Node, number>(); // 1 = on stack, 2 = done
+    const out: Node[] = [];
+    for (const root of this.byName.values()) {
+      if (state.get(root) === 2) continue;
+      const stack: [Node, number][] = [[root, 0]];
+      state.set(root, 1);
+      while (stack.length) {
+        const top = stack[stack.length - 1]!;
+        const [n, i] = top;
+        const ins = n.def.input;
+        if (i < ins.length) {
+          top[1] = i + 1;
+          const p = this.byName.get(parseInput(ins[i]!).node);
+          if (!p) continue;
+          if (isLoopBackEdge(n, p)) continue;
+          const st = state.get(p);
+          if (st === 2) continue;
+          if (st === 1) throw new GraphValidationError(n.name, `is part of a cycle through '${p.name}' outside a while loop`);
+          state.set(p, 1);
+          stack.push([p, 0]);
+        } else {
+          state.set(n, 2);
+          out.push(n);
+          stack.pop();
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Check names, dangling inputs, input order and cycles; throws the first problem found. */
+  validate(): void {
+    for (const n of this.byName.values()) {
+      if (!n.name) throw new GraphValidationError(undefined, `a node of op '${n.op}' has an empty name`);
+      if (!n.op) throw new GraphValidationError(n.name, 'has no op');
+      let seenCtl = false;
+      for (const s of n.def.input) {
+        const r = parseInput(s);
+        if (r.control) seenCtl = true;
+        else if (seenCtl) throw new GraphValidationError(n.name, `data input '${s}' comes after a control input`);
+        if (!this.byName.has(r.node)) throw new GraphValidationError(n.name, `input '${s}' refers to a node that does not exist`);
+      }
+    }
+    this.topoOrder();
+  }
+
+  /** Make this graph an exact copy of `other` (used to roll back a failed pass). */
+  replaceWith(other: Graph): void {
+    const c = other.clone();
+    this.byName.clear();
+    this.users.clear();
+    this.base = c.base;
+    for (const n of c.byName.values()) {
+      const moved = new Node(this, n.def);
+      this.byName.set(n.name, moved);
+    }
+    for (const n of this.byName.values()) for (const s of n.def.input) this._link(n, s);
+  }
+
+  /** Deep copy. */
+  clone(): Graph {
+    return Graph.fromGraphDef(clone(GraphDefSchema, this.toGraphDef()));
+  }
+
+  /** @internal */
+  _link(n: Node, s: string): void {
+    const name = parseInput(s).node;
+    let m = this.users.get(name);
+    if (!m) this.users.set(name, (m = new Map()));
+    m.set(n, (m.get(n) ?? 0) + 1);
+  }
+  /** @internal */
+  _unlink(n: Node, s: string): void {
+    const name = parseInput(s).node;
+    const m = this.users.get(name);
+    if (!m) return;
+    const c = (m.get(n) ?? 0) - 1;
+    if (c <= 0) m.delete(n);
+    else m.set(n, c);
+    if (m.size === 0) this.users.delete(name);
+  }
+}
+
+function isLoopBackEdge(consumer: Node, producer: Node): boolean {
+  return (consumer.op === 'Merge' || consumer.op === 'RefMerge') && (producer.op === 'NextIteration' || producer.op === 'RefNextIteration');
+}

@@ -1,0 +1,370 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromText, toText } from '@bufbuild/protobuf/txtpb';
+import { GraphDefSchema, type GraphDef } from './gen/tensorflow/core/framework/graph_pb.js';
+import { MetaGraphDefSchema, type MetaGraphDef } from './gen/tensorflow/core/protobuf/meta_graph_pb.js';
+import { SavedModelSchema, type SavedModel } from './gen/tensorflow/core/protobuf/saved_model_pb.js';
+import { FileError, GraphFormatError, TfpassError } from './errors.js';
+import { Graph } from './graph.js';
+
+export type ContainerKind = 'graph' | 'meta' | 'saved_model';
+export type TextOrBinary = 'binary' | 'text';
+
+/**
+ * A graph together with the container it came in. For MetaGraphDef and SavedModel inputs
+ * the container keeps collections, saver_def and signatures so they can be written back.
+ */
+export interface Model {
+  kind: ContainerKind;
+  format: TextOrBinary;
+  graph: Graph;
+  /** Source path, when read from a file. */
+  file?: string;
+  /** @internal MetaGraphDef (for 'meta', and the chosen one for 'saved_model'). */
+  meta?: MetaGraphDef;
+  /** @internal */
+  savedModel?: SavedModel;
+  /** Index of the chosen MetaGraphDef inside the SavedModel. */
+  metaIndex?: number;
+}
+
+export interface ReadOptions {
+  /** Force a container kind instead of detecting it. */
+  kind?: ContainerKind;
+  /** SavedModel tag set to select (default: 'serve', else the first). */
+  tags?: string[];
+  /** Name shown in errors when reading bytes. */
+  name?: string;
+}
+
+const PNG = [0x89, 0x50, 0x4e, 0x47];
+
+function looksLikeText(b: Uint8Array): boolean {
+  const n = Math.min(b.length, 4096);
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = b[i]!;
+    if (c === 9 || c === 10 || c === 13) continue;
+    if (c < 32 || c === 127) return false;
+  }
+  // Text format starts with a field name, a comment or a brace.
+  const head = new TextDecoder().decode(b.subarray(0, n)).trimStart();
+  return /^([A-Za-z_#\[{]|$)/.test(head);
+}
+
+function readVarint(b: Uint8Array, pos: number): [number, number] | undefined {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos + i >= b.length) return undefined;
+    const c = b[pos + i]!;
+    v += (c & 0x7f) * mul;
+    mul *= 128;
+    if (!(c & 0x80)) return [v, pos + i + 1];
+  }
+  return undefined;
+}
+
+interface TopField { field: number; wire: number; start: number; len: number }
+
+/**
+ * Walk top-level fields without decoding them: fast container detection and an exact byte
+ * offset for truncation or corruption at the top level.
+ */
+export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
+  const out: TopField[] = [];
+  let pos = 0;
+  while (pos < b.length) {
+    const at = pos;
+    const tag = readVarint(b, pos);
+    if (!tag) throw new GraphFormatError({ file, offset: at }, 'truncated field tag');
+    const field = Math.floor(tag[0] / 8);
+    const wire = tag[0] & 7;
+    pos = tag[1];
+    if (field === 0) throw new GraphFormatError({ file, offset: at }, 'invalid field number 0: not a protobuf message');
+    switch (wire) {
+      case 0: {
+        const v = readVarint(b, pos);
+        if (!v) throw new GraphFormatError({ file, offset: pos }, `truncated varint in field ${field}`);
+        out.push({ field, wire, start: pos, len: v[1] - pos });
+        pos = v[1];
+        break;
+      }
+      case 1: case 5: {
+        const len = wire === 1 ? 8 : 4;
+        if (pos + len > b.length) throw new GraphFormatError({ file, offset: pos }, `field ${field} is truncated`);
+        out.push({ field, wire, start: pos, len });
+        pos += len;
+        break;
+      }
+      case 2: {
+        const l = readVarint(b, pos);
+        if (!l) throw new GraphFormatError({ file, offset: pos }, `truncated length of field ${field}`);
+        if (l[1] + l[0] > b.length) {
+          throw new GraphFormatError({ file, offset: at }, `field ${field} claims ${l[0]} bytes but only ${b.length - l[1]} remain (file truncated or corrupt)`);
+        }
+        out.push({ field, wire, start: l[1], len: l[0] });
+        pos = l[1] + l[0];
+        break;
+      }
+      default:
+        throw new GraphFormatError({ file, offset: at }, `invalid wire type ${wire} for field ${field}: not a protobuf message`);
+    }
+  }
+  return out;
+}
+
+function detectBinaryKind(b: Uint8Array, file?: string): ContainerKind {
+  const top = scanTopLevel(b, file);
+  const f1 = top.filter((f) => f.field === 1);
+  if (f1.some((f) => f.wire === 0)) return 'saved_model';
+  if (f1.length > 1) return 'graph';
+  const f2 = top.filter((f) => f.field === 2 && f.wire === 2);
+  const f3 = top.filter((f) => f.field === 3);
+  if (f2.length === 1 && (f3.some((f) => f.wire === 2) || top.some((f) => f.field === 5 || f.field === 6))) return 'meta';
+  if (f1.length === 1 && f2.length === 1 && f2[0]!.len > f1[0]!.len) {
+    // One NodeDef plus a big library, or a MetaInfoDef plus a GraphDef: decode to tell.
+    try {
+      const m = fromBinary(MetaGraphDefSchema, b);
+      if (m.graphDef && m.graphDef.node.length > 0) return 'meta';
+    } catch {
+      /* not a MetaGraphDef */
+    }
+  }
+  return 'graph';
+}
+
+function detectTextKind(text: string): ContainerKind {
+  const m = /^(?:\s|#[^\n]*\n)*([A-Za-z_]+)/.exec(text);
+  const first = m?.[1] ?? '';
+  if (first === 'meta_info_def' || first === 'graph_def' || first === 'saver_def' || first === 'collection_def' || first === 'signature_def') return 'meta';
+  if (first === 'saved_model_schema_version' || first === 'meta_graphs') return 'saved_model';
+  return 'graph';
+}
+
+/** Best-effort line:column for a text-format parse error (protobuf-es reports none). */
+function locateTextError(text: string, message: string): { line: number; column: number } | undefined {
+  let idx = -1;
+  const quoted = /"([^"]+)"/.exec(message)?.[1];
+  if (quoted) {
+    const re = new RegExp(`(^|[^A-Za-z0-9_])${quoted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_])`, 'm');
+    const hit = re.exec(text);
+    if (hit) idx = hit.index + hit[1]!.length;
+  } else if (/unterminated string/.test(message)) {
+    // The last line with an odd number of unescaped quotes.
+    const lines = text.split('\n');
+    for (let i = 0, off = 0; i < lines.length; off += lines[i]!.length + 1, i++) {
+      const q = (lines[i]!.replace(/\\./g, '').match(/"/g) ?? []).length;
+      if (q % 2 === 1) {
+        idx = off + lines[i]!.indexOf('"');
+        break;
+      }
+    }
+  } else if (/unexpected end|premature|EOF|end of input/i.test(message)) {
+    idx = text.length;
+  } else {
+    // Unbalanced braces: report where the depth first goes negative, or the end.
+    let depth = 0;
+    let inStr = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (inStr) {
+        if (c === '\\') i++;
+        else if (c === '"') inStr = false;
+      } else if (c === '"') inStr = true;
+      else if (c === '#') while (i < text.length && text[i] !== '\n') i++;
+      else if (c === '{' || c === '<') depth++;
+      else if (c === '}' || c === '>') {
+        depth--;
+        if (depth < 0) {
+          idx = i;
+          break;
+        }
+      }
+    }
+    if (idx < 0 && depth > 0) idx = text.length;
+  }
+  if (idx < 0) return undefined;
+  const before = text.slice(0, idx);
+  const line = before.split('\n').length;
+  return { line, column: idx - before.lastIndexOf('\n') };
+}
+
+function parseText<T>(schema: Parameters<typeof fromText>[0], text: string, file?: string): T {
+  try {
+    return fromText(schema, text) as T;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const pos = locateTextError(text, msg);
+    throw new GraphFormatError({ file, ...pos }, `text format: ${msg}`, { cause: e });
+  }
+}
+
+function parseBinary<T>(schema: Parameters<typeof fromBinary>[0], b: Uint8Array, file?: string): T {
+  try {
+    return fromBinary(schema, b) as T;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new GraphFormatError({ file }, `binary protobuf: ${msg}`, { cause: e });
+  }
+}
+
+function pickMeta(sm: SavedModel, tags: string[] | undefined, file?: string): number {
+  if (sm.metaGraphs.length === 0) throw new GraphFormatError({ file }, 'SavedModel has no meta graphs');
+  const want = tags ?? ['serve'];
+  const i = sm.metaGraphs.findIndex((m) => want.every((t) => m.metaInfoDef?.tags.includes(t)));
+  if (i >= 0) return i;
+  if (tags) {
+    const have = sm.metaGraphs.map((m) => `[${m.metaInfoDef?.tags.join(',') ?? ''}]`).join(' ');
+    throw new GraphFormatError({ file }, `no meta graph with tags ${tags.join(',')}; available: ${have}`);
+  }
+  return 0;
+}
+
+/** Resolve a path: a SavedModel directory means its saved_model.pb / .pbtxt. */
+function resolvePath(path: string): string {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new FileError(path, 'cannot read: no such file or directory', { cause: e });
+  }
+  if (st.isDirectory()) {
+    for (const f of ['saved_model.pb', 'saved_model.pbtxt']) if (existsSync(join(path, f))) return join(path, f);
+    throw new FileError(path, 'is a directory without saved_model.pb');
+  }
+  return path;
+}
+
+function readBytes(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new FileError(path, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
+/** Read a graph in any container (GraphDef, MetaGraphDef, SavedModel; binary or text). */
+export function readModel(src: string | Uint8Array, opts: ReadOptions = {}): Model {
+  const file = typeof src === 'string' ? resolvePath(src) : opts.name;
+  const bytes = typeof src === 'string' ? readBytes(file!) : src;
+  if (bytes.length >= 4 && PNG.every((c, i) => bytes[i] === c)) {
+    throw new GraphFormatError({ file, offset: 0 }, 'this is a PNG image, not a TensorFlow graph');
+  }
+  const text = looksLikeText(bytes);
+  const format: TextOrBinary = text ? 'text' : 'binary';
+  const str = text ? new TextDecoder().decode(bytes) : '';
+  let kind = opts.kind;
+  if (!kind) {
+    if (file && /\.meta$/.test(file)) kind = 'meta';
+    else if (file && /saved_model\.pbtxt?$/.test(basename(file))) kind = 'saved_model';
+    else kind = text ? detectTextKind(str) : detectBinaryKind(bytes, file);
+  }
+  if (bytes.length === 0) throw new GraphFormatError({ file, offset: 0 }, 'file is empty');
+  const decode = <T>(schema: Parameters<typeof fromBinary>[0]): T =>
+    text ? parseText<T>(schema, str, file) : parseBinary<T>(schema, bytes, file);
+  if (kind === 'graph') {
+    if (!text) scanTopLevel(bytes, file);
+    const def = decode<GraphDef>(GraphDefSchema);
+    return { kind, format, graph: Graph.fromGraphDef(def, { file }), file };
+  }
+  if (kind === 'meta') {
+    const meta = decode<MetaGraphDef>(MetaGraphDefSchema);
+    if (!meta.graphDef) throw new GraphFormatError({ file }, 'MetaGraphDef has no graph_def');
+    const graph = Graph.fromGraphDef(meta.graphDef, { file });
+    return { kind, format, graph, meta, file };
+  }
+  const sm = decode<SavedModel>(SavedModelSchema);
+  const i = pickMeta(sm, opts.tags, file);
+  const meta = sm.metaGraphs[i]!;
+  if (!meta.graphDef) throw new GraphFormatError({ file }, `meta graph ${i} has no graph_def`);
+  return { kind, format, graph: Graph.fromGraphDef(meta.graphDef, { file }), meta, savedModel: sm, metaIndex: i, file };
+}
+
+/** Read a GraphDef from `.pb`, `.pbtxt`, `.meta`, a SavedModel (dir or file), or bytes. */
+export function readGraph(src: string | Uint8Array, opts: ReadOptions = {}): Graph {
+  return readModel(src, opts).graph;
+}
+
+export interface WriteOptions {
+  /** Default: from the extension (`.pbtxt`/`.txt`/`.prototxt` -> text), else binary. */
+  format?: TextOrBinary;
+  /** Refuse to write over this path (the input). */
+  protect?: string[];
+  /** Allow writing over a protected path. */
+  force?: boolean;
+}
+
+export function formatFromPath(path: string): TextOrBinary {
+  return /\.(pbtxt|txt|prototxt|pbtext)$/i.test(path) ? 'text' : 'binary';
+}
+
+/** Write bytes atomically: a temp file in the same folder, fsync, then rename. */
+export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tfpass-${process.pid}-${Date.now().toString(36)}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'w', 0o644);
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, Math.min(buf.length - off, 1 << 30));
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    if (e instanceof TfpassError) throw e;
+    throw new FileError(path, `cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
+function guard(path: string, opts: WriteOptions): void {
+  if (opts.force) return;
+  for (const p of opts.protect ?? []) {
+    try {
+      if (existsSync(p) && existsSync(path) && statSync(p).ino === statSync(path).ino) {
+        throw new FileError(path, 'refusing to overwrite the input file (use --force)');
+      }
+    } catch (e) {
+      if (e instanceof TfpassError) throw e;
+    }
+  }
+}
+
+/** Encode a graph as binary or text GraphDef. */
+export function encodeGraph(graph: Graph, format: TextOrBinary = 'binary'): Uint8Array | string {
+  const def = graph.toGraphDef();
+  return format === 'text' ? toText(GraphDefSchema, def) : toBinary(GraphDefSchema, def);
+}
+
+export function writeGraph(graph: Graph, path: string, opts: WriteOptions = {}): void {
+  guard(path, opts);
+  writeFileAtomic(path, encodeGraph(graph, opts.format ?? formatFromPath(path)));
+}
+
+/** Encode a model in its own container (the graph replaces the container's graph_def). */
+export function encodeModel(model: Model, format: TextOrBinary = model.format): Uint8Array | string {
+  const def = model.graph.toGraphDef();
+  if (model.kind === 'graph') return format === 'text' ? toText(GraphDefSchema, def) : toBinary(GraphDefSchema, def);
+  if (model.kind === 'meta') {
+    const meta = { ...model.meta!, graphDef: def } as MetaGraphDef;
+    return format === 'text' ? toText(MetaGraphDefSchema, meta) : toBinary(MetaGraphDefSchema, meta);
+  }
+  const sm = model.savedModel!;
+  const metas = sm.metaGraphs.slice();
+  metas[model.metaIndex ?? 0] = { ...metas[model.metaIndex ?? 0]!, graphDef: def } as MetaGraphDef;
+  const out = { ...sm, metaGraphs: metas } as SavedModel;
+  return format === 'text' ? toText(SavedModelSchema, out) : toBinary(SavedModelSchema, out);
+}
+
+export function writeModel(model: Model, path: string, opts: WriteOptions = {}): void {
+  guard(path, opts);
+  writeFileAtomic(path, encodeModel(model, opts.format ?? (model.kind === 'graph' ? formatFromPath(path) : model.format)));
+}

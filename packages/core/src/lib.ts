@@ -1,0 +1,11 @@
+// Core's runtime helpers, handed to plugins through `api.lib`.
+export * from './errors.js';
+export * from './dtype.js';
+export * from './tensor.js';
+export * from './attrs.js';
+export * from './graph.js';
+export * from './io.js';
+export * from './pattern.js';
+export * from './transform-string.js';
+export * from './pass.js';
+export * from './executor.js';
