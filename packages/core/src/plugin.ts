@@ -1,21 +1,12 @@
-import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PluginError, TfpassError } from './errors.js';
+import { CORE_VERSION, PLUGIN_API_VERSION, discoverPlugins, incompatibility, type DiscoveredPlugin } from './discovery.js';
 import { defaultRegistry, type PassDefinition, type PassRegistry } from './pass.js';
 import * as lib from './lib.js';
 
-/** Version of the plugin API this core offers; manifests must ask for it. */
-export const PLUGIN_API_VERSION = 1;
-
-export const CORE_VERSION: string = (() => {
-  try {
-    const here = dirname(fileURLToPath(import.meta.url));
-    return JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')).version as string;
-  } catch {
-    return '0.0.0';
-  }
-})();
+export * from './discovery.js';
 
 /** Everything a plugin gets from its host: registration plus core's runtime helpers. */
 export interface PluginApi {
@@ -28,20 +19,6 @@ export interface PluginApi {
 
 export interface PluginModule {
   register(api: PluginApi): void | Promise<void>;
-}
-
-export interface PluginManifest {
-  apiVersion: number;
-  entry: string;
-  passes: { name: string; summary: string }[];
-}
-
-export interface DiscoveredPlugin {
-  name: string;
-  version: string;
-  dir: string;
-  manifest: PluginManifest;
-  peerCore?: string;
 }
 
 export function createPluginApi(registry: PassRegistry, origin?: { packageName: string; packageVersion: string }): PluginApi {
@@ -57,98 +34,6 @@ export function createPluginApi(registry: PassRegistry, origin?: { packageName: 
 export async function registerPlugin(mod: PluginModule, registry: PassRegistry = defaultRegistry(), origin?: { packageName: string; packageVersion: string }): Promise<void> {
   if (typeof mod.register !== 'function') throw new PluginError(origin?.packageName ?? 'module', 'does not export register(api)');
   await mod.register(createPluginApi(registry, origin));
-}
-
-/** Minimal semver range check for `^x.y.z`, `~x.y.z`, `>=x.y.z`, `x.y.z` and `*`. */
-export function satisfies(version: string, range: string): boolean {
-  const v = version.split('-')[0]!.split('.').map(Number);
-  return range.split('||').some((alt) =>
-    alt.trim().split(/\s+/).every((part) => {
-      if (part === '*' || part === '' || part === 'x') return true;
-      const m = /^(\^|~|>=|<=|>|<|=)?(\d+)(?:\.(\d+|x))?(?:\.(\d+|x))?/.exec(part);
-      if (!m) return false;
-      const r = [Number(m[2]), m[3] === undefined || m[3] === 'x' ? 0 : Number(m[3]), m[4] === undefined || m[4] === 'x' ? 0 : Number(m[4])];
-      const cmp = (v[0]! - r[0]!) || (v[1]! - r[1]!) || (v[2]! - r[2]!);
-      switch (m[1]) {
-        case '^': return cmp >= 0 && (r[0]! > 0 ? v[0] === r[0] : r[1]! > 0 ? v[0] === 0 && v[1] === r[1] : v[0] === 0 && v[1] === 0 && v[2] === r[2]);
-        case '~': return cmp >= 0 && v[0] === r[0] && v[1] === r[1];
-        case '>=': return cmp >= 0;
-        case '<=': return cmp <= 0;
-        case '>': return cmp > 0;
-        case '<': return cmp < 0;
-        default: return m[3] === undefined ? v[0] === r[0] : m[4] === undefined ? v[0] === r[0] && v[1] === r[1] : cmp === 0;
-      }
-    }),
-  );
-}
-
-function readManifest(dir: string): DiscoveredPlugin | undefined {
-  let pj: any;
-  try {
-    pj = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!pj || typeof pj.tfpass !== 'object' || pj.tfpass === null) return undefined;
-  return { name: pj.name, version: pj.version, dir, manifest: pj.tfpass, peerCore: pj.peerDependencies?.['@tfpass/core'] };
-}
-
-function scanNodeModules(nm: string, out: Map<string, DiscoveredPlugin>): void {
-  let entries: string[];
-  try {
-    entries = readdirSync(nm).sort();
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    if (e.startsWith('.')) continue;
-    const dirs = e.startsWith('@') ? safeList(join(nm, e)).map((s) => join(nm, e, s)) : [join(nm, e)];
-    for (const d of dirs) {
-      const p = readManifest(d);
-      // Nearer node_modules win, as in Node's resolution.
-      if (p && !out.has(p.name)) out.set(p.name, p);
-    }
-  }
-}
-
-function safeList(d: string): string[] {
-  try {
-    return readdirSync(d).sort();
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Find installed plugins by reading package.json manifests only (no code is imported):
- * `node_modules` of `cwd` and each parent, then those around core's own install.
- */
-export function discoverPlugins(opts: { cwd?: string; extraDirs?: string[] } = {}): DiscoveredPlugin[] {
-  const out = new Map<string, DiscoveredPlugin>();
-  for (const d of opts.extraDirs ?? []) {
-    const p = readManifest(resolve(d));
-    if (!p) throw new PluginError(d, 'has no package.json with a "tfpass" manifest');
-    out.set(p.name, p);
-  }
-  const starts = [resolve(opts.cwd ?? process.cwd()), dirname(fileURLToPath(import.meta.url))];
-  for (const start of starts) {
-    let dir = start;
-    while (true) {
-      scanNodeModules(join(dir, 'node_modules'), out);
-      const up = dirname(dir);
-      if (up === dir) break;
-      dir = up;
-    }
-  }
-  return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** Check a plugin's manifest fits this core; returns a reason when it does not. */
-export function incompatibility(p: DiscoveredPlugin): string | undefined {
-  if (p.manifest.apiVersion !== PLUGIN_API_VERSION) return `asks for plugin API ${p.manifest.apiVersion}, this core offers ${PLUGIN_API_VERSION}`;
-  if (p.peerCore && !satisfies(CORE_VERSION, p.peerCore)) return `needs @tfpass/core ${p.peerCore}, this is ${CORE_VERSION}`;
-  if (typeof p.manifest.entry !== 'string') return 'manifest has no entry';
-  return undefined;
 }
 
 /** Import a discovered plugin and register its passes. */
