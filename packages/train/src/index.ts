@@ -1,1 +1,2 @@
-export {};
+export * from './wasm-grad-kernels.js';
+export * from './demo-model.js';
