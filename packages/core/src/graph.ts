@@ -145,6 +145,19 @@ function orderInputs(list: readonly string[]): string[] {
   return [...data, ...new Set(ctl)];
 }
 
+/** A library function as returned by `Graph.functionBody`. */
+export interface FunctionBody {
+  name: string;
+  /** Input argument names, in order. */
+  inputs: string[];
+  /** Output argument names, in order. */
+  outputs: string[];
+  /** Output argument name -> body tensor in function syntax (`node:out:k`). */
+  ret: Record<string, string>;
+  controlRet: Record<string, string>;
+  body: Graph;
+}
+
 // ---- graph ---------------------------------------------------------------------------------
 
 /**
@@ -154,6 +167,8 @@ function orderInputs(list: readonly string[]): string[] {
  */
 export class Graph {
   private readonly byName = new Map<string, Node>();
+  /** Graph order. Separate from byName so a rename keeps the node's place in O(1). */
+  private readonly order = new Set<Node>();
   /** producer node name -> consumer node -> number of inputs referencing it */
   private readonly users = new Map<string, Map<Node, number>>();
   /** @internal GraphDef without its nodes: versions, library, unknown fields. */
@@ -176,22 +191,26 @@ export class Graph {
       }
       const n = new Node(g, nd);
       g.byName.set(nd.name, n);
+      g.order.add(n);
     }
-    for (const n of g.byName.values()) for (const s of n.def.input) g._link(n, s);
+    for (const n of g.order) for (const s of n.def.input) g._link(n, s);
     return g;
   }
 
   /** A GraphDef message sharing this graph's NodeDefs. @internal */
   toGraphDef(): GraphDef {
     const out = { ...this.base } as GraphDef;
-    out.node = [...this.byName.values()].map((n) => n.def);
+    const nodes: NodeDef[] = new Array(this.order.size);
+    let i = 0;
+    for (const n of this.order) nodes[i++] = n.def;
+    out.node = nodes;
     return create(GraphDefSchema, out);
   }
 
   get size(): number { return this.byName.size; }
-  [Symbol.iterator](): IterableIterator<Node> { return this.byName.values(); }
+  [Symbol.iterator](): IterableIterator<Node> { return this.order.values(); }
   /** Nodes in graph order (a snapshot: safe to mutate the graph while iterating). */
-  nodes(): Node[] { return [...this.byName.values()]; }
+  nodes(): Node[] { return [...this.order]; }
   has(name: string): boolean { return this.byName.has(name); }
   get(name: string): Node | undefined { return this.byName.get(name); }
   /** Like get, but throws a GraphValidationError naming the node when it is missing. */
@@ -223,6 +242,7 @@ export class Graph {
     const def = create(NodeDefSchema, { name: spec.name, op: spec.op, input: orderInputs(spec.inputs ?? []), device: spec.device ?? '', attr });
     const n = new Node(this, def);
     this.byName.set(spec.name, n);
+    this.order.add(n);
     for (const s of def.input) this._link(n, s);
     return n;
   }
@@ -234,6 +254,7 @@ export class Graph {
     if (this.byName.has(def.name)) throw new GraphValidationError(def.name, 'a node with this name already exists');
     const n = new Node(this, def);
     this.byName.set(def.name, n);
+    this.order.add(n);
     for (const s of def.input) this._link(n, s);
     return n;
   }
@@ -244,6 +265,7 @@ export class Graph {
     if (!n) return;
     for (const s of n.def.input) this._unlink(n, s);
     this.byName.delete(name);
+    this.order.delete(n);
   }
 
   /** Remove many nodes in O(total edges). */
@@ -262,15 +284,74 @@ export class Graph {
     const n = this.node(from);
     if (this.byName.has(to)) throw new GraphValidationError(to, 'a node with this name already exists');
     const cons = this.consumersOf(from);
-    // Re-insert at the same position to keep graph order stable.
-    const entries = [...this.byName.entries()];
-    this.byName.clear();
-    for (const [k, v] of entries) this.byName.set(k === from ? to : k, v);
+    // `order` holds the node itself, so its place in graph order is unchanged.
+    this.byName.delete(from);
+    this.byName.set(to, n);
     n.def.name = to;
     for (const c of cons) {
       const r = parseInput(c.node.def.input[c.index]!);
       c.node.setInput(c.index, formatInput({ ...r, node: to }));
     }
+  }
+
+  /** Put the nodes in the given order, a permutation of all nodes (e.g. after a sort). O(n). */
+  reorder(order: readonly Node[]): void {
+    if (order.length !== this.byName.size) throw new GraphValidationError(undefined, `reorder: got ${order.length} nodes, the graph has ${this.byName.size}`);
+    const next = new Map<string, Node>();
+    for (const n of order) {
+      if (this.byName.get(n.name) !== n || next.has(n.name)) throw new GraphValidationError(n.name, 'reorder: not a node of this graph, or listed twice');
+      next.set(n.name, n);
+    }
+    this.byName.clear();
+    for (const [k, v] of next) this.byName.set(k, v);
+  }
+
+  /**
+   * Rename many nodes at once in O(nodes + edges), keeping graph order; every input that
+   * refers to a renamed node keeps its `^` and `:N`. Targets must not collide.
+   */
+  renameNodes(renames: ReadonlyMap<string, string>): void {
+    const final = new Set<string>();
+    for (const name of this.byName.keys()) {
+      const to = renames.get(name) ?? name;
+      if (final.has(to)) throw new GraphValidationError(to, 'renameNodes: two nodes would get this name');
+      final.add(to);
+    }
+    const entries = [...this.byName.entries()];
+    this.byName.clear();
+    this.users.clear();
+    for (const [k, n] of entries) {
+      const to = renames.get(k);
+      if (to !== undefined) n.def.name = to;
+      this.byName.set(n.def.name, n);
+    }
+    for (const n of this.byName.values()) {
+      const ins = n.def.input;
+      for (let i = 0; i < ins.length; i++) {
+        const r = parseInput(ins[i]!);
+        const to = renames.get(r.node);
+        if (to !== undefined) ins[i] = r.control ? '^' + to : formatInput({ node: to, port: r.port });
+        this._link(n, ins[i]!);
+      }
+    }
+  }
+
+  /**
+   * A function of the graph's library: its signature and a copy of its body as a separate
+   * Graph (body inputs keep function syntax, e.g. `x:output:0` or an argument name).
+   */
+  functionBody(name: string): FunctionBody | undefined {
+    const f = (this.base.library?.function ?? []).find((x) => x.signature?.name === name);
+    if (!f) return undefined;
+    const g = Graph.fromGraphDef(create(GraphDefSchema, { node: f.nodeDef.map((d) => clone(NodeDefSchema, d)) }));
+    return {
+      name,
+      inputs: (f.signature?.inputArg ?? []).map((a) => a.name),
+      outputs: (f.signature?.outputArg ?? []).map((a) => a.name),
+      ret: { ...f.ret },
+      controlRet: { ...f.controlRet },
+      body: g,
+    };
   }
 
   /** Every input (data or control) that reads a node. */
@@ -341,7 +422,7 @@ export class Graph {
   topoOrder(): Node[] {
     const state = new Map<Node, number>(); // 1 = on stack, 2 = done
     const out: Node[] = [];
-    for (const root of this.byName.values()) {
+    for (const root of this.order) {
       if (state.get(root) === 2) continue;
       const stack: [Node, number][] = [[root, 0]];
       state.set(root, 1);
@@ -371,7 +452,7 @@ export class Graph {
 
   /** Check names, dangling inputs, input order and cycles; throws the first problem found. */
   validate(): void {
-    for (const n of this.byName.values()) {
+    for (const n of this.order) {
       if (!n.name) throw new GraphValidationError(undefined, `a node of op '${n.op}' has an empty name`);
       if (!n.op) throw new GraphValidationError(n.name, 'has no op');
       let seenCtl = false;
@@ -389,13 +470,15 @@ export class Graph {
   replaceWith(other: Graph): void {
     const c = other.clone();
     this.byName.clear();
+    this.order.clear();
     this.users.clear();
     this.base = c.base;
-    for (const n of c.byName.values()) {
+    for (const n of c.order) {
       const moved = new Node(this, n.def);
       this.byName.set(n.name, moved);
+      this.order.add(moved);
     }
-    for (const n of this.byName.values()) for (const s of n.def.input) this._link(n, s);
+    for (const n of this.order) for (const s of n.def.input) this._link(n, s);
   }
 
   /** Deep copy. */
