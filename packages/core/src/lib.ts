@@ -9,3 +9,4 @@ export * from './pattern.js';
 export * from './transform-string.js';
 export * from './pass.js';
 export * from './executor.js';
+export * from './meta.js';
