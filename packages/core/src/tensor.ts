@@ -211,7 +211,8 @@ export function shapeToProto(shape: Shape | null): TensorShapeProto {
 
 function copyBytes(bytes: Uint8Array): ArrayBuffer {
   // tensor_content may sit at an unaligned offset of the file buffer: copy into its own buffer.
-  return bytes.slice().buffer;
+  // Copy through the Uint8Array constructor: Buffer#slice would share (and expose) the whole file buffer.
+  return new Uint8Array(bytes).buffer;
 }
 
 function fromContent(dtype: DType, n: number, bytes: Uint8Array): TensorData {
