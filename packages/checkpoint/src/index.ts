@@ -1,1 +1,4 @@
-export {};
+export * from './bundle.js';
+export { crc32c, maskCrc, unmaskCrc } from './crc.js';
+export { encodeSliceKey, decodeSliceKey } from './slice-key.js';
+export type { Compression } from './table.js';
