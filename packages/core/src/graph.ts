@@ -59,13 +59,16 @@ export interface Consumer {
 
 /** A node of the IR. Every mutation goes through methods that keep the graph's indexes right. */
 export class Node {
-  readonly attrs: Attrs;
+  private _attrs: Attrs | undefined;
   /** @internal */
   constructor(
     readonly graph: Graph,
     /** @internal */ readonly def: NodeDef,
-  ) {
-    this.attrs = new Attrs(def.attr);
+  ) {}
+
+  /** Typed view of the node's attributes (made on first use: most nodes are never asked). */
+  get attrs(): Attrs {
+    return (this._attrs ??= new Attrs(this.def.attr));
   }
 
   get name(): string { return this.def.name; }
@@ -169,8 +172,11 @@ export class Graph {
   private readonly byName = new Map<string, Node>();
   /** Graph order. Separate from byName so a rename keeps the node's place in O(1). */
   private readonly order = new Set<Node>();
-  /** producer node name -> consumer node -> number of inputs referencing it */
-  private readonly users = new Map<string, Map<Node, number>>();
+  /**
+   * producer node name -> consumer node -> number of inputs referencing it. Built on first
+   * use, so reading and writing a graph never pays for it; kept up to date afterwards.
+   */
+  private users: Map<string, Map<Node, number>> | undefined;
   /** @internal GraphDef without its nodes: versions, library, unknown fields. */
   base: GraphDef;
 
@@ -193,7 +199,6 @@ export class Graph {
       g.byName.set(nd.name, n);
       g.order.add(n);
     }
-    for (const n of g.order) for (const s of n.def.input) g._link(n, s);
     return g;
   }
 
@@ -303,7 +308,11 @@ export class Graph {
       next.set(n.name, n);
     }
     this.byName.clear();
-    for (const [k, v] of next) this.byName.set(k, v);
+    this.order.clear();
+    for (const [k, v] of next) {
+      this.byName.set(k, v);
+      this.order.add(v);
+    }
   }
 
   /**
@@ -319,7 +328,7 @@ export class Graph {
     }
     const entries = [...this.byName.entries()];
     this.byName.clear();
-    this.users.clear();
+    this.users = undefined;
     for (const [k, n] of entries) {
       const to = renames.get(k);
       if (to !== undefined) n.def.name = to;
@@ -356,7 +365,7 @@ export class Graph {
 
   /** Every input (data or control) that reads a node. */
   consumersOf(name: string): Consumer[] {
-    const m = this.users.get(name);
+    const m = this.index().get(name);
     if (!m) return [];
     const out: Consumer[] = [];
     for (const node of m.keys()) {
@@ -377,7 +386,7 @@ export class Graph {
 
   /** Number of distinct nodes reading `name` (data or control). */
   consumerCount(name: string): number {
-    return this.users.get(name)?.size ?? 0;
+    return this.index().get(name)?.size ?? 0;
   }
 
   /**
@@ -471,14 +480,13 @@ export class Graph {
     const c = other.clone();
     this.byName.clear();
     this.order.clear();
-    this.users.clear();
+    this.users = undefined;
     this.base = c.base;
     for (const n of c.order) {
       const moved = new Node(this, n.def);
       this.byName.set(n.name, moved);
       this.order.add(moved);
     }
-    for (const n of this.order) for (const s of n.def.input) this._link(n, s);
   }
 
   /** Deep copy. */
@@ -486,8 +494,17 @@ export class Graph {
     return Graph.fromGraphDef(clone(GraphDefSchema, this.toGraphDef()));
   }
 
+  private index(): Map<string, Map<Node, number>> {
+    if (!this.users) {
+      this.users = new Map();
+      for (const n of this.order) for (const s of n.def.input) this._link(n, s);
+    }
+    return this.users;
+  }
+
   /** @internal */
   _link(n: Node, s: string): void {
+    if (!this.users) return;
     const name = parseInput(s).node;
     let m = this.users.get(name);
     if (!m) this.users.set(name, (m = new Map()));
@@ -495,6 +512,7 @@ export class Graph {
   }
   /** @internal */
   _unlink(n: Node, s: string): void {
+    if (!this.users) return;
     const name = parseInput(s).node;
     const m = this.users.get(name);
     if (!m) return;
