@@ -1,0 +1,334 @@
+import { GraphValidationError, Tensor, TfpassError, parseInput, type Graph, type Node, type VariableInfo } from '@tfpass/core';
+import { planQuantization, type PlanOptions, type Site } from './plan.js';
+import { checkRange, type Range, type Ranges } from './ranges.js';
+
+/** How inserted quantizers get their ranges. */
+export type RewriteMode =
+  /** Frozen float graph: Const min/max (from `ranges`, else the site's initial range). */
+  | { kind: 'const'; ranges?: Ranges; requireRanges?: boolean }
+  /** create_eval_graph: min/max variables, read only. */
+  | { kind: 'eval'; ranges?: Ranges }
+  /** create_training_graph: variables updated every step (last value / EMA). */
+  | { kind: 'training'; quantDelay?: number; emaDecay?: number };
+
+export interface RewriteResult {
+  sites: Site[];
+  /** Variables created (for the `variables` collection and the saver). */
+  variables: VariableInfo[];
+  /** Ops updating ranges each step (for the `update_ops` collection). */
+  updateOps: string[];
+  /** Fake-quant output tensor per quantized tensor. */
+  outputs: Record<string, string>;
+  warnings: string[];
+}
+
+function f32(shape: number[], values: number[]): Tensor {
+  return Tensor.fromValues('float32', shape, values);
+}
+
+/** Builds the ops of quantizers under a name prefix, recording variables and updates. */
+export class QuantBuilder {
+  readonly variables: VariableInfo[] = [];
+  readonly updateOps: string[] = [];
+  private step?: string;
+  constructor(readonly g: Graph) {}
+
+  node(name: string, op: string, inputs: string[], attrs: Record<string, unknown> = {}): Node {
+    return this.g.addNode({ name, op, inputs, attrs: attrs as never });
+  }
+
+  constF(name: string, v: number | number[], shape?: number[]): string {
+    const vals = Array.isArray(v) ? v : [v];
+    this.node(name, 'Const', [], { dtype: { type: 'float32' }, value: { tensor: f32(shape ?? (Array.isArray(v) ? [vals.length] : []), vals) } });
+    return name;
+  }
+
+  constT(name: string, t: Tensor): string {
+    this.node(name, 'Const', [], { dtype: { type: t.dtype }, value: { tensor: t } });
+    return name;
+  }
+
+  /** A ref variable `name` with `name/Initializer/Const`, `name/Assign`, `name/read`. */
+  variable(name: string, init: Tensor, opts: { trainable?: boolean } = {}): { variable: string; read: string } {
+    const dtype = init.dtype;
+    const loc = { list: { s: [`loc:@${name}`] } };
+    this.node(name, 'VariableV2', [], { shape: { shape: init.shape }, dtype: { type: dtype }, container: { s: '' }, shared_name: { s: '' } });
+    const initName = this.constT(`${name}/Initializer/Const`, init);
+    this.node(`${name}/Assign`, 'Assign', [name, initName], { T: { type: dtype }, validate_shape: { b: true }, use_locking: { b: true }, _class: loc });
+    this.node(`${name}/read`, 'Identity', [name], { T: { type: dtype }, _class: loc });
+    this.variables.push({ variableName: `${name}:0`, initializerName: `${name}/Assign`, snapshotName: `${name}/read:0`, initialValueName: `${initName}:0`, trainable: !!opts.trainable });
+    return { variable: name, read: `${name}/read` };
+  }
+
+  /**
+   * contrib's quantization step: int64 `fake_quantization_step`, incremented once per run;
+   * returns `fake_quantization_step/Identity` (the incremented value).
+   */
+  quantStep(): string {
+    if (this.step) return this.step;
+    const v = 'fake_quantization_step';
+    if (this.g.has(`${v}/Identity`)) return (this.step = `${v}/Identity`);
+    this.variable(v, Tensor.fromValues('int64', [], [0]));
+    this.constT(`${v}/AssignAdd/value`, Tensor.fromValues('int64', [], [1]));
+    this.node(`${v}/AssignAdd`, 'AssignAdd', [v, `${v}/AssignAdd/value`], { T: { type: 'int64' }, use_locking: { b: false } });
+    this.node(`${v}/Identity`, 'Identity', [`${v}/AssignAdd`], { T: { type: 'int64' } });
+    this.updateOps.push(`${v}/AssignAdd`);
+    return (this.step = `${v}/Identity`);
+  }
+
+  /** TF1 cond that forwards `whenTrue` once `pred` holds, else `whenFalse`: returns the Merge. */
+  cond(p: string, pred: string, whenTrue: string, whenFalse: string): string {
+    const T = { T: { type: 'float32' } };
+    this.node(`${p}/Switch`, 'Switch', [pred, pred], { T: { type: 'bool' } });
+    this.node(`${p}/switch_t`, 'Identity', [`${p}/Switch:1`], { T: { type: 'bool' } });
+    this.node(`${p}/switch_f`, 'Identity', [`${p}/Switch`], { T: { type: 'bool' } });
+    this.node(`${p}/pred_id`, 'Identity', [pred], { T: { type: 'bool' } });
+    this.node(`${p}/Switch_1`, 'Switch', [whenTrue, `${p}/pred_id`], T);
+    this.node(`${p}/Switch_2`, 'Switch', [whenFalse, `${p}/pred_id`], T);
+    this.node(`${p}/Merge`, 'Merge', [`${p}/Switch_2`, `${p}/Switch_1:1`], { ...T, N: { i: 2 } });
+    return `${p}/Merge`;
+  }
+
+  /** reduce over all axes (or all but the last for per-channel) of x. */
+  private reduce(p: string, op: 'Min' | 'Max', x: string, axes: number[] | undefined): string {
+    const name = `${p}/Batch${op}`;
+    let idx: string;
+    if (axes) idx = this.constT(`${name}/reduction_indices`, Tensor.fromValues('int32', [axes.length], axes));
+    else {
+      this.node(`${name}/Rank`, 'Rank', [x], { T: { type: 'float32' } });
+      this.constT(`${name}/range/start`, Tensor.fromValues('int32', [], [0]));
+      this.constT(`${name}/range/delta`, Tensor.fromValues('int32', [], [1]));
+      this.node(`${name}/range`, 'Range', [`${name}/range/start`, `${name}/Rank`, `${name}/range/delta`], { Tidx: { type: 'int32' } });
+      idx = `${name}/range`;
+    }
+    this.node(name, op, [x, idx], { T: { type: 'float32' }, Tidx: { type: 'int32' }, keep_dims: { b: false } });
+    return name;
+  }
+
+  /** Per-step range of a batch (contrib quant_ops): 0 included, symmetric if asked. */
+  batchRange(p: string, x: string, site: Pick<Site, 'symmetric' | 'narrowRange' | 'numBits'>, axes?: number[]): [string, string] {
+    const T = { T: { type: 'float32' } };
+    const bmin = this.reduce(p, 'Min', x, axes);
+    const bmax = this.reduce(p, 'Max', x, axes);
+    if (!site.symmetric) {
+      this.node(`${p}/Minimum`, 'Minimum', [bmin, this.constF(`${p}/Minimum/y`, 0)], T);
+      this.node(`${p}/Maximum`, 'Maximum', [bmax, this.constF(`${p}/Maximum/y`, 0)], T);
+      return [`${p}/Minimum`, `${p}/Maximum`];
+    }
+    const r = site.narrowRange ? -1 : -(2 ** site.numBits - 2) / 2 ** site.numBits;
+    this.node(`${p}/truediv`, 'RealDiv', [bmax, this.constF(`${p}/truediv/y`, r)], T);
+    this.node(`${p}/Minimum`, 'Minimum', [bmin, `${p}/truediv`], T);
+    this.node(`${p}/mul`, 'Mul', [bmin, this.constF(`${p}/mul/y`, r)], T);
+    this.node(`${p}/Maximum`, 'Maximum', [bmax, `${p}/mul`], T);
+    return [`${p}/Minimum`, `${p}/Maximum`];
+  }
+
+  /**
+   * `var <- EMA(value)` with zero debiasing, as assign_moving_average(zero_debias=True):
+   * hidden `biased` and `local_step` variables; returns the op whose output is the new value.
+   */
+  emaAssign(name: string, varName: string, varShape: number[], value: string, decay: number): string {
+    const T = { T: { type: 'float32' } };
+    const s = `${name}/${varName}`;
+    const zeros = f32(varShape, new Array(varShape.reduce((a, b) => a * b, 1)).fill(0));
+    this.variable(`${s}/biased`, zeros);
+    this.variable(`${s}/local_step`, f32([], [0]));
+    this.node(`${s}/sub`, 'Sub', [`${s}/biased/read`, value], T);
+    this.node(`${s}/mul`, 'Mul', [`${s}/sub`, this.constF(`${s}/mul/y`, 1 - decay)], T);
+    this.node(`${s}/AssignSub`, 'AssignSub', [`${s}/biased`, `${s}/mul`], { ...T, use_locking: { b: false } });
+    this.node(`${s}/AssignAdd`, 'AssignAdd', [`${s}/local_step`, this.constF(`${s}/AssignAdd/value`, 1)], { ...T, use_locking: { b: false } });
+    this.node(`${s}/Pow`, 'Pow', [this.constF(`${s}/Pow/x`, decay), `${s}/AssignAdd`], T);
+    this.node(`${s}/sub_1`, 'Sub', [this.constF(`${s}/sub_1/x`, 1), `${s}/Pow`], T);
+    this.node(`${s}/truediv`, 'RealDiv', [`${s}/AssignSub`, `${s}/sub_1`], T);
+    this.node(`${s}/sub_2`, 'Sub', [`${varName}/read`, `${s}/truediv`], T);
+    this.node(name, 'AssignSub', [varName, `${s}/sub_2`], { ...T, use_locking: { b: false } });
+    this.updateOps.push(name);
+    return name;
+  }
+}
+
+function shapeOf(g: Graph, tensor: string): number[] | undefined {
+  const n = g.producer(tensor);
+  if (!n) return undefined;
+  if (n.op === 'Const') return n.attrs.getTensor('value').shape;
+  if ((n.op === 'Identity' || n.op === 'ReadVariableOp') && n.dataInputs[0]) return shapeOf(g, n.dataInputs[0]);
+  if (n.op === 'VariableV2' || n.op === 'VarHandleOp') return n.attrs.getShape('shape') ?? undefined;
+  const os = n.attrs.has('_output_shapes') ? n.attrs.getShapes('_output_shapes')[parseInput(tensor).port] : undefined;
+  return os ?? undefined;
+}
+
+function rangeArrays(r: Range, channels?: number): [number[], number[]] {
+  const mins = Array.isArray(r.min) ? r.min : [r.min];
+  const maxs = Array.isArray(r.max) ? r.max : [r.max];
+  if (channels && mins.length === 1) return [new Array(channels).fill(mins[0]), new Array(channels).fill(maxs[0])];
+  return [mins, maxs];
+}
+
+/** Point the listed consumers' inputs that read `tensor` at `to`. */
+export function reroute(g: Graph, tensor: string, to: string, consumers: readonly string[]): number {
+  const t = parseInput(tensor);
+  let changed = 0;
+  for (const c of consumers) {
+    const n = g.get(c);
+    if (!n) continue;
+    n.inputs.forEach((s, i) => {
+      const r = parseInput(s);
+      if (!r.control && r.node === t.node && r.port === t.port) {
+        n.setInput(i, to);
+        changed++;
+      }
+    });
+  }
+  if (consumers.length && changed < consumers.length) {
+    throw new GraphValidationError(tensor, `no inputs quantized for ops: [${consumers.join(', ')}]`);
+  }
+  return changed;
+}
+
+/** Insert one quantizer for a site in the given mode; returns the tensor consumers now read. */
+export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): string {
+  const g = b.g;
+  const p = site.prefix;
+  const x = site.tensor;
+  const fqAttrs = { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } };
+  let channels: number | undefined;
+  if (site.perChannel) {
+    const sh = shapeOf(g, x);
+    if (!sh || sh.length === 0 || sh[sh.length - 1]! < 1) throw new TfpassError('E_PASS', `per-channel quantization of '${x}' needs a known last dimension`);
+    channels = sh[sh.length - 1]!;
+  }
+  const fqOp = channels ? 'FakeQuantWithMinMaxVarsPerChannel' : 'FakeQuantWithMinMaxVars';
+  const vshape = channels ? [channels] : [];
+  const r: Range | undefined = mode.kind !== 'training' ? mode.ranges?.[x] ?? mode.ranges?.[`${x}:0`] : undefined;
+  if (mode.kind === 'const' && mode.requireRanges && !r) throw new TfpassError('E_USAGE', `no range for '${x}' (site ${p}) in the ranges file`);
+  if (r) checkRange(x, r);
+  const [imin, imax] = rangeArrays(r ?? { min: site.init[0], max: site.init[1] }, channels);
+  const initT = (v: number[]) => f32(vshape, channels ? v : [v[0]!]);
+  let out: string;
+  if (mode.kind === 'const') {
+    const mn = b.constT(`${p}/min`, initT(imin));
+    const mx = b.constT(`${p}/max`, initT(imax));
+    b.node(`${p}/${fqOp}`, fqOp, [x, mn, mx], fqAttrs);
+    out = `${p}/${fqOp}`;
+  } else if (mode.kind === 'eval') {
+    const mn = b.variable(`${p}/min`, initT(imin));
+    const mx = b.variable(`${p}/max`, initT(imax));
+    b.node(`${p}/${fqOp}`, fqOp, [x, mn.read, mx.read], fqAttrs);
+    out = `${p}/${fqOp}`;
+  } else {
+    b.variable(`${p}/min`, initT(imin));
+    b.variable(`${p}/max`, initT(imax));
+    const rank = channels ? shapeOf(g, x)!.length : undefined;
+    const axes = rank ? Array.from({ length: rank - 1 }, (_, i) => i) : undefined;
+    const [lo, hi] = b.batchRange(p, x, site, axes);
+    let amin: string;
+    let amax: string;
+    if (site.tracking === 'last_value') {
+      const T = { T: { type: 'float32' }, validate_shape: { b: true }, use_locking: { b: false } };
+      b.node(`${p}/AssignMinLast`, 'Assign', [`${p}/min`, lo], T);
+      b.node(`${p}/AssignMaxLast`, 'Assign', [`${p}/max`, hi], T);
+      b.updateOps.push(`${p}/AssignMinLast`, `${p}/AssignMaxLast`);
+      amin = `${p}/AssignMinLast`;
+      amax = `${p}/AssignMaxLast`;
+    } else {
+      const decay = mode.emaDecay ?? 0.999;
+      amin = b.emaAssign(`${p}/AssignMinEma`, `${p}/min`, vshape, lo, decay);
+      amax = b.emaAssign(`${p}/AssignMaxEma`, `${p}/max`, vshape, hi, decay);
+    }
+    b.node(`${p}/${fqOp}`, fqOp, [x, amin, amax], fqAttrs);
+    out = `${p}/${fqOp}`;
+    const delay = mode.quantDelay ?? 0;
+    if (delay > 0) {
+      // Both branches exist outside the cond: ranges update from step 1, only the
+      // forwarded tensor switches to the quantized one at step `delay` (contrib §1.5).
+      const step = b.quantStep();
+      const y = b.constT(`${p}/activate_quant/y`, Tensor.fromValues('int64', [], [delay]));
+      b.node(`${p}/activate_quant`, 'GreaterEqual', [step, y], { T: { type: 'int64' } });
+      out = b.cond(`${p}/delayed_quant`, `${p}/activate_quant`, out, x);
+    }
+  }
+  reroute(g, x, out, site.consumers);
+  return out;
+}
+
+/** Insert quantizers for every site (sites planned on the same graph beforehand). */
+export function applySites(g: Graph, sites: Site[], mode: RewriteMode, b = new QuantBuilder(g)): RewriteResult {
+  const outputs: Record<string, string> = {};
+  const warnings: string[] = [];
+  for (const s of sites) {
+    outputs[s.tensor] = insertSite(b, s, mode);
+    if (s.perChannel) warnings.push(`${s.prefix}: per-channel ranges; TOCO (TF 1.x) accepts only per-tensor FakeQuant ranges`);
+  }
+  return { sites, variables: b.variables, updateOps: b.updateOps, outputs, warnings };
+}
+
+/** Plan and insert in one go. */
+export function quantizeGraph(g: Graph, mode: RewriteMode, opts: PlanOptions = {}): RewriteResult {
+  return applySites(g, planQuantization(g, opts), mode);
+}
+
+export interface ManualOptions {
+  /** Name prefix of the inserted ops (default `<producer>/quant`). */
+  name?: string;
+  numBits?: number;
+  narrowRange?: boolean;
+  symmetric?: boolean;
+  /** Consumers to reroute (default: every consumer of the tensor). */
+  consumers?: string[];
+  /** For moving averages: quant_delay in steps. */
+  quantDelay?: number;
+}
+
+/**
+ * Put a fake quant on one tensor by hand (the seed's `MovingAvgQuantize` by hand):
+ * `{min, max}` gives Const ranges; `{movingAverage: {decay}}` EMA-tracked variables.
+ * Returns the tensor that consumers now read and the variables created.
+ */
+export function insertFakeQuant(
+  g: Graph,
+  tensor: string,
+  spec: { min: number | number[]; max: number | number[] } | { movingAverage: { decay?: number } } | { lastValue: true },
+  opts: ManualOptions = {},
+): { output: string; variables: VariableInfo[]; updateOps: string[]; site: Site } {
+  const t = parseInput(tensor);
+  const key = t.port ? `${t.node}:${t.port}` : t.node;
+  const producer = g.node(t.node);
+  const consumers = opts.consumers ?? [...new Set(g.tensorConsumers(key).map((c) => c.node.name))];
+  let prefix = opts.name ?? `${t.node}/quant`;
+  for (let k = 1; g.has(`${prefix}/min`) || g.has(`${prefix}/FakeQuantWithMinMaxVars`); k++) prefix = `${opts.name ?? `${t.node}/quant`}_${k}`;
+  const perChannel = 'min' in spec && Array.isArray(spec.min) && spec.min.length > 1;
+  const site: Site = {
+    name: 'act_quant',
+    prefix,
+    tensor: key,
+    producer: producer.name,
+    producerOp: producer.op,
+    consumers,
+    kind: 'lastValue' in spec ? 'weights' : 'activation',
+    tracking: 'lastValue' in spec ? 'last_value' : 'moving_average',
+    numBits: opts.numBits ?? 8,
+    narrowRange: opts.narrowRange ?? false,
+    symmetric: opts.symmetric ?? false,
+    perChannel,
+    init: 'min' in spec ? [Array.isArray(spec.min) ? spec.min[0]! : spec.min, Array.isArray(spec.max) ? spec.max[0]! : spec.max] : [-6, 6],
+  };
+  const b = new QuantBuilder(g);
+  const mode: RewriteMode = 'min' in spec
+    ? { kind: 'const', ranges: { [key]: { min: spec.min, max: spec.max } } }
+    : { kind: 'training', emaDecay: 'movingAverage' in spec ? spec.movingAverage.decay ?? 0.999 : undefined, quantDelay: opts.quantDelay };
+  if (perChannel && 'min' in spec) {
+    const n = (spec.min as number[]).length;
+    const sh = shapeOf(g, key);
+    if (sh && sh[sh.length - 1] !== n) throw new TfpassError('E_USAGE', `'${key}' has ${sh[sh.length - 1]} channels, range has ${n}`);
+    if (!sh) {
+      // Unknown shape: trust the range length.
+      const mn = b.constT(`${prefix}/min`, f32([n], spec.min as number[]));
+      const mx = b.constT(`${prefix}/max`, f32([n], spec.max as number[]));
+      b.node(`${prefix}/FakeQuantWithMinMaxVarsPerChannel`, 'FakeQuantWithMinMaxVarsPerChannel', [key, mn, mx], { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } });
+      reroute(g, key, `${prefix}/FakeQuantWithMinMaxVarsPerChannel`, consumers);
+      return { output: `${prefix}/FakeQuantWithMinMaxVarsPerChannel`, variables: [], updateOps: [], site };
+    }
+  }
+  const output = insertSite(b, site, mode);
+  return { output, variables: b.variables, updateOps: b.updateOps, site };
+}
