@@ -1,1 +1,17 @@
-export {};
+import type { PassDefinition, PluginApi } from '@tfpass/core';
+import type { Lib } from './common.js';
+import { foldPasses } from './fold.js';
+import { freezePasses } from './freeze.js';
+import { convPasses } from './convs.js';
+
+export { mergeBiases } from './fold.js';
+export { quantizeToQuint8 } from './convs.js';
+
+/** Every pass of this package, bound to a core library. */
+export function makePasses(lib: Lib): PassDefinition[] {
+  return [...foldPasses(lib), ...freezePasses(lib), ...convPasses(lib)];
+}
+
+export function register(api: PluginApi): void {
+  for (const p of makePasses(api.lib)) api.registerPass(p);
+}
