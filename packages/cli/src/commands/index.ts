@@ -1,0 +1,37 @@
+import type { CommandSpec } from '../args.js';
+import type { Ctx } from '../ui.js';
+
+export interface CommandModule {
+  spec: CommandSpec;
+  /** Returns the exit status (0 when omitted). */
+  run(ctx: Ctx): Promise<number | void>;
+}
+
+export interface CommandEntry {
+  summary: string;
+  /** Loaded only when the command runs, so `tfpass passes` stays fast. */
+  load(): Promise<CommandModule>;
+}
+
+/** Every command by name. Other packages add theirs with registerCommand (e.g. `demo`). */
+export const commands = new Map<string, CommandEntry>([
+  ['transform', { summary: 'run a transform_graph pipeline on a graph', load: () => import('./transform.js') }],
+  ['summarize', { summary: 'inputs, outputs, op counts, parameters and FLOPs of a graph', load: () => import('./summarize.js') }],
+  ['convert', { summary: 'convert between .pb, .pbtxt, MetaGraphDef/SavedModel and TF.js model.json', load: () => import('./convert.js') }],
+  ['passes', { summary: 'list every installed pass', load: () => import('./passes.js') }],
+  ['help', { summary: 'help for a command or a pass', load: () => import('./help.js') }],
+  ['run', { summary: 'run a graph on given or random inputs', load: () => import('./run.js') }],
+  ['verify', { summary: 'check two graphs compute the same outputs', load: () => import('./verify.js') }],
+  ['trace', { summary: 'statistics of intermediate tensors', load: () => import('./trace.js') }],
+  ['ckpt', { summary: 'list or compare checkpoints (ckpt ls|diff)', load: () => import('./ckpt.js') }],
+  ['freeze', { summary: 'freeze_graph: turn variables into constants from a checkpoint', load: () => import('./freeze.js') }],
+  ['unfreeze', { summary: 'turn constants back into variables plus a checkpoint', load: () => import('./unfreeze.js') }],
+  ['calibrate', { summary: 'record activation ranges over sample data', load: () => import('./calibrate.js') }],
+  ['quant-check', { summary: 'tensors a converter needs a range for and lacks', load: () => import('./quant-check.js') }],
+  ['lint', { summary: "the quantization debugging checklist as rules", load: () => import('./lint.js') }],
+]);
+
+/** Registration point for commands living outside this package. */
+export function registerCommand(name: string, entry: CommandEntry): void {
+  commands.set(name, entry);
+}

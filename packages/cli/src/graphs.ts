@@ -1,0 +1,52 @@
+import { basename, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { FileError, UsageError } from '@tfpass/core/errors';
+import type { Graph } from '@tfpass/core';
+
+/** Op -> node count. */
+export function histogram(g: Graph): Map<string, number> {
+  const h = new Map<string, number>();
+  for (const n of g.nodes()) h.set(n.op, (h.get(n.op) ?? 0) + 1);
+  return h;
+}
+
+export interface OpDelta {
+  op: string;
+  before: number;
+  after: number;
+}
+
+/** Ops whose count changed, biggest change first. */
+export function histogramDiff(before: Map<string, number>, after: Map<string, number>): OpDelta[] {
+  const ops = new Set([...before.keys(), ...after.keys()]);
+  return [...ops]
+    .map((op) => ({ op, before: before.get(op) ?? 0, after: after.get(op) ?? 0 }))
+    .filter((d) => d.before !== d.after)
+    .sort((a, b) => Math.abs(b.after - b.before) - Math.abs(a.after - a.before) || a.op.localeCompare(b.op));
+}
+
+export function formatDiff(d: OpDelta[], max = 12): string[] {
+  if (!d.length) return ['op types: unchanged'];
+  const shown = d.slice(0, max).map((x) => `${x.op} ${x.before} -> ${x.after}`);
+  const more = d.length > max ? [`… and ${d.length - max} more`] : [];
+  return [`op types changed: ${[...shown, ...more].join(', ')}`];
+}
+
+/** Refuse to write over the input (unless --force) before doing any work. */
+export function checkNotInput(input: string, output: string, force: boolean): void {
+  if (force) return;
+  const a = resolve(input);
+  const b = resolve(output);
+  let same = a === b;
+  if (!same && existsSync(a) && existsSync(b)) same = statSync(a).ino === statSync(b).ino && statSync(a).dev === statSync(b).dev;
+  if (same) throw new FileError(output, 'refusing to overwrite the input file (use --force)');
+}
+
+export function requireFlag(v: string | undefined, flag: string, what: string): string {
+  if (!v) throw new UsageError(`--${flag} is required (${what})`);
+  return v;
+}
+
+export function isTfjsModel(path: string): boolean {
+  return basename(path).toLowerCase().endsWith('.json');
+}

@@ -1,0 +1,49 @@
+import { UsageError, nearest } from '@tfpass/core/errors';
+import { formatUsage, parseArgs } from './args.js';
+import { commands } from './commands/index.js';
+import { Ctx, processIo, reportError, type Io } from './ui.js';
+import { cliVersion } from './version.js';
+
+function topUsage(): string {
+  const w = Math.max(...[...commands.keys()].map((k) => k.length));
+  return [
+    'usage: tfpass <command> [flags]',
+    '',
+    'commands:',
+    ...[...commands].map(([k, c]) => `  ${k.padEnd(w)}  ${c.summary}`),
+    '',
+    "every command takes --json, --quiet, --verbose; 'tfpass <command> --help' for its flags, 'tfpass help PASS' for a pass",
+  ].join('\n');
+}
+
+/** Run the CLI; returns the exit status instead of exiting (tests call this directly). */
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const json = argv.includes('--json');
+  const verbose = argv.includes('--verbose');
+  try {
+    const [name, ...rest] = argv;
+    if (!name || name === '--help' || name === '-h') {
+      io.out(topUsage() + '\n');
+      return name ? 0 : 2;
+    }
+    if (name === '--version' || name === '-v' || name === 'version') {
+      io.out(`${cliVersion()}\n`);
+      return 0;
+    }
+    const entry = commands.get(name);
+    if (!entry) {
+      const near = nearest(name, commands.keys());
+      throw new UsageError(`unknown command '${name}'${near.length ? `; did you mean '${near[0]}'?` : ''} (tfpass --help lists them)`);
+    }
+    const mod = await entry.load();
+    const args = parseArgs(rest, mod.spec);
+    if (args.flags.help) {
+      io.out(formatUsage(mod.spec) + '\n');
+      return 0;
+    }
+    const code = await mod.run(new Ctx(args, io, name));
+    return code ?? 0;
+  } catch (e) {
+    return reportError(e, io, { json, verbose });
+  }
+}

@@ -1,0 +1,125 @@
+import { EXIT_CODES, isTfpassError, type ErrorCode } from '@tfpass/core/errors';
+import type { ParsedArgs } from './args.js';
+
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+  /** Progress is shown only when stderr is a terminal (or TFPASS_PROGRESS=1). */
+  tty: boolean;
+  cwd: string;
+}
+
+export function processIo(): Io {
+  return {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    tty: process.env.TFPASS_PROGRESS === '1' || (process.env.TFPASS_PROGRESS !== '0' && !!process.stderr.isTTY),
+    cwd: process.cwd(),
+  };
+}
+
+/** What a command gets: its parsed flags plus output helpers that honour --json/--quiet. */
+export class Ctx {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+  constructor(
+    readonly args: ParsedArgs,
+    readonly io: Io,
+    readonly command: string,
+  ) {
+    this.json = !!args.flags.json;
+    this.quiet = !!args.flags.quiet;
+    this.verbose = !!args.flags.verbose;
+  }
+  get flags(): Record<string, unknown> {
+    return this.args.flags;
+  }
+  str(name: string): string | undefined {
+    const v = this.args.flags[name];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  }
+  list(name: string): string[] {
+    return (this.args.flags[name] as string[] | undefined) ?? [];
+  }
+  bool(name: string): boolean {
+    return !!this.args.flags[name];
+  }
+  num(name: string): number | undefined {
+    const v = this.args.flags[name];
+    return typeof v === 'number' ? v : undefined;
+  }
+  get cwd(): string {
+    return this.io.cwd;
+  }
+  /** A result line for humans (suppressed by --json and --quiet). */
+  print(line = ''): void {
+    if (!this.json && !this.quiet) this.io.out(line + '\n');
+  }
+  /** The result for scripts (only with --json). */
+  emit(value: unknown): void {
+    if (this.json) this.io.out(JSON.stringify(value, jsonReplacer, 2) + '\n');
+  }
+  /** Detail shown with --verbose, on stderr. */
+  debug(line: string): void {
+    if (this.verbose && !this.json) this.io.err(line + '\n');
+  }
+  warn(line: string): void {
+    if (!this.quiet) this.io.err(`tfpass: warning: ${line}\n`);
+  }
+  /** Progress is for terminals only: nothing is written when piped, quiet or json. */
+  get showProgress(): boolean {
+    return this.io.tty && !this.quiet && !this.json;
+  }
+  progress(line: string): void {
+    if (this.showProgress) this.io.err(line + '\n');
+  }
+}
+
+function jsonReplacer(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof Map) return Object.fromEntries(v);
+  if (v instanceof Set) return [...v];
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+  return v;
+}
+
+/** Print an error as one readable line (plus the cause chain with --verbose); returns the exit status. */
+export function reportError(e: unknown, io: Io, opts: { json?: boolean; verbose?: boolean }): number {
+  const typed = isTfpassError(e);
+  const code: ErrorCode = typed ? ((e as { code: ErrorCode }).code in EXIT_CODES ? (e as { code: ErrorCode }).code : 'E_INTERNAL') : 'E_INTERNAL';
+  const msg = e instanceof Error ? e.message : String(e);
+  const status = EXIT_CODES[code];
+  const causes: string[] = [];
+  let c = e instanceof Error ? (e as Error & { cause?: unknown }).cause : undefined;
+  for (let depth = 0; c !== undefined && depth < 8; depth++) {
+    causes.push(c instanceof Error ? `${c.name}: ${c.message}` : String(c));
+    c = c instanceof Error ? (c as Error & { cause?: unknown }).cause : undefined;
+  }
+  if (opts.json) {
+    io.out(JSON.stringify({ ok: false, error: { code, exitCode: status, message: msg, ...(opts.verbose ? { causes } : {}) } }, null, 2) + '\n');
+    return status;
+  }
+  const text = typed ? msg : `internal error: ${msg}`;
+  io.err(`tfpass: error[${code}]: ${text}\n`);
+  if (opts.verbose) for (const line of causes) io.err(`  caused by: ${line.split('\n')[0]}\n`);
+  else if (causes.length) io.err(`  (run with --verbose for the cause)\n`);
+  if (!typed && process.env.TFPASS_DEBUG && e instanceof Error && e.stack) io.err(e.stack + '\n');
+  return status;
+}
+
+export function humanCount(n: number): string {
+  if (n < 1000) return String(n);
+  const units = ['k', 'M', 'B', 'T'];
+  let v = n / 1000;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(2)}${units[u]}`;
+}
+
+export function ms(t: number): string {
+  return t < 1000 ? `${t.toFixed(0)} ms` : `${(t / 1000).toFixed(2)} s`;
+}
