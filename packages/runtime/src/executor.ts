@@ -1,0 +1,256 @@
+import { loadGraphModelSync, type GraphModel as TfGraphModel } from '@tensorflow/tfjs-converter';
+import * as tf from '@tensorflow/tfjs-core';
+type GraphModel = TfGraphModel<tf.io.IOHandlerSync>;
+import {
+  Graph,
+  GraphValidationError,
+  Tensor,
+  TfpassError,
+  isTfpassError,
+  parseInput,
+  type DType,
+  type Executor,
+} from '@tfpass/core';
+import { graphToArtifacts } from '@tfpass/tfjs-format';
+import { useBackend, type BackendName } from './backend.js';
+import { fillDefaults } from './defaults.js';
+import { installKernels, kernelEpoch, supportsOp, unsupportedOp } from './kernels.js';
+
+installKernels();
+
+export interface ExecutorOptions {
+  /** tfjs backend: 'wasm' (default), 'cpu', or 'node' (needs @tensorflow/tfjs-node installed). */
+  backend?: BackendName;
+}
+
+// ---- host <-> tfjs tensors --------------------------------------------------------------------
+
+/** A tfjs tensor from a host tensor (int64, unsigned and quantized ints become int32; float64/16 float32). */
+export function toTf(t: Tensor): tf.Tensor {
+  switch (t.dtype) {
+    case 'string': return tf.tensor(t.data as Uint8Array[], t.shape, 'string');
+    case 'bool': return tf.tensor(Uint8Array.from(t.data as Uint8Array), t.shape, 'bool');
+    case 'float32': return tf.tensor(t.data as Float32Array, t.shape, 'float32');
+    case 'float64': case 'float16': case 'bfloat16': return tf.tensor(Float32Array.from(t.toFloat32()), t.shape, 'float32');
+    case 'complex64': case 'complex128': {
+      const d = t.data as ArrayLike<number>;
+      const re = new Float32Array(d.length / 2);
+      const im = new Float32Array(d.length / 2);
+      for (let i = 0; i < re.length; i++) { re[i] = d[2 * i]!; im[i] = d[2 * i + 1]!; }
+      return tf.complex(tf.tensor(re, t.shape), tf.tensor(im, t.shape));
+    }
+    default: {
+      const d = t.data as ArrayLike<number | bigint>;
+      const out = new Int32Array(d.length);
+      for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
+      return tf.tensor(out, t.shape, 'int32');
+    }
+  }
+}
+
+/** A host tensor from a tfjs tensor (synchronous read; wasm and cpu backends). */
+export function fromTf(x: tf.Tensor): Tensor {
+  const shape = [...x.shape];
+  switch (x.dtype) {
+    case 'float32': return new Tensor('float32', shape, Float32Array.from(x.dataSync() as Float32Array));
+    case 'int32': return new Tensor('int32', shape, Int32Array.from(x.dataSync() as Int32Array));
+    case 'bool': return new Tensor('bool', shape, Uint8Array.from(x.dataSync() as Uint8Array));
+    case 'string': return new Tensor('string', shape, (x.dataSync() as unknown as Uint8Array[]).map((b) => (typeof b === 'string' ? new TextEncoder().encode(b) : b)));
+    case 'complex64': {
+      const re = tf.real(x).dataSync() as Float32Array;
+      const im = tf.imag(x).dataSync() as Float32Array;
+      const d = new Float32Array(re.length * 2);
+      for (let i = 0; i < re.length; i++) { d[2 * i] = re[i]!; d[2 * i + 1] = im[i]!; }
+      return new Tensor('complex64', shape, d);
+    }
+    default: throw new TfpassError('E_INTERNAL', `unexpected tfjs dtype ${x.dtype as string}`);
+  }
+}
+
+// ---- model cache ------------------------------------------------------------------------------
+
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+function idOf(o: object): number {
+  let i = ids.get(o);
+  if (i === undefined) ids.set(o, (i = nextId++));
+  return i;
+}
+
+/**
+ * Cheap fingerprint of a graph's current state: structure plus the identity of each attribute
+ * value object (the IR replaces AttrValues on every attr write), so edits invalidate the cache.
+ */
+export function graphFingerprint(g: Graph): string {
+  const parts: string[] = [];
+  for (const n of g) {
+    parts.push(n.name, n.op, n.inputs.join(','));
+    const raw = n.attrs.raw();
+    for (const k in raw) parts.push(k, String(idOf(raw[k]!)));
+    parts.push('|');
+  }
+  return parts.join('\u0001');
+}
+
+interface Cached {
+  fingerprint: string;
+  epoch: number;
+  backend: string;
+  model: GraphModel;
+  async: boolean;
+}
+
+const DYNAMIC_OPS = new Set([
+  'Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'If', 'StatelessIf', 'While', 'StatelessWhile',
+  'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV4', 'NonMaxSuppressionV5', 'Where', 'ListDiff',
+  'HashTable', 'HashTableV2', 'LookupTableImportV2', 'LookupTableFindV2', 'LookupTableSize', 'Unique', 'UniqueV2',
+]);
+
+/** Build a tfjs GraphModel from an IR graph, in memory. */
+export function buildGraphModel(graph: Graph): GraphModel {
+  const a = graphToArtifacts(graph);
+  fillDefaults(a.modelTopology);
+  return loadGraphModelSync({
+    modelTopology: a.modelTopology as never,
+    weightSpecs: a.weightSpecs as never,
+    weightData: a.weightData,
+    format: 'graph-model',
+    generatedBy: a.generatedBy,
+    convertedBy: a.convertedBy,
+  });
+}
+
+// ---- executor ----------------------------------------------------------------------------------
+
+/** Executes IR graphs on TensorFlow.js; implements core's `Executor`. */
+export class TfjsExecutor implements Executor {
+  readonly backend: BackendName;
+  private readonly cache = new WeakMap<Graph, Cached>();
+
+  constructor(opts: ExecutorOptions = {}) {
+    this.backend = opts.backend ?? 'wasm';
+  }
+
+  supportsOp(op: string): boolean {
+    return supportsOp(op);
+  }
+
+  /** Nodes that a run with these feeds and fetches would execute (fetch cone cut at feeds). */
+  requiredNodes(graph: Graph, feeds: Iterable<string>, fetches: string[]): string[] {
+    const fed = new Set([...feeds].map((s) => parseInput(s).node));
+    const seen = new Set<string>();
+    const stack = fetches.map((s) => parseInput(s).node);
+    const out: string[] = [];
+    while (stack.length) {
+      const name = stack.pop()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const n = graph.get(name);
+      if (!n) throw new GraphValidationError(name, 'is fetched or read but is not in the graph');
+      out.push(name);
+      if (fed.has(name)) continue;
+      for (const s of n.inputs) {
+        if (s.startsWith('^')) continue;
+        stack.push(parseInput(s).node);
+      }
+    }
+    return out;
+  }
+
+  /** Throw UnsupportedOpError for the first op in the run's cone that has no kernel. */
+  checkSupported(graph: Graph, feeds: Iterable<string>, fetches: string[]): void {
+    const fed = new Set([...feeds].map((s) => parseInput(s).node));
+    for (const name of this.requiredNodes(graph, fed, fetches)) {
+      if (fed.has(name)) continue;
+      const n = graph.node(name);
+      if (!supportsOp(n.op)) throw unsupportedOp(n.op, n.name);
+      if (n.op === 'Placeholder') throw new GraphValidationError(n.name, `Placeholder must be fed (fetching ${fetches.join(', ')})`);
+    }
+  }
+
+  /** The cached tfjs GraphModel for the graph's current state (built on first use). */
+  model(graph: Graph): { model: GraphModel; async: boolean } {
+    const fp = graphFingerprint(graph);
+    const epoch = kernelEpoch();
+    const backend = tf.getBackend();
+    const c = this.cache.get(graph);
+    if (c && c.fingerprint === fp && c.epoch === epoch && c.backend === backend) return c;
+    if (c) c.model.dispose();
+    const model = buildGraphModel(graph);
+    let async = false;
+    for (const n of graph) if (DYNAMIC_OPS.has(n.op)) async = true;
+    const entry: Cached = { fingerprint: fp, epoch, backend, model, async };
+    this.cache.set(graph, entry);
+    return entry;
+  }
+
+  /** Drop the cached model of a graph (frees its weights). */
+  release(graph: Graph): void {
+    const c = this.cache.get(graph);
+    if (c) {
+      c.model.dispose();
+      this.cache.delete(graph);
+    }
+  }
+
+  async run(graph: Graph, feeds: Record<string, Tensor>, fetches: string[]): Promise<Tensor[]> {
+    await useBackend(this.backend);
+    const tfFeeds: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) {
+      const r = parseInput(k);
+      if (!graph.has(r.node)) throw new GraphValidationError(r.node, 'is fed but is not in the graph');
+      tfFeeds[r.port ? `${r.node}:${r.port}` : r.node] = toTf(v);
+    }
+    const names = fetches.map((s) => {
+      const r = parseInput(s);
+      return r.port ? `${r.node}:${r.port}` : r.node;
+    });
+    try {
+      this.checkSupported(graph, Object.keys(tfFeeds), names);
+      const { model, async } = this.model(graph);
+      let outs: tf.Tensor[];
+      if (async) outs = toList(await model.executeAsync(tfFeeds, names));
+      else {
+        try {
+          outs = toList(model.execute(tfFeeds, names));
+        } catch (e) {
+          if (!/executeAsync/.test(String((e as Error).message))) throw e;
+          outs = toList(await model.executeAsync(tfFeeds, names));
+        }
+      }
+      try {
+        return outs.map(fromTf);
+      } finally {
+        for (const o of outs) if (!Object.values(tfFeeds).includes(o)) o.dispose();
+      }
+    } catch (e) {
+      if (isTfpassError(e)) throw e;
+      throw new TfpassError('E_INTERNAL', `running graph on tfjs (${this.backend}) failed: ${(e as Error).message}`, { cause: e });
+    } finally {
+      for (const t of Object.values(tfFeeds)) t.dispose();
+    }
+  }
+}
+
+function toList(x: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+  return Array.isArray(x) ? x : [x];
+}
+
+/** Create an executor (wasm by default). */
+export function createExecutor(opts: ExecutorOptions = {}): TfjsExecutor {
+  return new TfjsExecutor(opts);
+}
+
+/** Run a graph once with host tensors; convenience over createExecutor().run. */
+export async function runGraph(graph: Graph, feeds: Record<string, Tensor>, fetches: string[], opts: ExecutorOptions = {}): Promise<Tensor[]> {
+  return sharedExecutor(opts.backend ?? 'wasm').run(graph, feeds, fetches);
+}
+
+const shared = new Map<string, TfjsExecutor>();
+export function sharedExecutor(backend: BackendName = 'wasm'): TfjsExecutor {
+  let e = shared.get(backend);
+  if (!e) shared.set(backend, (e = new TfjsExecutor({ backend })));
+  return e;
+}
+
+export type { DType };

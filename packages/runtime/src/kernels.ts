@@ -1,0 +1,418 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { registerOp, type GraphNode } from '@tensorflow/tfjs-converter';
+import { TfpassError, UnsupportedOpError, parseDType, type DType } from '@tfpass/core';
+
+// ---- attribute access -------------------------------------------------------------------------
+
+type RawAttr = Record<string, unknown>;
+
+const b64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
+
+/** TF attributes of the node being executed, decoded from the topology (string case kept). */
+export class KernelAttrs {
+  constructor(private readonly raw: Record<string, RawAttr>) {}
+  has(name: string): boolean { return name in this.raw; }
+  int(name: string, def?: number): number {
+    const a = this.raw[name];
+    if (a && 'i' in a) return Number(a.i);
+    return this.missing(name, def);
+  }
+  float(name: string, def?: number): number {
+    const a = this.raw[name];
+    if (a && 'f' in a) return Number(a.f);
+    return this.missing(name, def);
+  }
+  bool(name: string, def?: boolean): boolean {
+    const a = this.raw[name];
+    if (a && 'b' in a) return Boolean(a.b);
+    return this.missing(name, def);
+  }
+  string(name: string, def?: string): string {
+    const a = this.raw[name];
+    if (a && 's' in a) return b64(String(a.s));
+    return this.missing(name, def);
+  }
+  type(name: string, def?: DType): DType {
+    const a = this.raw[name];
+    if (a && 'type' in a) return parseDType(String(a.type)) ?? 'invalid';
+    return this.missing(name, def);
+  }
+  ints(name: string, def?: number[]): number[] {
+    const a = this.raw[name] as { list?: { i?: unknown[] } } | undefined;
+    if (a?.list) return (a.list.i ?? []).map(Number);
+    return this.missing(name, def);
+  }
+  floats(name: string, def?: number[]): number[] {
+    const a = this.raw[name] as { list?: { f?: unknown[] } } | undefined;
+    if (a?.list) return (a.list.f ?? []).map(Number);
+    return this.missing(name, def);
+  }
+  private missing<T>(name: string, def: T | undefined): T {
+    if (def === undefined) throw new TfpassError('E_GRAPH_VALIDATION', `missing attr '${name}'`);
+    return def;
+  }
+}
+
+export interface KernelContext {
+  /** TF op name and node name being executed. */
+  op: string;
+  node: string;
+  /** Data inputs in order (control inputs are never passed). */
+  inputs: tf.Tensor[];
+  attrs: KernelAttrs;
+  /** The tfjs-core module, for kernels written with tfjs ops. */
+  tf: typeof tf;
+}
+
+/** A kernel: returns the node's outputs (one tensor, or one per output port). */
+export type KernelFn = (ctx: KernelContext) => tf.Tensor | tf.Tensor[];
+
+// ---- registry ---------------------------------------------------------------------------------
+
+const kernels = new Map<string, KernelFn>();
+let epoch = 0;
+
+/** Bumped on each registration, so executors rebuild models loaded before it. @internal */
+export function kernelEpoch(): number { return epoch; }
+
+interface NodeValueLike extends GraphNode {
+  node?: { name?: string; op?: string; rawAttrs?: Record<string, RawAttr> };
+}
+
+/**
+ * Register (or replace) the kernel for a TF op. Models built after this call use it; the
+ * executor rebuilds cached models automatically.
+ */
+export function registerKernel(op: string, fn: KernelFn): void {
+  kernels.set(op, fn);
+  epoch++;
+  registerOp(op, (nv: GraphNode) => {
+    const v = nv as NodeValueLike;
+    const name = v.node?.name ?? '?';
+    const ctx: KernelContext = { op, node: name, inputs: nv.inputs, attrs: new KernelAttrs(v.node?.rawAttrs ?? {}), tf };
+    return fn(ctx);
+  });
+}
+
+export function hasKernel(op: string): boolean { return kernels.has(op); }
+export function registeredKernels(): string[] { return [...kernels.keys()].sort(); }
+
+let builtin: Set<string> | undefined;
+
+/** Ops tfjs-converter maps natively (read from its op lists). */
+export function tfjsOps(): Set<string> {
+  if (builtin) return builtin;
+  const req = createRequire(import.meta.url);
+  const dir = join(dirname(req.resolve('@tensorflow/tfjs-converter/package.json')), 'dist', 'operations', 'op_list');
+  const out = new Set<string>();
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.js') || f.includes('test')) continue;
+    const text = readFileSync(join(dir, f), 'utf8');
+    for (const m of text.matchAll(/['"]tfOpName['"]\s*:\s*['"]([A-Za-z0-9_]+)['"]/g)) out.add(m[1]!);
+  }
+  return (builtin = out);
+}
+
+/** Ops that never need a kernel (handled by the graph executor itself). */
+const STRUCTURAL = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
+
+export function supportsOp(op: string): boolean {
+  return STRUCTURAL.has(op) || kernels.has(op) || tfjsOps().has(op);
+}
+
+export function unsupportedOp(op: string, node: string): UnsupportedOpError {
+  return new UnsupportedOpError(
+    op,
+    node,
+    `TensorFlow.js has no kernel for it; register one with registerKernel('${op}', (ctx) => ...) from '@tfpass/runtime' ` +
+      `(see docs/ops.md), or feed the node's consumers directly`,
+  );
+}
+
+// ---- float32 helpers --------------------------------------------------------------------------
+
+const f = Math.fround;
+
+/** std::round: halves away from zero. */
+function stdRound(x: number): number {
+  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
+}
+
+export interface Nudged {
+  min: number;
+  max: number;
+  scale: number;
+  zeroPoint: number;
+}
+
+/** TF's Nudge in float32 (fake_quant_ops_functor.h semantics, see fake-quant.md §3.2). */
+export function nudge(min: number, max: number, numBits: number, narrowRange: boolean): Nudged {
+  const qmin = narrowRange ? 1 : 0;
+  const qmax = 2 ** numBits - 1;
+  const qminF = f(qmin);
+  const qmaxF = f(qmax);
+  const scale = f(f(f(max) - f(min)) / f(qmaxF - qminF));
+  const zpFromMin = f(qminF - f(f(min) / scale));
+  const zp = zpFromMin < qminF ? qmin : zpFromMin > qmaxF ? qmax : stdRound(zpFromMin);
+  return { min: f(f(qminF - zp) * scale), max: f(f(qmaxF - zp) * scale), scale, zeroPoint: zp };
+}
+
+function checkBits(ctx: { node: string; op: string }, bits: number): void {
+  if (!(bits >= 2 && bits <= 16)) {
+    throw new TfpassError('E_GRAPH_VALIDATION', `node '${ctx.node}' (${ctx.op}): num_bits must be between 2 and 16, inclusive (got ${bits})`);
+  }
+}
+
+/**
+ * Fake-quantize `x[i]` for channel `i % channels` in place semantics of TF's functors.
+ * `useInverse` selects the Args variant (multiply by 1/scale) over the Vars one (divide).
+ */
+export function fakeQuantValues(x: Float32Array, ranges: Nudged[], useInverse: boolean): Float32Array {
+  const out = new Float32Array(x.length);
+  const c = ranges.length;
+  for (let i = 0; i < x.length; i++) {
+    const r = ranges[c === 1 ? 0 : i % c]!;
+    const v = x[i]!;
+    const clamped = v > r.max ? r.max : v < r.min ? r.min : v;
+    const shifted = f(clamped - r.min);
+    const scaled = useInverse ? f(shifted * f(1 / r.scale)) : f(shifted / r.scale);
+    const q = Math.floor(f(scaled + 0.5));
+    out[i] = f(f(q * r.scale) + r.min);
+  }
+  return out;
+}
+
+function fakeQuant(ctx: KernelContext, kind: 'args' | 'vars' | 'channel'): tf.Tensor {
+  const bits = ctx.attrs.int('num_bits', 8);
+  checkBits(ctx, bits);
+  const narrow = ctx.attrs.bool('narrow_range', false);
+  const x = ctx.inputs[0]!;
+  let ranges: Nudged[];
+  if (kind === 'args') {
+    const min = ctx.attrs.float('min', -6);
+    const max = ctx.attrs.float('max', 6);
+    if (!(min < max)) throw new TfpassError('E_GRAPH_VALIDATION', `node '${ctx.node}' (${ctx.op}): min has to be smaller than max, was: ${min} >= ${max}`);
+    ranges = [nudge(min, max, bits, narrow)];
+  } else {
+    const mins = ctx.inputs[1]!.dataSync() as Float32Array;
+    const maxs = ctx.inputs[2]!.dataSync() as Float32Array;
+    if (kind === 'channel') {
+      const d = x.shape[x.shape.length - 1] ?? 1;
+      if (mins.length !== d || maxs.length !== d) {
+        throw new TfpassError('E_GRAPH_VALIDATION', `node '${ctx.node}' (${ctx.op}): min and max must have ${d} elements (last dimension of inputs), got ${mins.length} and ${maxs.length}`);
+      }
+    }
+    ranges = Array.from(mins, (m, i) => nudge(m, maxs[i]!, bits, narrow));
+  }
+  const data = x.dataSync() as Float32Array;
+  return tf.tensor(fakeQuantValues(data, ranges, kind === 'args'), x.shape, 'float32');
+}
+
+// ---- batch norms ------------------------------------------------------------------------------
+
+function fusedBatchNorm(ctx: KernelContext): tf.Tensor[] {
+  const [x0, scale, offset, mean, variance] = ctx.inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const eps = ctx.attrs.float('epsilon', 1e-4);
+  const training = ctx.attrs.bool('is_training', true);
+  const format = ctx.attrs.string('data_format', 'NHWC');
+  const nchw = format === 'NCHW' || format === 'NCDHW';
+  if (x0.rank !== 4 && x0.rank !== 5) throw new TfpassError('E_GRAPH_VALIDATION', `node '${ctx.node}' (${ctx.op}): input must be 4- or 5-dimensional, got rank ${x0.rank}`);
+  return tf.tidy(() => {
+    // Work channels-last; transpose NCHW in and out.
+    const perm = x0.rank === 4 ? [0, 2, 3, 1] : [0, 2, 3, 4, 1];
+    const back = x0.rank === 4 ? [0, 3, 1, 2] : [0, 4, 1, 2, 3];
+    const x = tf.cast(nchw ? tf.transpose(x0, perm) : x0, 'float32');
+    const axes = x.rank === 4 ? [0, 1, 2] : [0, 1, 2, 3];
+    let m: tf.Tensor;
+    let v: tf.Tensor;
+    let outMean: tf.Tensor;
+    let outVar: tf.Tensor;
+    if (training) {
+      const moments = tf.moments(x, axes);
+      m = moments.mean;
+      v = moments.variance;
+      const n = x.size / (x.shape[x.rank - 1] ?? 1);
+      // TF reports the Bessel-corrected variance while normalising with the biased one.
+      const unbiased = tf.mul(v, n > 1 ? n / (n - 1) : 1);
+      const factor = ctx.attrs.float('exponential_avg_factor', 1);
+      if (factor !== 1 && mean.size > 0) {
+        outMean = tf.add(tf.mul(mean, 1 - factor), tf.mul(m, factor));
+        outVar = tf.add(tf.mul(variance, 1 - factor), tf.mul(unbiased, factor));
+      } else {
+        outMean = m;
+        outVar = unbiased;
+      }
+    } else {
+      m = mean;
+      v = variance;
+      outMean = mean;
+      outVar = variance;
+    }
+    const k = tf.mul(tf.rsqrt(tf.add(v, eps)), scale);
+    let y = tf.add(tf.mul(tf.sub(x, m), k), offset);
+    if (nchw) y = tf.transpose(y, back);
+    const outs = [y, outMean, outVar, tf.clone(m), tf.clone(v)];
+    if (ctx.op === 'FusedBatchNormV3') outs.push(tf.zeros([0]));
+    return outs;
+  });
+}
+
+function batchNormGlobal(ctx: KernelContext): tf.Tensor {
+  const [t, m, v, beta, gamma] = ctx.inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const eps = ctx.attrs.float('variance_epsilon', 0);
+  const scaleAfter = ctx.attrs.bool('scale_after_normalization', false);
+  return tf.tidy(() => {
+    let k = tf.rsqrt(tf.add(v, eps));
+    if (scaleAfter) k = tf.mul(k, gamma);
+    return tf.add(tf.mul(tf.sub(t, m), k), beta);
+  });
+}
+
+// ---- CheckNumerics ------------------------------------------------------------------------------
+
+/** TF's CheckNumerics failure (InvalidArgument in TF). */
+export class CheckNumericsError extends TfpassError {
+  constructor(readonly node: string, message: string) {
+    super('E_NUMERIC', `${message} (node '${node}')`);
+  }
+}
+
+function checkNumerics(ctx: KernelContext): tf.Tensor {
+  const x = ctx.inputs[0]!;
+  const data = x.dataSync() as Float32Array;
+  let nan = false;
+  let inf = false;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v !== v) nan = true;
+    else if (v === Infinity || v === -Infinity) inf = true;
+    if (nan && inf) break;
+  }
+  if (nan || inf) {
+    const what = nan && inf ? 'Inf and NaN' : inf ? 'Inf' : 'NaN';
+    throw new CheckNumericsError(ctx.node, `${ctx.attrs.string('message', '')} : Tensor had ${what} values`);
+  }
+  return tf.clone(x);
+}
+
+// ---- Dequantize ----------------------------------------------------------------------------------
+
+const QRANGE: Partial<Record<DType, [number, number]>> = {
+  quint8: [0, 255], qint8: [-128, 127], quint16: [0, 65535], qint16: [-32768, 32767], qint32: [-2147483648, 2147483647],
+  uint8: [0, 255], int8: [-128, 127], uint16: [0, 65535], int16: [-32768, 32767], int32: [-2147483648, 2147483647],
+};
+
+/** Dequantize one value array with TF's formulas for each mode (dequantize_op.cc semantics). */
+export function dequantizeValues(q: ArrayLike<number>, t: DType, minRange: number, maxRange: number, mode: string, narrow = false): Float32Array {
+  const r = QRANGE[t];
+  if (!r) throw new TfpassError('E_GRAPH_VALIDATION', `Dequantize: unsupported input type ${t}`);
+  const [lo, hi] = r;
+  const out = new Float32Array(q.length);
+  const signed = lo < 0;
+  if (mode === 'MIN_COMBINED') {
+    const half = signed ? f((hi - lo + 1) / 2) : 0;
+    const scaleFactor = f(f(maxRange - minRange) / f(hi - lo));
+    for (let i = 0; i < q.length; i++) out[i] = f(f(f(q[i]! + half) * scaleFactor) + minRange);
+  } else if (mode === 'MIN_FIRST') {
+    if (minRange === maxRange) {
+      out.fill(minRange);
+      return out;
+    }
+    const bits = Math.round(Math.log2(hi - lo + 1));
+    const steps = 2 ** bits;
+    const rangeAdjust = steps / (steps - 1);
+    const range = (maxRange - minRange) * rangeAdjust;
+    const rangeScale = range / steps;
+    for (let i = 0; i < q.length; i++) out[i] = minRange + (q[i]! - lo) * rangeScale;
+  } else if (mode === 'SCALED') {
+    const minOut = narrow ? lo + 1 : lo;
+    const scaleFactor = lo === 0 ? f(maxRange / hi) : Math.max(f(minRange / minOut), f(maxRange / hi));
+    for (let i = 0; i < q.length; i++) out[i] = f(q[i]! * scaleFactor);
+  } else {
+    throw new TfpassError('E_GRAPH_VALIDATION', `Dequantize: unknown mode '${mode}'`);
+  }
+  return out;
+}
+
+function dequantize(ctx: KernelContext): tf.Tensor {
+  const [x, mn, mx] = ctx.inputs as [tf.Tensor, tf.Tensor, tf.Tensor];
+  const t = ctx.attrs.type('T', 'quint8');
+  const mode = ctx.attrs.string('mode', 'MIN_COMBINED');
+  const narrow = ctx.attrs.bool('narrow_range', false);
+  const axis = ctx.attrs.int('axis', -1);
+  const q = x.dataSync() as ArrayLike<number>;
+  const mins = mn.dataSync() as Float32Array;
+  const maxs = mx.dataSync() as Float32Array;
+  if (axis < 0 || mins.length === 1) {
+    return tf.tensor(dequantizeValues(q, t, mins[0]!, maxs[0]!, mode, narrow), x.shape, 'float32');
+  }
+  // Per-channel along `axis`.
+  const shape = x.shape;
+  const d = shape[axis]!;
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const out = new Float32Array(q.length);
+  for (let c = 0; c < d; c++) {
+    const idx: number[] = [];
+    for (let i = 0; i < q.length; i++) if (Math.floor(i / inner) % d === c) idx.push(i);
+    const vals = dequantizeValues(idx.map((i) => q[i]!), t, mins[c]!, maxs[c]!, mode, narrow);
+    idx.forEach((i, k) => (out[i] = vals[k]!));
+  }
+  return tf.tensor(out, shape, 'float32');
+}
+
+// ---- fused pad/resize + conv ---------------------------------------------------------------------
+
+function mirrorPad(x: tf.Tensor4D, paddings: tf.Tensor, mode: string, ctx: KernelContext): tf.Tensor4D {
+  const p = Array.from(paddings.dataSync()) as number[];
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < 4; i++) pairs.push([p[2 * i] ?? 0, p[2 * i + 1] ?? 0]);
+  if (pairs.every(([a, b]) => a === 0 && b === 0)) return x;
+  const m = mode.toLowerCase();
+  if (m !== 'reflect' && m !== 'symmetric') throw new TfpassError('E_GRAPH_VALIDATION', `node '${ctx.node}' (${ctx.op}): mode must be REFLECT or SYMMETRIC, got '${mode}'`);
+  return tf.mirrorPad(x, pairs, m);
+}
+
+function conv(x: tf.Tensor4D, filter: tf.Tensor, ctx: KernelContext): tf.Tensor {
+  const strides = ctx.attrs.ints('strides', [1, 1, 1, 1]);
+  const padding = ctx.attrs.string('padding', 'VALID');
+  return tf.conv2d(x, filter as tf.Tensor4D, [strides[1] ?? 1, strides[2] ?? 1], padding.toLowerCase() as 'same' | 'valid');
+}
+
+function fusedPadConv(ctx: KernelContext): tf.Tensor {
+  const [x, paddings, filter] = ctx.inputs as [tf.Tensor4D, tf.Tensor, tf.Tensor];
+  return tf.tidy(() => conv(mirrorPad(x, paddings, ctx.attrs.string('mode', 'REFLECT'), ctx), filter, ctx));
+}
+
+function fusedResizePadConv(ctx: KernelContext): tf.Tensor {
+  const [x, size, paddings, filter] = ctx.inputs as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.Tensor];
+  return tf.tidy(() => {
+    const [h, w] = Array.from(size.dataSync()) as [number, number];
+    const align = ctx.attrs.bool('resize_align_corners', false);
+    const resized = tf.image.resizeBilinear(x, [h, w], align);
+    return conv(mirrorPad(resized, paddings, ctx.attrs.string('mode', 'REFLECT'), ctx), filter, ctx);
+  });
+}
+
+// ---- registration -----------------------------------------------------------------------------
+
+let installed = false;
+
+/** Register tfpass's kernels with tfjs-converter (idempotent; runs when the runtime is imported). */
+export function installKernels(): void {
+  if (installed) return;
+  installed = true;
+  registerKernel('FakeQuantWithMinMaxArgs', (c) => fakeQuant(c, 'args'));
+  registerKernel('FakeQuantWithMinMaxVars', (c) => fakeQuant(c, 'vars'));
+  registerKernel('FakeQuantWithMinMaxVarsPerChannel', (c) => fakeQuant(c, 'channel'));
+  registerKernel('BatchNormWithGlobalNormalization', batchNormGlobal);
+  registerKernel('CheckNumerics', checkNumerics);
+  registerKernel('FusedBatchNorm', fusedBatchNorm);
+  registerKernel('FusedBatchNormV2', fusedBatchNorm);
+  registerKernel('FusedBatchNormV3', fusedBatchNorm);
+  registerKernel('Dequantize', dequantize);
+  registerKernel('FusedPadConv2D', fusedPadConv);
+  registerKernel('FusedResizeAndPadConv2D', fusedResizePadConv);
+}

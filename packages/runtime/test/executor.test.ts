@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { Graph, Tensor, UnsupportedOpError, readGraph } from '@tfpass/core';
+import { modelPath } from '@tfpass/core/testing';
+import { createExecutor, useBackend } from '../src/index.js';
+import { expectSameOutputs, randomGraph } from '../src/testing.js';
+
+function convGraph(): Graph {
+  const g = new Graph();
+  g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: { type: 'float32' }, shape: { shape: [1, 5, 5, 2] } } });
+  const w = Tensor.fromValues('float32', [3, 3, 2, 4], Array.from({ length: 72 }, (_, i) => Math.sin(i)));
+  g.addNode({ name: 'w', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: w } } });
+  g.addNode({ name: 'conv', op: 'Conv2D', inputs: ['x', 'w'], attrs: { T: { type: 'float32' }, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'SAME' }, data_format: { s: 'NHWC' } } });
+  g.addNode({ name: 'b', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.fromValues('float32', [4], [0.1, -0.2, 0.3, -0.4]) } } });
+  g.addNode({ name: 'y', op: 'BiasAdd', inputs: ['conv', 'b'], attrs: { T: { type: 'float32' }, data_format: { s: 'NHWC' } } });
+  g.addNode({ name: 'r', op: 'Relu6', inputs: ['y'], attrs: { T: { type: 'float32' } } });
+  return g;
+}
+
+describe('executor', () => {
+  it('runs a graph built in code exactly like the same tfjs ops', async () => {
+    const g = convGraph();
+    const xs = Tensor.fromValues('float32', [1, 5, 5, 2], Array.from({ length: 50 }, (_, i) => Math.cos(i * 0.7)));
+    const [r] = await createExecutor().run(g, { x: xs }, ['r']);
+    await useBackend('wasm');
+    const ref = tf.relu6(tf.add(tf.conv2d(tf.tensor4d(xs.data as Float32Array, [1, 5, 5, 2]), tf.tensor4d(g.node('w').attrs.getTensor('value').data as Float32Array, [3, 3, 2, 4]), 1, 'same'), tf.tensor1d([0.1, -0.2, 0.3, -0.4])));
+    expect(r!.shape).toEqual([1, 5, 5, 4]);
+    expect(Array.from(r!.data as Float32Array)).toEqual(Array.from(ref.dataSync()));
+  });
+
+  it('feeds non-Placeholder nodes and fetches intermediates', async () => {
+    const g = convGraph();
+    const y = Tensor.fromValues('float32', [1, 1, 1, 4], [-1, 3, 7, 0.5]);
+    const [r] = await createExecutor().run(g, { y }, ['r']);
+    expect(Array.from(r!.data as Float32Array)).toEqual([0, 3, 6, 0.5]);
+    const b = Tensor.fromValues('float32', [4], [1, 1, 1, 1]);
+    const xs = Tensor.zeros('float32', [1, 5, 5, 2]);
+    const [out] = await createExecutor().run(g, { x: xs, b }, ['y']);
+    expect(Array.from(out!.data as Float32Array).every((v) => v === 1)).toBe(true);
+  });
+
+  it('notices graph edits between runs (cache invalidation)', async () => {
+    const g = convGraph();
+    const ex = createExecutor();
+    const y = Tensor.fromValues('float32', [1, 1, 1, 4], [-1, 3, 7, 0.5]);
+    expect(Array.from((await ex.run(g, { y }, ['r']))[0]!.data as Float32Array)).toEqual([0, 3, 6, 0.5]);
+    g.node('r').op = 'Relu';
+    g.node('r').setAttr('T', { type: 'float32' });
+    expect(Array.from((await ex.run(g, { y }, ['r']))[0]!.data as Float32Array)).toEqual([0, 3, 7, 0.5]);
+  });
+
+  it('names op and node of unsupported ops', async () => {
+    const g = convGraph();
+    g.addNode({ name: 'weird', op: 'MyCustomOp', inputs: ['r'] });
+    const err = await createExecutor().run(g, { x: Tensor.zeros('float32', [1, 5, 5, 2]) }, ['weird']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedOpError);
+    expect(String((err as Error).message)).toMatch(/'weird'.*'MyCustomOp'.*registerKernel/);
+  });
+
+  it('cpu and wasm agree', async () => {
+    const g = convGraph();
+    const xs = Tensor.fromValues('float32', [1, 5, 5, 2], Array.from({ length: 50 }, (_, i) => Math.cos(i)));
+    const [a] = await createExecutor({ backend: 'cpu' }).run(g, { x: xs }, ['r']);
+    const [b] = await createExecutor({ backend: 'wasm' }).run(g, { x: xs }, ['r']);
+    const d = Array.from(a!.data as Float32Array).map((v, i) => Math.abs(v - (b!.data as Float32Array)[i]!));
+    expect(Math.max(...d)).toBeLessThan(1e-5);
+  });
+});
+
+describe('expectSameOutputs', () => {
+  it('passes for a copy and throws for a changed constant', async () => {
+    const g = convGraph();
+    const rep = await expectSameOutputs(g, g.clone(), { inputs: { x: [1, 5, 5, 2] }, outputs: ['r', 'conv'], seed: 3 });
+    expect(rep.outputs.map((o) => o.maxAbsError)).toEqual([0, 0]);
+    expect(rep.inputs.x).toBe('float32[1,5,5,2] ~ U(-1, 1)');
+    const h = g.clone();
+    h.node('b').setAttr('value', { tensor: Tensor.fromValues('float32', [4], [0.1, -0.2, 0.3, -0.41]) });
+    await expect(expectSameOutputs(g, h, { inputs: { x: [1, 5, 5, 2] }, outputs: ['y'], atol: 1e-3 })).rejects.toThrow(/differ beyond/);
+    await expectSameOutputs(g, h, { inputs: { x: [1, 5, 5, 2] }, outputs: ['y'], atol: 0.02, rtol: 0 });
+  });
+
+  it('random graphs run and equal their clones', async () => {
+    for (let s = 1; s <= 5; s++) {
+      const { graph, inputs, outputs } = randomGraph(s);
+      graph.validate();
+      const rep = await expectSameOutputs(graph, graph.clone(), { inputs, outputs, seed: s });
+      expect(rep.outputs[0]!.maxAbsError).toBe(0);
+    }
+  });
+});
+
+describe('real models', () => {
+  it('tf2onnx-regression gives exactly X*W + b', async () => {
+    const p = modelPath('tf2onnx-regression/graphdef/frozen.pb');
+    if (!p) return;
+    const g = readGraph(p);
+    const W = Math.fround(0.21396178);
+    const b = Math.fround(1.0495254);
+    expect((g.node('W').attrs.getTensor('value').data as Float32Array)[0]).toBe(W);
+    const xs = [0, 1, -2.5, 3.25, 100];
+    const [pred] = await createExecutor().run(g, { X: Tensor.fromValues('float32', [5], xs) }, ['pred']);
+    expect(Array.from(pred!.data as Float32Array)).toEqual(xs.map((x) => Math.fround(Math.fround(x * W) + b)));
+  });
+});
