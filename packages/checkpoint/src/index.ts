@@ -2,3 +2,5 @@ export * from './bundle.js';
 export { crc32c, maskCrc, unmaskCrc } from './crc.js';
 export { encodeSliceKey, decodeSliceKey } from './slice-key.js';
 export type { Compression } from './table.js';
+export * from './inspect.js';
+export * from './freeze.js';
