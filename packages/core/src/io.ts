@@ -66,7 +66,7 @@ function readVarint(b: Uint8Array, pos: number): [number, number] | undefined {
   return undefined;
 }
 
-interface TopField { field: number; wire: number; start: number; len: number }
+interface TopField { field: number; wire: number; start: number; len: number; tagStart: number }
 
 /**
  * Walk top-level fields without decoding them: fast container detection and an exact byte
@@ -87,14 +87,14 @@ export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
       case 0: {
         const v = readVarint(b, pos);
         if (!v) throw new GraphFormatError({ file, offset: pos }, `truncated varint in field ${field}`);
-        out.push({ field, wire, start: pos, len: v[1] - pos });
+        out.push({ field, wire, start: pos, len: v[1] - pos, tagStart: at });
         pos = v[1];
         break;
       }
       case 1: case 5: {
         const len = wire === 1 ? 8 : 4;
         if (pos + len > b.length) throw new GraphFormatError({ file, offset: pos }, `field ${field} is truncated`);
-        out.push({ field, wire, start: pos, len });
+        out.push({ field, wire, start: pos, len, tagStart: at });
         pos += len;
         break;
       }
@@ -104,7 +104,7 @@ export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
         if (l[1] + l[0] > b.length) {
           throw new GraphFormatError({ file, offset: at }, `field ${field} claims ${l[0]} bytes but only ${b.length - l[1]} remain (file truncated or corrupt)`);
         }
-        out.push({ field, wire, start: l[1], len: l[0] });
+        out.push({ field, wire, start: l[1], len: l[0], tagStart: at });
         pos = l[1] + l[0];
         break;
       }
@@ -115,15 +115,70 @@ export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
   return out;
 }
 
+/** First field's wire type inside a length-delimited payload, or -1. */
+function firstWire(b: Uint8Array, start: number, len: number): number {
+  if (len === 0) return -1;
+  const t = readVarint(b.subarray(start, start + len), 0);
+  return t ? t[0] & 7 : -1;
+}
+
+/**
+ * Tell GraphDef, MetaGraphDef and SavedModel apart from their top-level fields, stopping as
+ * soon as one is certain (a GraphDef with two nodes is known after its second node).
+ * GraphDef: 1 node*, 2 library, 3 versions{varints}, 4 version(varint).
+ * MetaGraphDef: 1 meta_info_def, 2 graph_def, 3 saver_def{strings}, 4 collection_def*, 5 signature_def*, 6 asset_file_def*.
+ * SavedModel: 1 saved_model_schema_version(varint), 2 meta_graphs*.
+ */
 function detectBinaryKind(b: Uint8Array, file?: string): ContainerKind {
-  const top = scanTopLevel(b, file);
-  const f1 = top.filter((f) => f.field === 1);
-  if (f1.some((f) => f.wire === 0)) return 'saved_model';
-  if (f1.length > 1) return 'graph';
-  const f2 = top.filter((f) => f.field === 2 && f.wire === 2);
-  const f3 = top.filter((f) => f.field === 3);
-  if (f2.length === 1 && (f3.some((f) => f.wire === 2) || top.some((f) => f.field === 5 || f.field === 6))) return 'meta';
-  if (f1.length === 1 && f2.length === 1 && f2[0]!.len > f1[0]!.len) {
+  let pos = 0;
+  let f1 = 0;
+  let f1Len = 0;
+  let f2 = 0;
+  let f2Len = 0;
+  while (pos < b.length) {
+    const at = pos;
+    const tag = readVarint(b, pos);
+    if (!tag) throw new GraphFormatError({ file, offset: at }, 'truncated field tag');
+    const field = Math.floor(tag[0] / 8);
+    const wire = tag[0] & 7;
+    pos = tag[1];
+    if (field === 0) throw new GraphFormatError({ file, offset: at }, 'invalid field number 0: not a protobuf message');
+    if (wire === 0) {
+      if (field === 1) return 'saved_model';
+      if (field === 4) return 'graph';
+      const v = readVarint(b, pos);
+      if (!v) throw new GraphFormatError({ file, offset: pos }, `truncated varint in field ${field}`);
+      pos = v[1];
+      continue;
+    }
+    if (wire === 1 || wire === 5) {
+      pos += wire === 1 ? 8 : 4;
+      if (pos > b.length) throw new GraphFormatError({ file, offset: at }, `field ${field} is truncated`);
+      continue;
+    }
+    if (wire !== 2) throw new GraphFormatError({ file, offset: at }, `invalid wire type ${wire} for field ${field}: not a protobuf message`);
+    const l = readVarint(b, pos);
+    if (!l) throw new GraphFormatError({ file, offset: pos }, `truncated length of field ${field}`);
+    if (l[1] + l[0] > b.length) {
+      throw new GraphFormatError({ file, offset: at }, `field ${field} claims ${l[0]} bytes but only ${b.length - l[1]} remain (file truncated or corrupt)`);
+    }
+    const start = l[1];
+    pos = start + l[0];
+    if (field === 1) {
+      f1++;
+      f1Len = l[0];
+      if (f1 > 1) return 'graph';
+    } else if (field === 2) {
+      f2++;
+      f2Len = l[0];
+    } else if (field === 3) {
+      const w = firstWire(b, start, l[0]);
+      if (w === 0) return 'graph';
+      if (w === 2) return 'meta';
+    } else if (field === 4 || field === 5 || field === 6) return 'meta';
+  }
+  if (f1 === 0 && f2 > 1) return 'saved_model';
+  if (f1 === 1 && f2 === 1 && f2Len > f1Len) {
     // One NodeDef plus a big library, or a MetaInfoDef plus a GraphDef: decode to tell.
     try {
       const m = fromBinary(MetaGraphDefSchema, b);
@@ -206,7 +261,28 @@ function parseBinary<T>(schema: Parameters<typeof fromBinary>[0], b: Uint8Array,
     return fromBinary(schema, b) as T;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new GraphFormatError({ file }, `binary protobuf: ${msg}`, { cause: e });
+    // Slow path, errors only: find the top-level field that does not decode.
+    const top = scanTopLevel(b, file);
+    let lo = 0;
+    let hi = top.length - 1;
+    const endOf = (k: number) => top[k]!.start + top[k]!.len;
+    // Prefixes made of whole fields decode until the first bad one: binary search for it.
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      let ok = true;
+      try {
+        fromBinary(schema, b.subarray(0, endOf(mid)));
+      } catch {
+        ok = false;
+      }
+      if (ok) lo = mid + 1;
+      else hi = mid;
+    }
+    const bad = top[lo];
+    if (!bad) throw new GraphFormatError({ file }, `binary protobuf: ${msg}`, { cause: e });
+    const nth = top.slice(0, lo + 1).filter((f) => f.field === bad.field).length;
+    const what = schema.typeName === GraphDefSchema.typeName && bad.field === 1 ? `node #${nth}` : `field ${bad.field} (occurrence ${nth})`;
+    throw new GraphFormatError({ file, offset: bad.tagStart }, `binary protobuf: ${what} (bytes ${bad.start}..${bad.start + bad.len}) does not decode: ${msg}`, { cause: e });
   }
 }
 
@@ -265,7 +341,6 @@ export function readModel(src: string | Uint8Array, opts: ReadOptions = {}): Mod
   const decode = <T>(schema: Parameters<typeof fromBinary>[0]): T =>
     text ? parseText<T>(schema, str, file) : parseBinary<T>(schema, bytes, file);
   if (kind === 'graph') {
-    if (!text) scanTopLevel(bytes, file);
     const def = decode<GraphDef>(GraphDefSchema);
     return { kind, format, graph: Graph.fromGraphDef(def, { file }), file };
   }
