@@ -1,0 +1,203 @@
+import type { DType, Graph, Node, PassContext, PassDefinition, Shape } from '@tfpass/core';
+import { type Lib, nodeNames, parseShape, protectedNames } from './util.js';
+
+interface StripParams {
+  type: DType[];
+  shape: string[];
+  name: string[];
+  type_for_name: DType[];
+  shape_for_name: string[];
+}
+
+/** Pick the k-th value of a parameter given once (for every input) or once per input. */
+function perInput<T>(lib: Lib, param: string, vals: T[], i: number, n: number): T | undefined {
+  if (vals.length === 0) return undefined;
+  if (vals.length === 1) return vals[0];
+  if (vals.length !== n) throw new lib.ParamError('strip_unused_nodes', param, `given ${vals.length} times but there are ${n} --inputs: give it once (for every input) or once per input, in order`);
+  return vals[i];
+}
+
+export function stripUnusedNodes(lib: Lib): PassDefinition<StripParams> {
+  return {
+    name: 'strip_unused_nodes',
+    summary: 'Keep only what --outputs need; turn each --inputs node into a Placeholder of the given type and shape',
+    description:
+      'Walks back from --outputs (data and control edges) and stops at --inputs. Every input that is not a Placeholder ' +
+      '(e.g. the Mfcc node of an audio front end) becomes a Placeholder of `type`/`shape`. Unlike TensorFlow, `shape` ' +
+      '(and `type_for_name`/`shape_for_name`) also apply to inputs that already are Placeholders, so converters get static shapes. ' +
+      '`type` and `shape` may be given once (for every input) or once per input, in --inputs order.',
+    params: {
+      type: { type: 'dtype', repeated: true, description: 'dtype of new Placeholders: once for all inputs or once per input (default float)' },
+      shape: { type: 'string', repeated: true, description: 'shape like "1,224,224,3" (-1 = unknown): once for all inputs or once per input; also applied to existing Placeholders' },
+      name: { type: 'string', repeated: true, description: 'an input name that the next type_for_name/shape_for_name apply to' },
+      type_for_name: { type: 'dtype', repeated: true, description: 'dtype for the input named by the matching name=' },
+      shape_for_name: { type: 'string', repeated: true, description: 'shape for the input named by the matching name=' },
+    },
+    example: 'strip_unused_nodes(type=float, shape="1,49,10")',
+    run(graph: Graph, ctx: PassContext<StripParams>) {
+      const p = ctx.params;
+      const pass = 'strip_unused_nodes';
+      if (p.type_for_name.length && p.type_for_name.length !== p.name.length) throw new lib.ParamError(pass, 'type_for_name', `given ${p.type_for_name.length} times for ${p.name.length} name= values; give one per name`);
+      if (p.shape_for_name.length && p.shape_for_name.length !== p.name.length) throw new lib.ParamError(pass, 'shape_for_name', `given ${p.shape_for_name.length} times for ${p.name.length} name= values; give one per name`);
+      if (ctx.outputs.length === 0) throw new lib.PassError(pass, 'needs --outputs (the nodes whose inputs are kept)');
+      const inputList = ctx.inputs.map((s) => s.trim()).filter(Boolean);
+      const inputs = nodeNames(lib, inputList);
+      for (const n of inputs) if (!graph.has(n)) ctx.warn(`input '${n}' is not in the graph; ignored`);
+
+      // Backward walk from the outputs (control edges too), not expanding inputs.
+      const keep = new Set<string>();
+      const queue: string[] = [];
+      for (const o of ctx.outputs) {
+        const name = lib.parseInput(o.trim()).node;
+        if (!graph.has(name)) throw new lib.GraphValidationError(name, 'is named in --outputs but is not in the graph');
+        if (!keep.has(name)) {
+          keep.add(name);
+          queue.push(name);
+        }
+      }
+      for (let qi = 0; qi < queue.length; qi++) {
+        const name = queue[qi]!;
+        if (inputs.has(name)) continue;
+        const node = graph.get(name);
+        if (!node) continue;
+        for (const s of node.inputs) {
+          const src = lib.parseInput(s).node;
+          if (keep.has(src) || !graph.has(src)) continue;
+          keep.add(src);
+          queue.push(src);
+        }
+      }
+      for (const n of inputs) if (graph.has(n)) keep.add(n);
+
+      // Resolve type/shape per input (explicit per-name values win).
+      const byName = new Map<string, { type?: DType; shape?: Shape }>();
+      inputList.forEach((s, i) => {
+        const node = lib.parseInput(s).node;
+        const t = perInput(lib, 'type', p.type, i, inputList.length);
+        const sh = perInput(lib, 'shape', p.shape, i, inputList.length);
+        byName.set(node, { type: t, shape: sh === undefined ? undefined : parseShape(lib, pass, 'shape', sh) });
+      });
+      p.name.forEach((n, i) => {
+        const e = byName.get(n);
+        if (!e) throw new lib.ParamError(pass, 'name', `'${n}' is not one of --inputs (${[...inputs].join(', ') || 'none'})`);
+        if (p.type_for_name[i] !== undefined) e.type = p.type_for_name[i];
+        if (p.shape_for_name[i] !== undefined) e.shape = parseShape(lib, pass, 'shape_for_name', p.shape_for_name[i]!);
+      });
+      const explicitType = new Set(p.name.filter((_, i) => p.type_for_name[i] !== undefined));
+
+      const removed = graph.size - keep.size;
+      graph.retain(keep);
+      ctx.count('removed', removed);
+
+      // Inputs fed at a port other than 0 read port 0 of the new Placeholder.
+      for (const s of inputList) {
+        const r = lib.parseInput(s);
+        if (r.control || r.port === 0 || !graph.has(r.node)) continue;
+        const others = inputList.filter((x) => lib.parseInput(x).node === r.node);
+        if (others.length > 1) throw new lib.PassError(pass, `--inputs names several outputs of '${r.node}'; a node can become only one Placeholder`);
+      }
+      for (const name of inputs) {
+        const node = graph.get(name);
+        if (!node) continue;
+        const want = byName.get(name) ?? {};
+        if (node.op === 'Placeholder') {
+          updatePlaceholder(node, want, explicitType.has(name), ctx);
+          continue;
+        }
+        const port = inputList.map((s) => lib.parseInput(s)).find((r) => r.node === name)?.port ?? 0;
+        if (port > 0) for (const c of graph.tensorConsumers(`${name}:${port}`)) c.node.setInput(c.index, name);
+        const was = node.op;
+        node.op = 'Placeholder';
+        node.setInputs([]);
+        node.device = '';
+        for (const k of node.attrs.keys()) node.attrs.delete(k);
+        node.attrs.setType('dtype', want.type ?? 'float32');
+        node.attrs.setShape('shape', want.shape ?? []);
+        ctx.count('placeholders_created');
+        ctx.note(`'${name}' (${was}) is now a Placeholder ${want.type ?? 'float32'} [${(want.shape ?? []).join(',')}]`);
+      }
+    },
+  };
+}
+
+function updatePlaceholder(node: Node, want: { type?: DType; shape?: Shape }, typeByName: boolean, ctx: PassContext<any>) {
+  if (want.shape) {
+    const old = node.attrs.kind('shape') === 'shape' ? node.attrs.getShape('shape') : null;
+    const same = old !== null && old.length === want.shape.length && old.every((d, i) => d === want.shape![i]);
+    if (!same) {
+      node.attrs.setShape('shape', want.shape);
+      if (node.attrs.has('_output_shapes')) node.attrs.setShapes('_output_shapes', [want.shape]);
+      ctx.count('placeholders_reshaped');
+      ctx.note(`Placeholder '${node.name}' now has shape [${want.shape.join(',')}] (was ${old ? `[${old.join(',')}]` : 'unknown'}; TensorFlow would have ignored shape= here)`);
+    }
+  }
+  // `type=` is a default for new Placeholders; only an explicit type_for_name changes an existing one.
+  if (want.type && typeByName) {
+    const old = node.attrs.optType('dtype');
+    if (old !== want.type) {
+      node.attrs.setType('dtype', want.type);
+      ctx.note(`Placeholder '${node.name}' now has dtype ${want.type} (was ${old ?? 'unset'})`);
+    }
+  }
+}
+
+interface RemoveParams {
+  op: string[];
+  max_inputs: number;
+}
+
+const SWITCH_OPS = new Set(['Switch', 'RefSwitch', '_SwitchN']);
+
+export function removeNodes(lib: Lib): PassDefinition<RemoveParams> {
+  return {
+    name: 'remove_nodes',
+    summary: 'Splice out pass-through nodes (Identity, CheckNumerics, StopGradient, …), keeping --inputs/--outputs',
+    description:
+      'Every node of a listed op with 1..max_inputs data inputs is removed and its readers read its first input instead ' +
+      '(port kept). Unlike TensorFlow, the removed node\'s own control dependencies move to its readers, producers of its ' +
+      'other inputs are never dropped, and a node whose other outputs are read is left alone. Without --outputs, nodes ' +
+      'nobody reads count as outputs and are kept.',
+    params: {
+      op: { type: 'string', repeated: true, required: true, description: 'op type to remove (repeat for several)' },
+      max_inputs: { type: 'int', default: 1, description: 'remove nodes with up to this many data inputs (only the first is passed on)' },
+    },
+    example: 'remove_nodes(op=Identity, op=CheckNumerics)',
+    run(graph: Graph, ctx: PassContext<RemoveParams>) {
+      const ops = new Set(ctx.params.op);
+      const max = ctx.params.max_inputs;
+      if (max < 1) throw new lib.ParamError('remove_nodes', 'max_inputs', `must be at least 1, got ${max}`);
+      const keep = protectedNames(lib, ctx);
+      const implicitOutputs = ctx.outputs.length === 0;
+      let kept = 0;
+      // Producers first, so each reader is rewired once even along Identity chains.
+      for (const head of graph.topoOrder()) {
+        if (!ops.has(head.op) || keep.has(head.name)) continue;
+        const data = head.dataInputs;
+        if (data.length < 1 || data.length > max) continue;
+        const cons = graph.consumersOf(head.name);
+        if (implicitOutputs && cons.length === 0) continue;
+        const target = data[0]!;
+        const src = lib.parseInput(target);
+        if (src.node === head.name) continue;
+        if (cons.some((c) => !c.control && c.port !== 0)) {
+          kept++;
+          continue;
+        }
+        const ctl = head.controlInputs;
+        const readers = new Set(cons.map((c) => c.node));
+        graph.replaceUses(head.name, target);
+        for (const c of cons) {
+          if (!c.control) continue;
+          // A control edge on `head` waits for `head:0`; the closest equivalent is the producer.
+          c.node.removeControlInput(head.name);
+          if (c.node.name !== src.node) c.node.addControlInput(src.node);
+        }
+        for (const r of readers) for (const d of ctl) if (d !== r.name) r.addControlInput(d);
+        graph.removeNode(head.name);
+        ctx.count('removed');
+        if (SWITCH_OPS.has(graph.get(src.node)?.op ?? '') && cons.some((c) => c.control)) ctx.count('loop_control_edges_moved');
+      }
+      if (kept) ctx.note(`${kept} node(s) kept because outputs other than :0 are read`);
+    },
+  };
+}
