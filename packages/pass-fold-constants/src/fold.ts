@@ -1,0 +1,246 @@
+import type { Executor, Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
+
+export type Lib = PluginApi['lib'];
+
+export interface FoldParams {
+  clear_output_shapes: boolean;
+  exclude_op: string[];
+  exclude_node: string[];
+  max_constant_size_in_bytes: number;
+}
+
+/** Ops whose value may change between runs or that have side effects (besides OpDef.isStateful). */
+const NEVER = new Set([
+  'Placeholder', 'PlaceholderV2', 'PlaceholderWithDefault', 'VariableV2', 'Variable', 'VarHandleOp', 'ReadVariableOp',
+  'Switch', 'RefSwitch', 'Merge', 'RefMerge', 'Enter', 'RefEnter', 'Exit', 'RefExit', 'NextIteration', 'RefNextIteration', 'LoopCond',
+  'ControlTrigger', 'NoOp', '_Send', '_Recv', '_HostSend', '_HostRecv', 'Print', 'PrintV2', 'Assert', 'Stack', 'StackV2',
+  'RandomUniform', 'RandomUniformInt', 'RandomStandardNormal', 'TruncatedNormal', 'RandomShuffle', 'RandomGamma', 'RandomPoisson',
+  'RandomPoissonV2', 'Multinomial', 'ParameterizedTruncatedNormal', 'RandomCrop', 'StatelessRandomUniform',
+  'GetSessionHandle', 'GetSessionHandleV2', 'GetSessionTensor', 'DeleteSessionTensor', 'PartitionedCall', 'StatefulPartitionedCall',
+  'If', 'While', 'StatelessIf', 'StatelessWhile', 'Queue', 'FIFOQueueV2', 'QueueDequeueV2', 'TensorArrayV3',
+]);
+
+const SHAPE_OPS = new Set(['Shape', 'Size', 'Rank', 'ShapeN']);
+
+type ShapeInfo = { dtype: string; shape: number[] | null };
+
+function isStateful(lib: Lib, op: string): boolean {
+  if (NEVER.has(op) || /^(Random|Stateful|Assign|Scatter|Queue|Reader|TensorArray|Stack|Barrier|Iterator|Dataset)/.test(op) || /(Variable|VariableOp|Queue|QueueV2)$/.test(op)) return true;
+  return lib.getOpDef(op)?.isStateful ?? false;
+}
+
+/** Values of Shape/Size/Rank/ShapeN when the input shapes are fully known. */
+function shapeValues(lib: Lib, n: Node, shapes: Map<string, ShapeInfo> | undefined): Tensor[] | undefined {
+  if (!shapes) return undefined;
+  const ins = n.dataInputs.map((s) => {
+    const r = lib.parseInput(s);
+    return shapes.get(lib.tensorName(r.node, r.port))?.shape;
+  });
+  if (!ins.length || ins.some((s) => !s || s.some((d) => d < 0))) return undefined;
+  const outType = (n.attrs.optType('out_type') ?? 'int32') as 'int32' | 'int64';
+  const s0 = ins[0]!;
+  switch (n.op) {
+    case 'Shape': return [lib.Tensor.fromValues(outType, [s0.length], s0)];
+    case 'ShapeN': return ins.map((s) => lib.Tensor.fromValues(outType, [s!.length], s!));
+    case 'Size': return [lib.Tensor.scalar(outType, s0.reduce((a, b) => a * b, 1))];
+    case 'Rank': return [lib.Tensor.scalar('int32', s0.length)];
+  }
+  return undefined;
+}
+
+function bytesOf(t: Tensor): number {
+  const d = t.data as { byteLength?: number };
+  return d.byteLength ?? (t.data as Uint8Array[]).reduce((a, s) => a + s.length, 0);
+}
+
+/** Turn `n` into a Const holding `t`, keeping its name (so outputs stay addressable). */
+function makeConst(n: Node, t: Tensor): void {
+  for (const k of n.attrs.keys()) n.attrs.delete(k);
+  n.op = 'Const';
+  n.attrs.setType('dtype', t.dtype);
+  n.attrs.setTensor('value', t);
+  n.setInputs([]);
+}
+
+export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldParams>): Promise<void> {
+  const p = ctx.params;
+  const executor = ctx.services.executor as Executor;
+  const fed = new Set(ctx.inputs.filter((s) => s.trim()).map((s) => lib.nodeNameOf(s.trim())));
+  const outs = ctx.outputs.filter((s) => s.trim()).map((s) => lib.parseInput(s.trim()));
+  for (const o of outs) if (!g.has(o.node)) throw new lib.GraphValidationError(o.node, 'is listed in --outputs but is not in the graph');
+  const outNames = new Set(outs.map((o) => o.node));
+  const excludeOp = new Set(p.exclude_op);
+  const excludeNode = new Set(p.exclude_node);
+
+  if (p.clear_output_shapes) for (const n of g) n.attrs.delete('_output_shapes');
+
+  const hasShapeOps = g.nodes().some((n) => SHAPE_OPS.has(n.op));
+  const shapes = hasShapeOps ? lib.inferShapes(g, {}, { useOutputShapes: !p.clear_output_shapes }) : undefined;
+
+  // 1. Which nodes have a value known before any input is fed.
+  const order = g.topoOrder();
+  const foldable = new Set<string>();
+  const shapeConst = new Map<string, Tensor[]>();
+  for (const n of order) {
+    if (fed.has(n.name) || excludeNode.has(n.name)) continue;
+    if (SHAPE_OPS.has(n.op) && !excludeOp.has(n.op)) {
+      const v = shapeValues(lib, n, shapes);
+      if (v) {
+        shapeConst.set(n.name, v);
+        foldable.add(n.name);
+        continue;
+      }
+    }
+    if (n.op !== 'Const') {
+      if (excludeOp.has(n.op) || isStateful(lib, n.op) || !executor.supportsOp(n.op)) continue;
+    } else if (n.attrs.optType('dtype') === 'resource') continue;
+    if (n.inputs.every((s) => foldable.has(lib.nodeNameOf(s)))) foldable.add(n.name);
+  }
+
+  // 2. Targets: folded values some non-constant node (or an output) still reads.
+  const targets = new Map<string, Set<number>>();
+  for (const name of foldable) {
+    const n = g.node(name);
+    if (n.op === 'Const') continue;
+    const ports = new Set<number>();
+    for (const c of g.consumersOf(name)) if (!foldable.has(c.node.name)) ports.add(c.control ? 0 : c.port);
+    for (const o of outs) if (o.node === name) ports.add(o.port);
+    if (ports.size) targets.set(name, ports.add(0));
+  }
+
+  // 3. Evaluate every target in one run of the constant subgraph.
+  const values = new Map<string, Tensor>();
+  for (const [name, v] of shapeConst) if (targets.has(name)) v.forEach((t, k) => values.set(lib.tensorName(name, k), t));
+  const toRun = [...targets.keys()].filter((n) => !shapeConst.has(n));
+  if (toRun.length) {
+    const sub = new lib.Graph();
+    const stack = [...toRun];
+    const seen = new Set<string>();
+    while (stack.length) {
+      const name = stack.pop()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const src = g.node(name);
+      const sv = shapeConst.get(name);
+      if (sv) {
+        // Fold inputs of a Shape are not needed: its value is already known.
+        sub.addNode({ name, op: 'Const', attrs: { dtype: { type: sv[0]!.dtype }, value: { tensor: sv[0]! } } });
+        continue;
+      }
+      const copy = sub.importNode(src);
+      copy.setInputs(copy.dataInputs);
+      for (const s of copy.dataInputs) stack.push(lib.nodeNameOf(s));
+    }
+    const fetches = toRun.flatMap((n) => [...targets.get(n)!].map((k) => lib.tensorName(n, k)));
+    const evalBatch = async (f: string[]) => {
+      const res = await executor.run(sub, {}, f);
+      f.forEach((t, i) => values.set(t, res[i]!));
+    };
+    try {
+      await evalBatch(fetches);
+    } catch (e) {
+      // One bad node must not stop the rest: retry target by target and leave failures as they are.
+      for (const n of toRun) {
+        const f = [...targets.get(n)!].map((k) => lib.tensorName(n, k));
+        try {
+          await evalBatch(f);
+        } catch (e2) {
+          ctx.note(`${n} (${g.node(n).op}) not folded: ${(e2 as Error).message.split('\n')[0]}`);
+        }
+      }
+      void e;
+    }
+  }
+
+  // 4. Replace targets by Consts; port k > 0 gets its own Const.
+  let folded = 0;
+  const replaced = new Set<string>();
+  for (const [name, ports] of targets) {
+    const n = g.node(name);
+    const v0 = values.get(name);
+    if (!v0) continue;
+    const all = [...ports].map((k) => values.get(lib.tensorName(name, k)));
+    if (all.some((t) => !t) || all.some((t) => bytesOf(t!) > p.max_constant_size_in_bytes)) {
+      if (all.some((t) => t && bytesOf(t) > p.max_constant_size_in_bytes)) ctx.note(`${name}: result larger than max_constant_size_in_bytes, not folded`);
+      continue;
+    }
+    const oldIns = n.inputs.map((s) => lib.nodeNameOf(s));
+    for (const k of ports) {
+      if (k === 0) continue;
+      const t = values.get(lib.tensorName(name, k))!;
+      const c = g.addNode({ name: g.uniqueName(`${name}/_${k}__cf`), op: 'Const', device: n.device, attrs: { dtype: { type: t.dtype }, value: { tensor: t } } });
+      g.replaceUses(lib.tensorName(name, k), c.name);
+    }
+    makeConst(n, v0);
+    replaced.add(name);
+    folded++;
+    for (const s of oldIns) removeDead(lib, g, s, foldable, fed, outNames);
+  }
+
+  // 5. TF prunes to what the outputs need (fed nodes always stay).
+  let pruned = 0;
+  if (outs.length) {
+    const need = new Set<string>([...fed].filter((f) => g.has(f)));
+    const stack = outs.map((o) => o.node);
+    while (stack.length) {
+      const name = stack.pop()!;
+      if (need.has(name)) continue;
+      need.add(name);
+      for (const s of g.get(name)?.inputs ?? []) stack.push(lib.nodeNameOf(s));
+    }
+    const before = g.size;
+    g.retain(need);
+    pruned = before - g.size;
+  }
+  // Fed PlaceholderWithDefault becomes a plain Placeholder (its default is never used).
+  for (const f of fed) {
+    const n = g.get(f);
+    if (n?.op === 'PlaceholderWithDefault') {
+      const dtype = n.attrs.optType('dtype');
+      const shape = n.attrs.has('shape') ? n.attrs.getShape('shape') : undefined;
+      const old = n.dataInputs.map((s) => lib.nodeNameOf(s));
+      for (const k of n.attrs.keys()) n.attrs.delete(k);
+      n.op = 'Placeholder';
+      if (dtype) n.attrs.setType('dtype', dtype);
+      if (shape !== undefined) n.attrs.setShape('shape', shape);
+      n.setInputs([]);
+      for (const s of old) removeDead(lib, g, s, foldable, fed, outNames);
+    }
+  }
+  ctx.count('folded', folded);
+  ctx.count('pruned', pruned);
+  ctx.note(`${folded} nodes replaced by constants (${shapeConst.size} from known shapes)`);
+}
+
+/** Remove a constant-valued node nothing reads any more, and its inputs transitively. */
+function removeDead(lib: Lib, g: Graph, name: string, foldable: Set<string>, fed: Set<string>, keep: Set<string>): void {
+  const stack = [name];
+  while (stack.length) {
+    const q = stack.pop()!;
+    const n = g.get(q);
+    if (!n || !foldable.has(q) || fed.has(q) || keep.has(q) || g.consumerCount(q) > 0) continue;
+    const ins = n.inputs.map((s) => lib.nodeNameOf(s));
+    g.removeNode(q);
+    stack.push(...ins);
+  }
+}
+
+export function foldConstantsPass(lib: Lib): PassDefinition<FoldParams> {
+  return {
+    name: 'fold_constants',
+    summary: 'Evaluate every subgraph whose inputs are all constant and store the results as Const nodes',
+    description:
+      'Runs the constant parts of the graph on the tfpass runtime. Never folds Placeholders, fed (--inputs) nodes, ' +
+      'stateful/random ops or control flow. Shape/Size/Rank of statically known shapes become constants. ' +
+      'Folded nodes keep their names; with --outputs the graph is pruned to what the outputs need.',
+    params: {
+      clear_output_shapes: { type: 'bool', default: true, description: 'drop _output_shapes attrs (false: use them as known shapes)' },
+      exclude_op: { type: 'string', repeated: true, description: 'op types never folded' },
+      exclude_node: { type: 'string', repeated: true, description: 'node names never folded' },
+      max_constant_size_in_bytes: { type: 'int', default: 10 * 1024 * 1024, description: 'larger results are not materialised' },
+    },
+    inject: { executor: lib.TOKENS.executor },
+    example: 'fold_constants(ignore_errors=true)',
+    run: (g, ctx) => foldConstants(lib, g, ctx),
+  };
+}
