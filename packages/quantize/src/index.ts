@@ -2,3 +2,5 @@ export * from './fq.js';
 export * from './plan.js';
 export * from './ranges.js';
 export * from './rewrite.js';
+export * from './training.js';
+export * from './bnfold.js';

@@ -268,7 +268,6 @@ export function planQuantization(graph: Graph, opts: PlanOptions = {}): Site[] {
     if (scope && extra.producerScope && !producer.name.startsWith(scope)) return false;
     if (scope && extra.consumerScope && consumers.some((c) => !c.name.startsWith(scope))) return false;
     if (quantizedTensors.has(producer.name) || followedByFakeQuant(producer)) return false;
-    if (consumers.length === 0) return false;
     const weights = kind === 'weights';
     const perChannel = weights && !!opts.perChannel && !!extra.layer && extra.layer.op !== 'MatMul';
     sites.push({
