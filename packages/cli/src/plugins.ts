@@ -128,7 +128,7 @@ export function ownerOf(host: Host, pass: string): DiscoveredPlugin {
   if (!list?.length) {
     const installed = [...host.claims.keys()];
     const known = Object.values(FIRST_PARTY).flat();
-    const near = nearest(pass, new Set([...installed, ...known]));
+    const near = nearest(pass, new Set([...installed, ...known].filter((n) => n !== pass)));
     throw new UnknownPassError(pass, near, installHint(pass) ?? (near[0] && !host.claims.has(near[0]) ? installHint(near[0]) : undefined));
   }
   if (list.length > 1) {
