@@ -10,3 +10,4 @@ export * from './transform-string.js';
 export * from './pass.js';
 export * from './executor.js';
 export * from './meta.js';
+export * from './ops/index.js';

@@ -1,0 +1,154 @@
+import { type DType, isFloatDType } from '../dtype.js';
+import type { Graph, Node } from '../graph.js';
+import { tensorName } from '../graph.js';
+import { constantSource, inferShapes, type ShapeMap } from './infer.js';
+import { numel } from './shape-fns.js';
+import type { TensorInfo } from './types.js';
+
+export interface NodeCost {
+  name: string;
+  op: string;
+  /** elements of float Const weights this node is the first to consume */
+  params: number;
+  /** multiply-accumulates of convolutions, matmuls and batch norms */
+  macs: number;
+  /** 2·MACs plus one per element for elementwise work (adds, activations, pooling window reads) */
+  flops: number;
+}
+
+export interface FlopReport {
+  nodes: NodeCost[];
+  params: number;
+  macs: number;
+  flops: number;
+  /** compute nodes whose cost could not be counted because a shape was unknown */
+  unknown: string[];
+}
+
+const PASS_THROUGH = new Set(['Identity', 'Snapshot', 'StopGradient', 'PreventGradient', 'CheckNumerics', 'IdentityN', 'Enter']);
+const ELEMENTWISE = new Set([
+  'BiasAdd', 'BiasAddV1', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div', 'Maximum', 'Minimum', 'SquaredDifference', 'Pow',
+  'FloorDiv', 'DivNoNan', 'Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Rsqrt', 'Sqrt', 'Square', 'Exp',
+  'Log', 'Neg', 'Abs', 'Reciprocal', 'Softplus', 'ClipByValue',
+]);
+/** Float and 8/16-bit (quantized) element types hold weights; int32/int64 Consts are shapes and axes. */
+function isWeightDType(d: DType): boolean {
+  return isFloatDType(d) || ['int8', 'uint8', 'qint8', 'quint8', 'int16', 'uint16', 'qint16', 'quint16'].includes(d);
+}
+
+const REDUCE = new Set(['Mean', 'Sum', 'Max', 'Min', 'Prod']);
+
+function count(s: TensorInfo | undefined): number {
+  return numel(s?.shape ?? null);
+}
+
+/** MACs and extra elementwise FLOPs of one node, or undefined when a needed shape is unknown. */
+function cost(node: Node, ins: (TensorInfo | undefined)[], out: TensorInfo | undefined): { macs: number; ew: number } | undefined {
+  const op = node.op;
+  const o = count(out);
+  const fmtNCHW = node.attrs.kind('data_format') === 's' && node.attrs.getString('data_format').startsWith('NCHW');
+  switch (op) {
+    case 'Conv2D':
+    case 'QuantizedConv2D': {
+      const f = ins[1]?.shape;
+      if (o < 0 || !f || f.length !== 4 || f.slice(0, 3).some((d) => d < 0)) return undefined;
+      return { macs: o * f[0]! * f[1]! * f[2]!, ew: 0 };
+    }
+    case 'DepthwiseConv2dNative': {
+      const f = ins[1]?.shape;
+      if (o < 0 || !f || f.length !== 4 || f[0]! < 0 || f[1]! < 0) return undefined;
+      return { macs: o * f[0]! * f[1]!, ew: 0 };
+    }
+    case 'Conv2DBackpropInput': {
+      // a transposed convolution: every out_backprop element meets kh·kw·cout filter taps
+      const f = ins[1]?.shape;
+      const g = count(ins[2]);
+      if (g < 0 || !f || f.length !== 4 || f.slice(0, 3).some((d) => d < 0)) return undefined;
+      return { macs: g * f[0]! * f[1]! * f[2]!, ew: 0 };
+    }
+    case 'MatMul':
+    case 'QuantizedMatMul': {
+      const a = ins[0]?.shape;
+      if (o < 0 || !a || a.length !== 2) return undefined;
+      const ta = node.attrs.kind('transpose_a') === 'b' && node.attrs.getBool('transpose_a');
+      const k = a[ta ? 0 : 1]!;
+      return k < 0 ? undefined : { macs: o * k, ew: 0 };
+    }
+    case 'BatchMatMul':
+    case 'BatchMatMulV2': {
+      const a = ins[0]?.shape;
+      if (o < 0 || !a || a.length < 2) return undefined;
+      const adj = node.attrs.kind('adj_x') === 'b' && node.attrs.getBool('adj_x');
+      const k = a[adj ? a.length - 2 : a.length - 1]!;
+      return k < 0 ? undefined : { macs: o * k, ew: 0 };
+    }
+    case 'FusedBatchNorm':
+    case 'FusedBatchNormV2':
+    case 'FusedBatchNormV3':
+    case 'BatchNormWithGlobalNormalization':
+      // inference form: one scale-and-shift per element
+      return o < 0 ? undefined : { macs: o, ew: 0 };
+    case 'MaxPool':
+    case 'AvgPool': {
+      const k = node.attrs.kind('ksize') === 'list(i)' ? node.attrs.getInts('ksize') : [];
+      const win = fmtNCHW ? (k[2] ?? 1) * (k[3] ?? 1) : (k[1] ?? 1) * (k[2] ?? 1);
+      return o < 0 ? undefined : { macs: 0, ew: o * win };
+    }
+    case 'AddN':
+      return o < 0 ? undefined : { macs: 0, ew: o * Math.max(0, ins.length - 1) };
+    case 'Softmax':
+    case 'LogSoftmax':
+      return o < 0 ? undefined : { macs: 0, ew: 3 * o };
+    default:
+      if (ELEMENTWISE.has(op)) return o < 0 ? undefined : { macs: 0, ew: o };
+      if (REDUCE.has(op)) {
+        const i = count(ins[0]);
+        return i < 0 ? undefined : { macs: 0, ew: i };
+      }
+      return { macs: 0, ew: 0 };
+  }
+}
+
+/** Placeholder shapes with an unknown leading (batch) dim set to 1: per-example cost. */
+export function batchOneInputs(graph: Graph): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const n of graph) {
+    if (n.op !== 'Placeholder' || n.attrs.kind('shape') !== 'shape') continue;
+    const s = n.attrs.getShape('shape');
+    if (s && s.length && s[0] === -1) out[n.name] = [1, ...s.slice(1)];
+  }
+  return out;
+}
+
+/**
+ * Parameters, MACs and FLOPs per node (without `shapes`, shapes are inferred with batch 1). Parameters are float Const tensors with more than one
+ * element, each counted once at its first consumer (looking through `…/read` Identities);
+ * scalars (epsilons, clip bounds) are not parameters.
+ */
+export function countFlops(graph: Graph, shapes: ShapeMap = inferShapes(graph, batchOneInputs(graph))): FlopReport {
+  const seen = new Set<string>();
+  const report: FlopReport = { nodes: [], params: 0, macs: 0, flops: 0, unknown: [] };
+  for (const node of graph.topoOrder()) {
+    if (node.op === 'Const' || PASS_THROUGH.has(node.op)) continue;
+    let params = 0;
+    for (const s of node.dataInputs) {
+      const src = constantSource(graph, s);
+      if (!src || seen.has(src.name)) continue;
+      const info = shapes.get(src.name);
+      const n = count(info);
+      if (!info || !isWeightDType(info.dtype) || n <= 1) continue;
+      seen.add(src.name);
+      params += n;
+    }
+    const ins = node.dataInputs.map((s) => shapes.get(s.replace(/:0$/, '')));
+    const c = cost(node, ins, shapes.get(tensorName(node.name)));
+    if (!c) report.unknown.push(node.name);
+    const macs = c?.macs ?? 0;
+    const flops = 2 * macs + (c?.ew ?? 0);
+    if (params || macs || flops) report.nodes.push({ name: node.name, op: node.op, params, macs, flops });
+    report.params += params;
+    report.macs += macs;
+    report.flops += flops;
+  }
+  return report;
+}
