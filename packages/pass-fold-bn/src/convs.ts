@@ -24,7 +24,7 @@ type FuseKind = 'pad' | 'resize' | 'resize_pad';
 
 export function fuseConvs(lib: Lib, g: Graph, ctx: PassContext, kind: FuseKind): void {
   const keep = protectedNames(lib, ctx);
-  const pattern = { pad: 'Conv2D(MirrorPad as pad, *)', resize: 'Conv2D(ResizeBilinear as resize, *)', resize_pad: 'Conv2D(MirrorPad as pad(ResizeBilinear as resize, *), *)' }[kind];
+  const pattern = { pad: 'Conv2D(MirrorPad as pad, *)', resize: 'Conv2D(ResizeBilinear as resize, *)', resize_pad: 'Conv2D(MirrorPad(ResizeBilinear as resize, *) as pad, *)' }[kind];
   for (const m of lib.findMatches(g, pattern)) {
     const conv = m.node;
     const { pad, resize } = m.labels;
@@ -72,7 +72,7 @@ function upsampleFilter(lib: Lib, f: Tensor, bh: number, bw: number): Tensor {
 
 export function flattenAtrous(lib: Lib, g: Graph, ctx: PassContext): void {
   const keep = protectedNames(lib, ctx);
-  const ms = lib.findMatches(g, 'BatchToSpaceND(Conv2D|DepthwiseConv2dNative as conv(SpaceToBatchND as s2b(*, *, *), *), *, *)');
+  const ms = lib.findMatches(g, 'BatchToSpaceND(Conv2D|DepthwiseConv2dNative(SpaceToBatchND(*, *, *) as s2b, *) as conv, *, *)');
   for (const m of ms) {
     const b2s = m.node;
     const conv = m.labels.conv!;
