@@ -4,3 +4,4 @@ export { encodeSliceKey, decodeSliceKey } from './slice-key.js';
 export type { Compression } from './table.js';
 export * from './inspect.js';
 export * from './freeze.js';
+export * from './unfreeze.js';
