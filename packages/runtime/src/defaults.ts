@@ -39,6 +39,9 @@ const DEFAULTS: Record<string, Record<string, unknown>> = {
 export function fillDefaults(topology: Record<string, unknown>): void {
   const nodes = (topology['node'] ?? []) as { op: string; attr?: Record<string, unknown> }[];
   for (const n of nodes) {
+    // Placeholder shapes are checked by the executor itself: old graphs write `shape {}` for
+    // "unknown", which tfjs would read as a scalar and reject every feed.
+    if (n.op.startsWith('Placeholder') && n.attr) delete n.attr['shape'];
     const d = DEFAULTS[n.op];
     if (!d) continue;
     const attr = (n.attr ??= {});

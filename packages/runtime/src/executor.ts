@@ -199,6 +199,7 @@ export class TfjsExecutor implements Executor {
     for (const [k, v] of Object.entries(feeds)) {
       const r = parseInput(k);
       if (!graph.has(r.node)) throw new GraphValidationError(r.node, 'is fed but is not in the graph');
+      checkFeedShape(graph, r.node, v);
       tfFeeds[r.port ? `${r.node}:${r.port}` : r.node] = toTf(v);
     }
     const names = fetches.map((s) => {
@@ -230,6 +231,16 @@ export class TfjsExecutor implements Executor {
       for (const t of Object.values(tfFeeds)) t.dispose();
     }
   }
+}
+
+/** A fed Placeholder with a known non-scalar shape must match it (-1 matches anything). */
+function checkFeedShape(graph: Graph, name: string, t: Tensor): void {
+  const n = graph.get(name);
+  if (!n || n.op !== 'Placeholder' || n.attrs.kind('shape') !== 'shape') return;
+  const shape = n.attrs.getShape('shape');
+  if (!shape || shape.length === 0) return;
+  const ok = shape.length === t.shape.length && shape.every((d, i) => d < 0 || d === t.shape[i]);
+  if (!ok) throw new GraphValidationError(name, `fed a tensor of shape [${t.shape.join(',')}] but the Placeholder's shape is [${shape.join(',')}]`);
 }
 
 function toList(x: tf.Tensor | tf.Tensor[]): tf.Tensor[] {

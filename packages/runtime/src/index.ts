@@ -19,6 +19,7 @@ export {
   nudge,
   fakeQuantValues,
   dequantizeValues,
+  dequantizer,
   installKernels,
   CheckNumericsError,
   KernelAttrs,

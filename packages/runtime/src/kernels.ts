@@ -305,36 +305,36 @@ const QRANGE: Partial<Record<DType, [number, number]>> = {
   uint8: [0, 255], int8: [-128, 127], uint16: [0, 65535], int16: [-32768, 32767], int32: [-2147483648, 2147483647],
 };
 
-/** Dequantize one value array with TF's formulas for each mode (dequantize_op.cc semantics). */
-export function dequantizeValues(q: ArrayLike<number>, t: DType, minRange: number, maxRange: number, mode: string, narrow = false): Float32Array {
+/** TF's per-value Dequantize formula for one (min_range, max_range) pair (dequantize_op.cc semantics). */
+export function dequantizer(t: DType, minRange: number, maxRange: number, mode: string, narrow = false): (q: number) => number {
   const r = QRANGE[t];
   if (!r) throw new TfpassError('E_GRAPH_VALIDATION', `Dequantize: unsupported input type ${t}`);
   const [lo, hi] = r;
-  const out = new Float32Array(q.length);
-  const signed = lo < 0;
+  const mn = f(minRange);
+  const mx = f(maxRange);
   if (mode === 'MIN_COMBINED') {
-    const half = signed ? f((hi - lo + 1) / 2) : 0;
-    const scaleFactor = f(f(maxRange - minRange) / f(hi - lo));
-    for (let i = 0; i < q.length; i++) out[i] = f(f(f(q[i]! + half) * scaleFactor) + minRange);
-  } else if (mode === 'MIN_FIRST') {
-    if (minRange === maxRange) {
-      out.fill(minRange);
-      return out;
-    }
-    const bits = Math.round(Math.log2(hi - lo + 1));
-    const steps = 2 ** bits;
-    const rangeAdjust = steps / (steps - 1);
-    const range = (maxRange - minRange) * rangeAdjust;
-    const rangeScale = range / steps;
-    for (let i = 0; i < q.length; i++) out[i] = minRange + (q[i]! - lo) * rangeScale;
-  } else if (mode === 'SCALED') {
-    const minOut = narrow ? lo + 1 : lo;
-    const scaleFactor = lo === 0 ? f(maxRange / hi) : Math.max(f(minRange / minOut), f(maxRange / hi));
-    for (let i = 0; i < q.length; i++) out[i] = f(q[i]! * scaleFactor);
-  } else {
-    throw new TfpassError('E_GRAPH_VALIDATION', `Dequantize: unknown mode '${mode}'`);
+    const half = lo < 0 ? f((hi - lo + 1) / 2) : 0;
+    const scaleFactor = f(f(mx - mn) / f(hi - lo));
+    return (q) => f(f(f(q + half) * scaleFactor) + mn);
   }
-  return out;
+  if (mode === 'MIN_FIRST') {
+    // Range stretched by steps/(steps-1) in double, then applied in float32 (QuantizedTensorToFloat).
+    const steps = hi - lo + 1;
+    const rangeScale = f((f(mx - mn) * (steps / (steps - 1))) / steps);
+    return (q) => f(f(f(q - lo) * rangeScale) + mn);
+  }
+  if (mode === 'SCALED') {
+    const minOut = lo + (narrow ? 1 : 0);
+    const scaleFactor = lo === 0 ? f(mx / hi) : Math.max(f(mn / minOut), f(mx / hi));
+    return (q) => f(q * scaleFactor);
+  }
+  throw new TfpassError('E_GRAPH_VALIDATION', `Dequantize: mode must be 'MIN_COMBINED', 'MIN_FIRST', or 'SCALED', is '${mode}'`);
+}
+
+/** Dequantize a whole array with one range. */
+export function dequantizeValues(q: ArrayLike<number>, t: DType, minRange: number, maxRange: number, mode: string, narrow = false): Float32Array {
+  const fn = dequantizer(t, minRange, maxRange, mode, narrow);
+  return Float32Array.from(q, fn);
 }
 
 function dequantize(ctx: KernelContext): tf.Tensor {
@@ -346,21 +346,17 @@ function dequantize(ctx: KernelContext): tf.Tensor {
   const q = x.dataSync() as ArrayLike<number>;
   const mins = mn.dataSync() as Float32Array;
   const maxs = mx.dataSync() as Float32Array;
-  if (axis < 0 || mins.length === 1) {
-    return tf.tensor(dequantizeValues(q, t, mins[0]!, maxs[0]!, mode, narrow), x.shape, 'float32');
+  const slices = axis < 0 ? 1 : x.shape[axis]!;
+  if (mins.length !== slices || maxs.length !== slices) {
+    throw new TfpassError('E_GRAPH_VALIDATION', `node '${ctx.node}' (Dequantize): min_range and max_range must have ${slices} elements, got ${mins.length} and ${maxs.length}`);
   }
-  // Per-channel along `axis`.
-  const shape = x.shape;
-  const d = shape[axis]!;
-  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  if (slices === 1) return tf.tensor(dequantizeValues(q, t, mins[0]!, maxs[0]!, mode, narrow), x.shape, 'float32');
+  if (mode === 'MIN_FIRST') throw new UnsupportedOpError('Dequantize', ctx.node, 'MIN_FIRST mode is not implemented for Dequantize with axis != -1 (as in TensorFlow)');
+  const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const fns = Array.from(mins, (m, c) => dequantizer(t, m, maxs[c]!, mode, narrow));
   const out = new Float32Array(q.length);
-  for (let c = 0; c < d; c++) {
-    const idx: number[] = [];
-    for (let i = 0; i < q.length; i++) if (Math.floor(i / inner) % d === c) idx.push(i);
-    const vals = dequantizeValues(idx.map((i) => q[i]!), t, mins[c]!, maxs[c]!, mode, narrow);
-    idx.forEach((i, k) => (out[i] = vals[k]!));
-  }
-  return tf.tensor(out, shape, 'float32');
+  for (let i = 0; i < q.length; i++) out[i] = fns[Math.floor(i / inner) % slices]!(q[i]!);
+  return tf.tensor(out, x.shape, 'float32');
 }
 
 // ---- fused pad/resize + conv ---------------------------------------------------------------------
