@@ -5,7 +5,7 @@
 // Usage: node bench/core-io.mjs [--quick]   (needs packages/core/dist: `npm run build`)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -181,6 +181,8 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
   }
   console.table(rows);
+  // Wall time on a busy machine mostly measures the scheduler: CPU time is shown beside it.
+  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs`);
   const worst = Math.max(...rows.flatMap((r) => [r['time ratio'], r['RSS ratio']]));
   console.log(`core-io: worst ratio ${worst.toFixed(2)} (target <= 1.2)`);
   // Machine-readable summary line for bench/run.mjs.

@@ -87,7 +87,8 @@ export function attrToJson(v: AttrValue): AttrJson {
 export function attrFromJson(j: AttrJson): AttrValue {
   if ('s' in j) return create(AttrValueSchema, { value: { case: 's', value: enc.encode(j.s) } });
   if ('i' in j) return create(AttrValueSchema, { value: { case: 'i', value: BigInt(j.i) } });
-  if ('f' in j) return create(AttrValueSchema, { value: { case: 'f', value: j.f } });
+  // float attrs are 32-bit on the wire: round now so what a pass reads back is what gets written.
+  if ('f' in j) return create(AttrValueSchema, { value: { case: 'f', value: Math.fround(j.f) } });
   if ('b' in j) return create(AttrValueSchema, { value: { case: 'b', value: j.b } });
   if ('type' in j) return create(AttrValueSchema, { value: { case: 'type', value: dtypeToEnum(j.type) } });
   if ('shape' in j) return create(AttrValueSchema, { value: { case: 'shape', value: shapeToProto(j.shape) } });
@@ -101,11 +102,11 @@ export function attrFromJson(j: AttrJson): AttrValue {
       value: create(AttrValue_ListValueSchema, {
         s: (l.s ?? []).map((x) => enc.encode(x)),
         i: (l.i ?? []).map((x) => BigInt(x)),
-        f: l.f ?? [],
+        f: (l.f ?? []).map(Math.fround),
         b: l.b ?? [],
         type: (l.type ?? []).map(dtypeToEnum),
         shape: (l.shape ?? []).map(shapeToProto),
-        tensor: (l.tensor ?? []).map(tensorToProto),
+        tensor: (l.tensor ?? []).map((t) => tensorToProto(t)),
         func: (l.func ?? []).map(funcFromJson),
       }),
     },
@@ -188,6 +189,10 @@ export class Attrs {
   getBools(name: string): boolean[] { return [...this.list(name).b]; }
   getTypes(name: string): DType[] { return this.list(name).type.map(dtypeFromEnum); }
   getShapes(name: string): (Shape | null)[] { return this.list(name).shape.map(shapeFromProto); }
+  getTensors(name: string): Tensor[] { return this.list(name).tensor.map(tensorFromProto); }
+  getFuncs(name: string): FuncAttr[] { return this.list(name).func.map(funcToJson); }
+  /** Name of the function attr this attr stands for (function bodies only). */
+  getPlaceholder(name: string): string { return this.get(name, 'placeholder').value as string; }
 
   optString(name: string, d: string): string { return this.has(name) ? this.getString(name) : d; }
   optInt(name: string, d: number): number { return this.has(name) ? this.getInt(name) : d; }
@@ -195,6 +200,7 @@ export class Attrs {
   optBool(name: string, d: boolean): boolean { return this.has(name) ? this.getBool(name) : d; }
   optType(name: string): DType | undefined { return this.has(name) ? this.getType(name) : undefined; }
   optInts(name: string, d: number[]): number[] { return this.has(name) ? this.getInts(name) : d; }
+  optShape(name: string): Shape | null | undefined { return this.has(name) ? this.getShape(name) : undefined; }
 
   setString(name: string, v: string): this { return this.setJson(name, { s: v }); }
   setInt(name: string, v: number): this { return this.setJson(name, { i: v }); }
@@ -209,4 +215,8 @@ export class Attrs {
   setStrings(name: string, v: string[]): this { return this.setJson(name, { list: { s: v } }); }
   setTypes(name: string, v: DType[]): this { return this.setJson(name, { list: { type: v } }); }
   setShapes(name: string, v: (Shape | null)[]): this { return this.setJson(name, { list: { shape: v } }); }
+  setBools(name: string, v: boolean[]): this { return this.setJson(name, { list: { b: v } }); }
+  setTensors(name: string, v: Tensor[]): this { return this.setJson(name, { list: { tensor: v } }); }
+  setFuncs(name: string, v: FuncAttr[]): this { return this.setJson(name, { list: { func: v } }); }
+  setPlaceholder(name: string, v: string): this { return this.setJson(name, { placeholder: v }); }
 }

@@ -339,12 +339,18 @@ export async function transformGraph(
   inputs: readonly string[],
   outputs: readonly string[],
   transforms: string | readonly string[],
-  opts: Omit<PipelineOptions, 'inputs' | 'outputs'> & { onReport?: (r: StepReport[]) => void } = {},
+  opts: Omit<PipelineOptions, 'inputs' | 'outputs'> & {
+    onReport?: (r: StepReport[]) => void;
+    /** Look for installed plugins first (default true; false runs only what `registry` holds). */
+    discover?: boolean;
+  } = {},
 ): Promise<Graph> {
   const g = graph.clone();
   const registry = opts.registry ?? defaultRegistry();
-  const { ensurePluginsDiscovered } = await import('./plugin.js');
-  await ensurePluginsDiscovered(registry);
+  if (opts.discover !== false) {
+    const { ensurePluginsDiscovered } = await import('./plugin.js');
+    await ensurePluginsDiscovered(registry);
+  }
   const reports = await runPipeline(g, typeof transforms === 'string' ? transforms : transforms.join(' '), {
     ...opts,
     registry,

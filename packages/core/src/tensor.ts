@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { TensorProtoSchema, type TensorProto } from './gen/tensorflow/core/framework/tensor_pb.js';
 import { TensorShapeProtoSchema, type TensorShapeProto } from './gen/tensorflow/core/framework/tensor_shape_pb.js';
 import { type DType, dtypeFromEnum, dtypeToEnum, dtypeSize } from './dtype.js';
-import { TfpassError } from './errors.js';
+import { GraphFormatError, TfpassError } from './errors.js';
 
 export type NumericArray =
   | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
@@ -76,6 +76,11 @@ export class Tensor {
         break;
       case 'bool':
         data = Uint8Array.from(values as ArrayLike<unknown>, (v) => (v ? 1 : 0));
+        break;
+      case 'complex64':
+      case 'complex128':
+        // Values are interleaved (re, im): the storage has as many numbers as `values`.
+        data = dtype === 'complex64' ? Float32Array.from(values as ArrayLike<number>) : Float64Array.from(values as ArrayLike<number>);
         break;
       default: {
         const arr = allocate(dtype, n);
@@ -218,7 +223,7 @@ function copyBytes(bytes: Uint8Array): ArrayBuffer {
 function fromContent(dtype: DType, n: number, bytes: Uint8Array): TensorData {
   const size = dtypeSize(dtype);
   if (bytes.length !== n * size) {
-    throw new TfpassError('E_GRAPH_FORMAT', `tensor_content has ${bytes.length} bytes, expected ${n * size} for ${n} ${dtype} elements`);
+    throw new GraphFormatError({}, `tensor_content has ${bytes.length} bytes, expected ${n * size} for ${n} ${dtype} elements`);
   }
   const buf = copyBytes(bytes);
   switch (dtype) {
@@ -233,6 +238,13 @@ function fromContent(dtype: DType, n: number, bytes: Uint8Array): TensorData {
     case 'uint32': return new Uint32Array(buf);
     default: return new Uint8Array(buf);
   }
+}
+
+function trimRepeatedBytes(list: Uint8Array[]): Uint8Array[] {
+  const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  let n = list.length;
+  while (n > 1 && eq(list[n - 1]!, list[n - 2]!)) n--;
+  return list.slice(0, n);
 }
 
 /** Fill `out` from a typed value list, repeating the last value when the list is short (TF's rule). */
@@ -288,14 +300,51 @@ export function tensorFromProto(p: TensorProto): Tensor {
   return new Tensor(dtype, shape, data);
 }
 
+export interface TensorEncodeOptions {
+  /**
+   * 'content' (default, as TF's tools write): raw bytes in tensor_content.
+   * 'values': the typed `*_val` list. 'compact': `*_val` with trailing repeats of the last
+   * value dropped (a constant-filled tensor becomes one value, TF's repeat-last rule restores it).
+   */
+  encoding?: 'content' | 'values' | 'compact';
+}
+
+function trimRepeats<T>(list: T[], stride = 1): T[] {
+  let n = list.length;
+  const same = (a: number, b: number) => {
+    for (let k = 0; k < stride; k++) if (!Object.is(list[a + k], list[b + k])) return false;
+    return true;
+  };
+  while (n > stride && same(n - stride, n - 2 * stride)) n -= stride;
+  return list.slice(0, n);
+}
+
 /** Encode as TF's tools do: tensor_content for POD dtypes, string_val for strings. */
-export function tensorToProto(t: Tensor): TensorProto {
+export function tensorToProto(t: Tensor, opts: TensorEncodeOptions = {}): TensorProto {
   const p = create(TensorProtoSchema, { dtype: dtypeToEnum(t.dtype), tensorShape: shapeToProto(t.shape) });
+  const enc = opts.encoding ?? 'content';
   if (t.dtype === 'string') {
-    p.stringVal = (t.data as Uint8Array[]).slice();
+    const list = (t.data as Uint8Array[]).slice();
+    p.stringVal = enc === 'compact' ? trimRepeatedBytes(list) : list;
     return p;
   }
   const d = t.data as Exclude<TensorData, Uint8Array[]>;
+  if (enc !== 'content') {
+    const compact = enc === 'compact';
+    const list = <T>(xs: T[], stride = 1) => (compact ? trimRepeats(xs, stride) : xs);
+    switch (t.dtype) {
+      case 'float32': p.floatVal = list(Array.from(d as Float32Array)); return p;
+      case 'float64': p.doubleVal = list(Array.from(d as Float64Array)); return p;
+      case 'float16': case 'bfloat16': p.halfVal = list(Array.from(d as Uint16Array)); return p;
+      case 'int64': p.int64Val = list(Array.from(d as BigInt64Array)); return p;
+      case 'uint64': p.uint64Val = list(Array.from(d as BigUint64Array)); return p;
+      case 'uint32': p.uint32Val = list(Array.from(d as Uint32Array)); return p;
+      case 'bool': p.boolVal = list(Array.from(d as Uint8Array, (x) => x !== 0)); return p;
+      case 'complex64': p.scomplexVal = list(Array.from(d as Float32Array), 2); return p;
+      case 'complex128': p.dcomplexVal = list(Array.from(d as Float64Array), 2); return p;
+      default: p.intVal = list(Array.from(d as Int32Array)); return p;
+    }
+  }
   p.tensorContent = new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
   return p;
 }

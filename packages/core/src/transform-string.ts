@@ -72,9 +72,10 @@ export function parseTransforms(src: string): TransformCall[] {
         while (i < s.length && VALUE.test(s[i]!)) i++;
         if (i === vs) fail(i, `looking for a value of parameter '${pname}', found ${rest(i)} (quote values containing , : = or spaces)`);
         value = s.slice(vs, i);
-        if (s[i] === '"') i++;
-        if (s[i] === "'") i++;
       }
+      // TF silently eats one stray `"` and then one stray `'` after any value.
+      if (s[i] === '"') i++;
+      if (s[i] === "'") i++;
       (call.params[pname] ??= []).push(value);
     }
     out.push(call);
