@@ -38,8 +38,11 @@ function isWeightDType(d: DType): boolean {
 
 const REDUCE = new Set(['Mean', 'Sum', 'Max', 'Min', 'Prod']);
 
+/** Elements of a tensor; an unknown leading (batch) dim counts as 1, so costs are per example. */
 function count(s: TensorInfo | undefined): number {
-  return numel(s?.shape ?? null);
+  const sh = s?.shape;
+  if (!sh) return -1;
+  return numel(sh.length && sh[0] === -1 ? [1, ...sh.slice(1)] : sh);
 }
 
 /** MACs and extra elementwise FLOPs of one node, or undefined when a needed shape is unknown. */
@@ -68,11 +71,14 @@ function cost(node: Node, ins: (TensorInfo | undefined)[], out: TensorInfo | und
     }
     case 'MatMul':
     case 'QuantizedMatMul': {
+      // the inner dim from either operand (an old graph's input may have unknown rank)
       const a = ins[0]?.shape;
-      if (o < 0 || !a || a.length !== 2) return undefined;
+      const b = ins[1]?.shape;
       const ta = node.attrs.kind('transpose_a') === 'b' && node.attrs.getBool('transpose_a');
-      const k = a[ta ? 0 : 1]!;
-      return k < 0 ? undefined : { macs: o * k, ew: 0 };
+      const tb = node.attrs.kind('transpose_b') === 'b' && node.attrs.getBool('transpose_b');
+      let k = a?.length === 2 ? a[ta ? 0 : 1]! : -1;
+      if (k < 0 && b?.length === 2) k = b[tb ? 1 : 0]!;
+      return o < 0 || k < 0 ? undefined : { macs: o * k, ew: 0 };
     }
     case 'BatchMatMul':
     case 'BatchMatMulV2': {
@@ -121,7 +127,8 @@ export function batchOneInputs(graph: Graph): Record<string, number[]> {
 }
 
 /**
- * Parameters, MACs and FLOPs per node (without `shapes`, shapes are inferred with batch 1). Parameters are float Const tensors with more than one
+ * Parameters, MACs and FLOPs per node, per example: without `shapes`, Placeholders with an
+ * unknown batch are inferred with batch 1, and any remaining unknown leading dim counts as 1. Parameters are float Const tensors with more than one
  * element, each counted once at its first consumer (looking through `…/read` Identities);
  * scalars (epsilons, clip bounds) are not parameters.
  */

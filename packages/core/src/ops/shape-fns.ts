@@ -180,13 +180,24 @@ export const reshape: ShapeFn = (c) => {
   let out: Shape | null;
   if (s.value) {
     out = s.value.map((v) => (Number.isNaN(v) ? -1 : v));
-    const infer = out.indexOf(-1);
+    const infer = s.value.indexOf(-1);
     const total = numel(x?.shape ?? null);
     // only a literal -1 (not an unknown element) is inferred from the element count
-    if (infer >= 0 && s.value[infer] === -1 && total >= 0 && out.filter((d) => d === -1).length === 1) {
+    if (infer >= 0 && total >= 0 && out.filter((d) => d === -1).length === 1) {
       const rest = out.reduce((p, d, i) => (i === infer ? p : p * d), 1);
       out[infer] = rest > 0 ? total / rest : -1;
       if (!Number.isInteger(out[infer])) out[infer] = -1;
+    } else if (infer >= 0 && x?.shape && total < 0) {
+      // Flatten with an unknown batch: Reshape(x, [Shape(x)[0], -1]). TF tracks that both unknown
+      // dims are the same dimension; we accept the case where each side has one unknown dim at index 0.
+      const inUnknown = x.shape.filter((d) => d < 0).length;
+      const outUnknown = s.value.filter((v) => Number.isNaN(v)).length;
+      if (inUnknown === 1 && x.shape[0]! < 0 && outUnknown === 1 && Number.isNaN(s.value[0]!) && infer !== 0) {
+        const inKnown = x.shape.slice(1).reduce((p, d) => p * d, 1);
+        const outKnown = out.reduce((p, d, i) => (i === 0 || i === infer ? p : p * d), 1);
+        const v = outKnown > 0 ? inKnown / outKnown : NaN;
+        if (Number.isInteger(v)) out[infer] = v;
+      }
     }
   } else out = shapeFromValue(s);
   return [{ shape: out, value: x?.value && out && numel(out) === x.value.length ? x.value : undefined }];
