@@ -4,3 +4,4 @@ export * from './ranges.js';
 export * from './rewrite.js';
 export * from './training.js';
 export * from './bnfold.js';
+export * from './check.js';
