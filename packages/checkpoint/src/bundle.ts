@@ -3,7 +3,7 @@
  * keyed by tensor name, BundleHeaderProto under the empty key) and `<prefix>.data-NNNNN-of-MMMMM`
  * (raw tensor bytes, appended in the order tensors were added).
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, fsyncSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import {
   CheckpointError, Tensor, allocate, dtypeFromEnum, dtypeSize, dtypeToEnum, numElements, shapeFromProto, shapeToProto,
@@ -117,12 +117,6 @@ function byteswap(b: Uint8Array, width: number): Uint8Array {
 function podBytes(t: Tensor): Uint8Array {
   const d = t.data as Exclude<TensorData, Uint8Array[]>;
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-}
-
-function podFromBytes(dtype: DType, n: number, bytes: Uint8Array): TensorData {
-  const out = allocate(dtype, n);
-  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
-  return out;
 }
 
 function u32le(v: number): Uint8Array {
@@ -362,7 +356,9 @@ class BundleReader implements Checkpoint {
     }
     const s = this.shard(e.shardId);
     if (e.offset + e.size > s.size) throw new CheckpointError(s.file, `tensor '${e.name}' (bytes ${e.offset}..${e.offset + e.size}) runs past the end of the file (${s.size} bytes)`);
-    const buf = new Uint8Array(e.size);
+    // POD bytes land directly in the tensor's storage (no intermediate copy).
+    const store = e.dtype === 'string' ? undefined : allocate(e.dtype, n);
+    const buf = store ? new Uint8Array(store.buffer, store.byteOffset, store.byteLength) : new Uint8Array(e.size);
     let got = 0;
     while (got < e.size) {
       const r = readSync(s.fd, buf, got, e.size - got, e.offset + got);
@@ -375,8 +371,8 @@ class BundleReader implements Checkpoint {
       return new Tensor('string', [...e.shape], data);
     }
     if (crc32c(buf) !== unmaskCrc(e.crc32c)) throw new CheckpointError(s.file, `checksum mismatch for tensor '${e.name}' at byte ${e.offset}`);
-    const bytes = this.header.endianness === 'big' ? byteswap(buf, swapWidth(e.dtype)) : buf;
-    return new Tensor(e.dtype, [...e.shape], podFromBytes(e.dtype, n, bytes));
+    if (this.header.endianness === 'big') buf.set(byteswap(buf, swapWidth(e.dtype)));
+    return new Tensor(e.dtype, [...e.shape], store!);
   }
 }
 
@@ -434,6 +430,28 @@ export function sliceTensor(full: Tensor, extents: Extent[]): Tensor {
 
 // ---- writing ---------------------------------------------------------------------------------
 
+/** Data file contents as a list of chunks: tensor bytes are written without being copied together. */
+class ChunkList {
+  readonly chunks: Uint8Array[] = [];
+  length = 0;
+  push(b: Uint8Array): void {
+    this.chunks.push(b);
+    this.length += b.length;
+  }
+  writeTo(path: string): void {
+    const fd = openSync(path, 'w', 0o644);
+    try {
+      for (const c of this.chunks) {
+        let off = 0;
+        while (off < c.length) off += writeSync(fd, c, off, c.length - off);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 function isSliced(v: Tensor | SlicedTensor): v is SlicedTensor {
   return !(v instanceof Tensor) && Array.isArray((v as SlicedTensor).slices);
 }
@@ -461,7 +479,7 @@ export function writeCheckpoint(
   const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const numShards = opts.numShards ?? 1;
   const align = opts.dataAlignment ?? 1;
-  const shards = Array.from({ length: numShards }, () => new ByteWriter());
+  const shards = Array.from({ length: numShards }, () => new ChunkList());
   const index = new Map<string, { key: Uint8Array; value: Uint8Array }>();
   const indexFile = indexFileName(prefix);
   const put = (key: Uint8Array, entry: BundleEntryProto, what: string) => {
@@ -474,8 +492,8 @@ export function writeCheckpoint(
     const w = shards[shard]!;
     const { bytes, crc } = encodeTensorBytes(t, opts.bigEndian);
     const offset = w.length;
-    w.bytes(bytes);
-    if (align > 1) while (w.length % align) w.byte(0);
+    w.push(bytes);
+    if (align > 1 && w.length % align) w.push(new Uint8Array(align - (w.length % align)));
     return create(BundleEntryProtoSchema, {
       dtype: dtypeToEnum(t.dtype), shape: shapeToProto(t.shape), shardId: shard,
       offset: BigInt(offset), size: BigInt(bytes.length), crc32c: maskCrc(crc),
@@ -512,7 +530,7 @@ export function writeCheckpoint(
     shards.forEach((w, i) => {
       const tmp = tmpName(dataFiles[i]!);
       staged.push([tmp, dataFiles[i]!]);
-      writeFileSync(tmp, w.view());
+      w.writeTo(tmp);
     });
     const tmp = tmpName(indexFile);
     staged.push([tmp, indexFile]);

@@ -179,3 +179,33 @@ describe('freeze synthetic graphs', () => {
     expect(() => freezeGraph({ inputGraph: resourceGraph(), outputNodeNames: 'out,nope,nada' })).toThrow(/nope, nada/);
   });
 });
+
+describe('partitioned variables', () => {
+  it('freezes each part from the sliced checkpoint tensor named by the restore op', () => {
+    const full = Tensor.fromValues('float32', [4, 3], Array.from({ length: 12 }, (_, i) => i));
+    const p = join(tmp, 'parts');
+    writeCheckpoint(p, {
+      w: { dtype: 'float32', shape: [4, 3], slices: [
+        { extents: [{ start: 0, length: 2 }, { start: 0, length: -1 }], tensor: Tensor.fromValues('float32', [2, 3], [0, 1, 2, 3, 4, 5]) },
+        { extents: [{ start: 2, length: 2 }, { start: 0, length: -1 }], tensor: Tensor.fromValues('float32', [2, 3], [6, 7, 8, 9, 10, 11]) },
+      ] },
+    });
+    expect(readCheckpoint(p).read('w').data).toEqual(full.data);
+    const g = new Graph();
+    const str = (v: string[]) => ({ dtype: { type: 'string' as const }, value: { tensor: Tensor.fromValues('string', [v.length], v) } });
+    for (const i of [0, 1]) g.addNode({ name: `w/part_${i}`, op: 'VariableV2', attrs: { dtype: { type: 'float32' }, shape: { shape: [2, 3] } } });
+    g.addNode({ name: 'save/Const', op: 'Const', attrs: { dtype: { type: 'string' }, value: { tensor: Tensor.scalar('string', 'model') } } });
+    g.addNode({ name: 'save/RestoreV2/tensor_names', op: 'Const', attrs: str(['w', 'w']) });
+    g.addNode({ name: 'save/RestoreV2/shape_and_slices', op: 'Const', attrs: str(['4 3 0,2:-', '4 3 2,2:0,3']) });
+    g.addNode({ name: 'save/RestoreV2', op: 'RestoreV2', inputs: ['save/Const', 'save/RestoreV2/tensor_names', 'save/RestoreV2/shape_and_slices'], attrs: { dtypes: { list: { type: ['float32', 'float32'] } } } });
+    g.addNode({ name: 'save/Assign', op: 'Assign', inputs: ['w/part_0', 'save/RestoreV2'], attrs: { T: { type: 'float32' } } });
+    g.addNode({ name: 'save/Assign_1', op: 'Assign', inputs: ['w/part_1', 'save/RestoreV2:1'], attrs: { T: { type: 'float32' } } });
+    g.addNode({ name: 'axis', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: Tensor.scalar('int32', 0) } } });
+    g.addNode({ name: 'w/concat', op: 'ConcatV2', inputs: ['w/part_0', 'w/part_1', 'axis'], attrs: { N: { i: 2 }, T: { type: 'float32' }, Tidx: { type: 'int32' } } });
+    const r = freezeGraphWithReport({ inputGraph: g, inputCheckpoint: p, outputNodeNames: 'w/concat' });
+    expect(r.variables.map((v) => `${v.node}<-${v.key}`)).toEqual(['w/part_0<-w', 'w/part_1<-w']);
+    expect(r.graph.node('w/part_0').attrs.getTensor('value').toNumbers()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(r.graph.node('w/part_1').attrs.getTensor('value').toNumbers()).toEqual([6, 7, 8, 9, 10, 11]);
+    expect(r.graph.has('save/RestoreV2')).toBe(false);
+  });
+});
