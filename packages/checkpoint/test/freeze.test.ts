@@ -112,6 +112,24 @@ describe.runIf(M)('freeze real models', () => {
     expect((err as FreezeError).code).toBe('E_CHECKPOINT');
   });
 
+  it('the seed pitfall: a Saver that skipped the fake-quant ranges is caught, every range named', () => {
+    const src = readCheckpoint(join(M!, 'edgetpu-qat-fashion-mlp/checkpoints'));
+    const kept = new Map([...src.readAll()].filter(([k]) => !/quant/.test(k)));
+    const p = join(tmp, 'noquant');
+    writeCheckpoint(p, kept);
+    try {
+      freezeGraph({ inputGraph: join(M!, 'edgetpu-qat-fashion-mlp/checkpoints.meta'), inputCheckpoint: p, outputNodeNames: 'dense_1/Softmax' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(FreezeError);
+      const missing = (e as FreezeError).missing;
+      // 6 quantizers x (min, max) + the quant-delay step counter.
+      expect(missing.filter((n) => /_quant\/(min|max)$/.test(n))).toHaveLength(12);
+      expect(missing).toContain('fake_quantization_step');
+      expect(missing.every((n) => /quant/.test(n))).toBe(true);
+    }
+  });
+
   it('honours whitelist and blacklist', () => {
     const base = { inputGraph: join(M!, 'tf-serving-half-plus-two'), outputNodeNames: 'y' };
     const w = freezeGraph({ ...base, variableNamesWhitelist: 'a' });
