@@ -1,2 +1,4 @@
 export * from './wasm-grad-kernels.js';
 export * from './demo-model.js';
+export * from './qat.js';
+export * from './pipeline.js';

@@ -108,3 +108,31 @@ export function registerWasmGradKernels(): void {
 }
 
 export { pair };
+
+let gradFixes = false;
+
+/**
+ * tfjs 4.22's SquaredDifference gradient forgets to reduce over broadcast dimensions (it fails
+ * on (x - mean)^2 with a keep_dims mean, i.e. every instance norm). Register a correct one.
+ */
+export function registerGradientFixes(): void {
+  if (gradFixes) return;
+  gradFixes = true;
+  const reduceTo = (g: tf.Tensor, shape: number[]) => {
+    const axes = tf.backend_util.getReductionAxes(shape, g.shape);
+    const r = axes.length ? tf.sum(g, axes) : g;
+    return tf.reshape(r, shape);
+  };
+  tf.registerGradient({
+    kernelName: 'SquaredDifference',
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved) => {
+      const [a, b] = saved as [tf.Tensor, tf.Tensor];
+      const two = tf.scalar(2);
+      return {
+        a: () => reduceTo(tf.mul(dy as tf.Tensor, tf.mul(two, tf.sub(a, b))), a.shape),
+        b: () => reduceTo(tf.mul(dy as tf.Tensor, tf.mul(two, tf.sub(b, a))), b.shape),
+      };
+    },
+  });
+}
