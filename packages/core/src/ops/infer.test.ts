@@ -330,6 +330,24 @@ describe('control flow, quantization, audio', () => {
     expect(s.get('dq')).toEqual({ dtype: 'float32', shape: [1, 4, 4, 2] });
   });
 
+  it('fused ops written by graph transforms: FusedPadConv2D, FusedResizeAndPadConv2D, QuantizedConcat', () => {
+    const b = new G();
+    b.ph('x', [1, 6, 6, 3]);
+    b.c('pads', [0, 0, 1, 1, 1, 1, 0, 0], [4, 2]);
+    b.c('size', [12, 12]);
+    b.c('w', new Array(3 * 3 * 3 * 5).fill(1), [3, 3, 3, 5], 'float32');
+    b.op('fpc', 'FusedPadConv2D', ['x', 'pads', 'w'], { mode: str('REFLECT'), strides: ints([1, 1, 1, 1]), padding: str('VALID') });
+    b.op('frc', 'FusedResizeAndPadConv2D', ['x', 'size', 'pads', 'w'], { mode: str('REFLECT'), strides: ints([1, 2, 2, 1]), padding: str('VALID') });
+    b.c('mn', [0], [], 'float32');
+    b.c('ax', [3], []);
+    b.op('qcat', 'QuantizedConcat', ['ax', 'x', 'x', 'mn', 'mn', 'mn', 'mn'], { N: int(2), T: type('quint8') });
+    const s = inferShapes(b.g);
+    expect(s.get('fpc')!.shape).toEqual([1, 6, 6, 5]);
+    expect(s.get('frc')!.shape).toEqual([1, 6, 6, 5]);
+    expect(s.get('qcat')).toEqual({ dtype: 'quint8', shape: [1, 6, 6, 6] });
+    expect(s.get('qcat:2')).toEqual({ dtype: 'float32', shape: [] });
+  });
+
   it('DecodeWav -> AudioSpectrogram -> Mfcc', () => {
     const b = new G();
     b.ph('wav', [], 'string');

@@ -268,6 +268,8 @@ function concatShapes(parts: TensorInfo[], axisV: number | undefined): OutputInf
 export const concatV2: ShapeFn = (c) => [concatShapes(c.args('values'), c.value('axis')?.[0])];
 export const concat: ShapeFn = (c) => [concatShapes(c.args('values'), c.value('concat_dim')?.[0])];
 
+export const quantizedConcat: ShapeFn = (c) => [concatShapes(c.args('values'), c.value('concat_dim')?.[0]), { shape: [] }, { shape: [] }];
+
 export const concatOffset: ShapeFn = (c) => c.args('shape').map((s) => ({ shape: s.shape }));
 
 export const pack: ShapeFn = (c) => {
@@ -529,6 +531,26 @@ function convLike(c: ShapeContext, depthwise: boolean): OutputInfo[] {
   return [{ shape: out }];
 }
 export const conv2d: ShapeFn = (c) => convLike(c, false);
+
+/** FusedPadConv2D / FusedResizeAndPadConv2D (from fuse_pad_and_conv, fuse_resize_and_conv): NHWC only. */
+export function fusedConv(hasResize: boolean): ShapeFn {
+  return (c) => {
+    const x = c.arg('input').shape;
+    const f = c.arg('filter').shape ?? [-1, -1, -1, -1];
+    if (!x || x.length !== 4) return [{ shape: null }];
+    let s = [...x];
+    if (hasResize) {
+      const size = c.arg('size').value;
+      s[1] = dim(size?.[0]);
+      s[2] = dim(size?.[1]);
+    }
+    const p = c.arg('paddings').value;
+    s = s.map((d, i) => (d < 0 || !p || Number.isNaN(p[2 * i]! + p[2 * i + 1]!) ? -1 : d + p[2 * i]! + p[2 * i + 1]!));
+    const st = c.ints('strides');
+    const padding = c.str('padding');
+    return [{ shape: [s[0]!, windowOut(s[1]!, f[0]!, st[1] ?? 1, 1, padding), windowOut(s[2]!, f[1]!, st[2] ?? 1, 1, padding), f[3]!] }];
+  };
+}
 export const depthwiseConv2d: ShapeFn = (c) => convLike(c, true);
 
 export const pool: ShapeFn = (c) => {

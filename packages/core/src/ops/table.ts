@@ -155,6 +155,8 @@ const SPECS: Record<string, OpSpec> = {
   ApplyRMSProp: { sig: 'var:&T, ms:&T, mom:&T, lr:T, rho:T, momentum:T, epsilon:T, grad:T -> out:&T', attrs: 'T:type; use_locking:bool=false', shape: S.unchangedNoValue },
 
   // ---- matmul / conv / nn ----
+  FusedPadConv2D: { sig: 'input:T, paddings:int32, filter:T -> output:T', attrs: 'T:type; mode:string; strides:list(int); padding:string', shape: S.fusedConv(false) },
+  FusedResizeAndPadConv2D: { sig: 'input:T, size:int32, paddings:int32, filter:T -> output:T', attrs: 'T:type; resize_align_corners:bool=false; mode:string; strides:list(int); padding:string', shape: S.fusedConv(true) },
   MatMul: { sig: 'a:T, b:T -> product:T', attrs: 'transpose_a:bool=false; transpose_b:bool=false; T:type', shape: S.matMul },
   BatchMatMul: { sig: 'x:T, y:T -> output:T', attrs: 'T:type; adj_x:bool=false; adj_y:bool=false', shape: S.batchMatMul },
   BatchMatMulV2: { sig: 'x:T, y:T -> output:T', attrs: 'T:type; adj_x:bool=false; adj_y:bool=false', shape: S.batchMatMul },
@@ -246,6 +248,12 @@ const SPECS: Record<string, OpSpec> = {
   QuantizedReshape: { sig: 'tensor:T, shape:Tshape, input_min:float, input_max:float -> output:T, output_min:float, output_max:float', attrs: 'T:type; Tshape:type=int32', shape: S.withMinMax(S.reshape) },
   QuantizedMatMul: { sig: 'a:T1, b:T2, min_a:float, max_a:float, min_b:float, max_b:float -> out:Toutput, min_out:float, max_out:float', attrs: 'T1:type; T2:type; Toutput:type=qint32; transpose_a:bool=false; transpose_b:bool=false; Tactivation:type=quint8', shape: S.withMinMax(S.matMul) },
   QuantizedBiasAdd: { sig: 'input:T1, bias:T2, min_input:float, max_input:float, min_bias:float, max_bias:float -> output:out_type, min_out:float, max_out:float', attrs: 'T1:type; T2:type; out_type:type', shape: S.withMinMax(S.biasAdd) },
+  QuantizedAvgPool: { sig: 'input:T, min_input:float, max_input:float -> output:T, min_output:float, max_output:float', attrs: 'T:type; ksize:list(int); strides:list(int); padding:string', shape: S.withMinMax(S.pool) },
+  QuantizedMaxPool: { sig: 'input:T, min_input:float, max_input:float -> output:T, min_output:float, max_output:float', attrs: 'T:type; ksize:list(int); strides:list(int); padding:string', shape: S.withMinMax(S.pool) },
+  QuantizedAdd: { sig: 'x:T1, y:T2, min_x:float, max_x:float, min_y:float, max_y:float -> z:Toutput, min_z:float, max_z:float', attrs: 'T1:type; T2:type; Toutput:type=qint32', shape: S.withMinMax(S.binary()) },
+  QuantizedMul: { sig: 'x:T1, y:T2, min_x:float, max_x:float, min_y:float, max_y:float -> z:Toutput, min_z:float, max_z:float', attrs: 'T1:type; T2:type; Toutput:type=qint32', shape: S.withMinMax(S.binary()) },
+  QuantizedConcat: { sig: 'concat_dim:int32, values:N*T, input_mins:N*float, input_maxes:N*float -> output:T, output_min:float, output_max:float', attrs: 'N:int; T:type', shape: S.quantizedConcat },
+  QuantizeDownAndShrinkRange: { sig: 'input:Tinput, input_min:float, input_max:float -> output:out_type, output_min:float, output_max:float', attrs: 'Tinput:type; out_type:type', shape: S.withMinMax(S.unchangedNoValue) },
   RequantizationRange: { sig: 'input:Tinput, input_min:float, input_max:float -> output_min:float, output_max:float', attrs: 'Tinput:type', shape: S.scalar },
   Requantize: { sig: 'input:Tinput, input_min:float, input_max:float, requested_output_min:float, requested_output_max:float -> output:out_type, output_min:float, output_max:float', attrs: 'Tinput:type; out_type:type', shape: S.withMinMax(S.unchangedNoValue) },
 
