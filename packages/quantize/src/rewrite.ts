@@ -1,6 +1,7 @@
 import { GraphValidationError, Tensor, TfpassError, parseInput, type Graph, type Node, type VariableInfo } from '@tfpass/core';
 import { planQuantization, type PlanOptions, type Site } from './plan.js';
-import { checkRange, type Range, type Ranges } from './ranges.js';
+import { checkRange, constValue, type Range, type Ranges } from './ranges.js';
+import { trackedRange } from './fq.js';
 
 /** How inserted quantizers get their ranges. */
 export type RewriteMode =
@@ -164,6 +165,22 @@ function rangeArrays(r: Range, channels?: number): [number[], number[]] {
   return [mins, maxs];
 }
 
+/** Last-value range of constant weights (what LastValueQuantize would record). */
+export function weightRange(g: Graph, x: string, site: Pick<Site, 'symmetric' | 'narrowRange' | 'numBits'>, channels?: number): Range | undefined {
+  const v = constValue(g, x);
+  if (!v || v.length === 0) return undefined;
+  const c = channels ?? 1;
+  const lo = new Array<number>(c).fill(Infinity);
+  const hi = new Array<number>(c).fill(-Infinity);
+  for (let i = 0; i < v.length; i++) {
+    const k = i % c;
+    if (v[i]! < lo[k]!) lo[k] = v[i]!;
+    if (v[i]! > hi[k]!) hi[k] = v[i]!;
+  }
+  const ranges = lo.map((l, k) => trackedRange(l, hi[k]!, site));
+  return channels ? { min: ranges.map((r) => r[0]), max: ranges.map((r) => r[1]) } : { min: ranges[0]![0], max: ranges[0]![1] };
+}
+
 /** Point the listed consumers' inputs that read `tensor` at `to`. */
 export function reroute(g: Graph, tensor: string, to: string, consumers: readonly string[]): number {
   const t = parseInput(tensor);
@@ -199,7 +216,8 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
   }
   const fqOp = channels ? 'FakeQuantWithMinMaxVarsPerChannel' : 'FakeQuantWithMinMaxVars';
   const vshape = channels ? [channels] : [];
-  const r: Range | undefined = mode.kind !== 'training' ? mode.ranges?.[x] ?? mode.ranges?.[`${x}:0`] : undefined;
+  let r: Range | undefined = mode.kind !== 'training' ? mode.ranges?.[x] ?? mode.ranges?.[`${x}:0`] : undefined;
+  if (!r && mode.kind === 'const' && site.kind === 'weights') r = weightRange(g, x, site, channels);
   if (mode.kind === 'const' && mode.requireRanges && !r) throw new TfpassError('E_USAGE', `no range for '${x}' (site ${p}) in the ranges file`);
   if (r) checkRange(x, r);
   const [imin, imax] = rangeArrays(r ?? { min: site.init[0], max: site.init[1] }, channels);

@@ -1,0 +1,96 @@
+import { ParamError, TfpassError, type PassDefinition, type PluginApi } from '@tfpass/core';
+import { planQuantization, type PlanOptions } from './plan.js';
+import { readRanges } from './ranges.js';
+import { applySites } from './rewrite.js';
+import { quantizeEval, quantizeTraining } from './training.js';
+
+const common = {
+  weight_bits: { type: 'int', default: 8, description: 'bits of weight quantizers (2–16)' },
+  activation_bits: { type: 'int', default: 8, description: 'bits of activation quantizers (2–16)' },
+  symmetric: { type: 'bool', default: false, description: 'symmetric ranges (min = -max)' },
+  scope: { type: 'string', default: '', description: 'only transform ops under this name scope' },
+} as const;
+
+interface Common {
+  weight_bits: number;
+  activation_bits: number;
+  symmetric: boolean;
+  scope: string;
+  per_channel?: boolean;
+}
+
+function planOpts(p: Common): PlanOptions {
+  for (const [k, v] of [['weight_bits', p.weight_bits], ['activation_bits', p.activation_bits]] as const) {
+    if (v < 2 || v > 16) throw new ParamError('quantize', k, `must be between 2 and 16, got ${v}`);
+  }
+  return { weightBits: p.weight_bits, activationBits: p.activation_bits, symmetric: p.symmetric, scope: p.scope || undefined, perChannel: p.per_channel };
+}
+
+/** The passes of this package (`lib` is the host's core; the logic uses only the graph API). */
+export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
+  void lib;
+  return [
+    {
+      name: 'quantize_training',
+      summary: "insert training fake quants as tf.contrib.quantize.create_training_graph (EMA ranges, quant_delay, BN folded for training)",
+      description:
+        'Graph form of quantizeTraining(): the graph gets every op; use the API (or `tfpass quantize --meta`) for the MetaGraphDef with variable/update collections and a saver. ' +
+        'quant_delay follows contrib: ranges are tracked from the first step and only the forwarded tensor switches to the quantized one after quant_delay steps.',
+      params: {
+        ...common,
+        quant_delay: { type: 'int', default: 0, description: 'steps before the quantized tensor is forwarded (ranges update from step 1)' },
+        freeze_bn_delay: { type: 'int', default: -1, description: 'step from which folded batch norms use moving statistics (-1: never)' },
+        ema_decay: { type: 'float', default: 0.999, description: 'decay of activation range moving averages' },
+        per_channel: { type: 'bool', default: false, description: 'per-channel conv weight ranges (not contrib; TOCO wants per-tensor)' },
+      },
+      idempotent: false,
+      run(graph, ctx) {
+        const p = ctx.params as Common & { quant_delay: number; freeze_bn_delay: number; ema_decay: number };
+        const r = quantizeTraining(graph, { ...planOpts(p), quantDelay: p.quant_delay, freezeBnDelay: p.freeze_bn_delay >= 0 ? p.freeze_bn_delay : undefined, emaDecay: p.ema_decay });
+        ctx.count('sites', r.sites.length);
+        ctx.count('variables', r.variables.length);
+        ctx.count('batch_norms_folded', r.folded.length);
+        for (const w of r.warnings) ctx.warn(w);
+      },
+    },
+    {
+      name: 'quantize_eval',
+      summary: 'insert eval fake quants as tf.contrib.quantize.create_eval_graph (ranges are variables, read only)',
+      params: {
+        ...common,
+        ranges: { type: 'string', default: '', description: 'JSON ranges file giving the variables their initial values' },
+      },
+      run(graph, ctx) {
+        const p = ctx.params as Common & { ranges: string };
+        const r = quantizeEval(graph, { ...planOpts(p), ranges: p.ranges ? readRanges(p.ranges) : undefined });
+        ctx.count('sites', r.sites.length);
+      },
+    },
+    {
+      name: 'insert_fake_quant',
+      summary: 'put FakeQuantWithMinMaxVars with Const ranges (from calibration) wherever the contrib rewrite would quantize a frozen float graph',
+      params: {
+        ...common,
+        ranges: { type: 'string', default: '', description: 'JSON ranges file (tfpass calibrate); weights default to their own min/max' },
+        per_channel: { type: 'bool', default: false, description: 'FakeQuantWithMinMaxVarsPerChannel on conv weights (TOCO accepts only per-tensor)' },
+        require_ranges: { type: 'bool', default: true, description: 'fail when an activation has no range in the file' },
+      },
+      run(graph, ctx) {
+        const p = ctx.params as Common & { ranges: string; require_ranges: boolean };
+        const ranges = p.ranges ? readRanges(p.ranges) : undefined;
+        const sites = planQuantization(graph, planOpts(p));
+        const missing = sites.filter((s) => s.kind === 'activation' && !(ranges?.[s.tensor] ?? ranges?.[`${s.tensor}:0`]));
+        if (missing.length && p.require_ranges) {
+          throw new TfpassError('E_USAGE', `insert_fake_quant: no range for ${missing.length} tensor(s): ${missing.slice(0, 5).map((s) => s.tensor).join(', ')}${missing.length > 5 ? ', …' : ''} (run tfpass calibrate, or require_ranges=false for contrib's initial ranges)`);
+        }
+        const r = applySites(graph, sites, { kind: 'const', ranges });
+        for (const w of r.warnings) ctx.warn(w);
+        ctx.count('sites', sites.length);
+      },
+    },
+  ] as PassDefinition[];
+}
+
+export function register(api: PluginApi): void {
+  for (const p of makePasses(api.lib)) api.registerPass(p);
+}

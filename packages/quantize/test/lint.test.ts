@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { readGraph } from '@tfpass/core';
+import { modelPath } from '@tfpass/core/testing';
+import { lint } from '../src/index.js';
+import { G } from './helpers.js';
+
+describe('lint', () => {
+  it('flags each checklist rule on a graph built to break them', () => {
+    const b = new G();
+    b.input('x', [-1, 8]);
+    b.matmul('fc/MatMul', 'x', b.konst('w', [8, 4]));
+    b.op('fc/Softmax', 'Softmax', ['fc/MatMul']);
+    b.op('fc/check', 'CheckNumerics', ['fc/Softmax'], { message: { s: 'nan' } });
+    b.op('loss/Softmax', 'Softmax', ['fc/check']);
+    b.op('bn', 'FusedBatchNorm', ['x', b.konst('g', [8]), b.konst('bb', [8]), b.konst('m', [8]), b.konst('v', [8])], { is_training: { b: true } });
+    b.op('sq', 'SquaredDifference', ['bn', 'x']);
+    const rules = new Set(lint(b.g).map((f) => `${f.rule}:${f.node}`));
+    for (const r of ['softmax-twice:loss/Softmax', 'bn-training:bn', 'bn-unfolded:bn', 'identity-left:fc/check', 'dynamic-input:x', 'op-outside-target:sq', 'missing-range:fc/MatMul']) expect(rules.has(r), r).toBe(true);
+    expect(rules.has('softmax-twice:fc/Softmax')).toBe(false);
+    expect(lint(b.g, { disable: ['missing-range'] }).some((f) => f.rule === 'missing-range')).toBe(false);
+  });
+
+  const path = modelPath('keras-mobilenet-0.25-128/mnet.pb');
+  it.runIf(!!path)('keras MobileNet: 27 unfolded batch norms, Identities, dynamic batch, no ranges', () => {
+    const f = lint(readGraph(path!));
+    expect(f.filter((x) => x.rule === 'bn-unfolded').length).toBe(27);
+    expect(f.some((x) => x.rule === 'identity-left')).toBe(true);
+    expect(f.some((x) => x.rule === 'dynamic-input' && x.node === 'input_1')).toBe(true);
+    expect(f.some((x) => x.rule === 'missing-range')).toBe(true);
+  });
+});
