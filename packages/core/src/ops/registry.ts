@@ -152,11 +152,17 @@ export function attrDefaultJson(a: AttrDef): AttrJson | undefined {
 /**
  * Attrs with a TF default, as AttrJson. By default only attrs TF 1.15 knows are returned (a TF 1.15
  * runtime rejects NodeDefs with attrs its OpDef lacks); pass `tfVersion: '2.15'` for newer ones.
- * Throws UnsupportedOpError for ops missing from the table (as TF's registry lookup fails).
+ * Ops missing from the table give undefined, or with `strict` an UnsupportedOpError naming
+ * `node` (TF's add_default_attributes fails there).
  */
-export function defaultAttrs(op: string, opts: { tfVersion?: string; node?: string } = {}): Record<string, AttrJson> {
+export function defaultAttrs(op: string, opts?: { tfVersion?: string; node?: string; strict?: false }): Record<string, AttrJson> | undefined;
+export function defaultAttrs(op: string, opts: { tfVersion?: string; node?: string; strict: true }): Record<string, AttrJson>;
+export function defaultAttrs(op: string, opts: { tfVersion?: string; node?: string; strict?: boolean } = {}): Record<string, AttrJson> | undefined {
   const def = table.get(op);
-  if (!def) throw new UnsupportedOpError(op, opts.node ?? '?', `not in the op table${hint(op)}`);
+  if (!def) {
+    if (opts.strict) throw new UnsupportedOpError(op, opts.node ?? '?', `not in the op table${hint(op)}`);
+    return undefined;
+  }
   const ver = opts.tfVersion ?? DEFAULT_TF_VERSION;
   const out: Record<string, AttrJson> = {};
   for (const a of def.attrs) {

@@ -69,8 +69,9 @@ describe('op table', () => {
   });
 
   it('throws a typed error for ops outside the table', () => {
+    expect(defaultAttrs('ProdEnvMatA')).toBeUndefined();
     try {
-      defaultAttrs('Conv2d', { node: 'c1' });
+      defaultAttrs('Conv2d', { node: 'c1', strict: true });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(TfpassError);
