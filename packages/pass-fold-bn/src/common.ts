@@ -97,8 +97,17 @@ export function vectorInput(g: Graph, input: string, cols: number): Float32Array
 
 export function scaleWeights(lib: Lib, info: ConvInfo, scale: Float32Array): Tensor {
   const src = info.weights.toFloat32();
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i]! * scale[info.channelOf(i)]!;
+  // attrs.getTensor decodes into a fresh buffer on every call, so scaling it in place is safe
+  // and saves allocating (and collecting) a second copy of large weights.
+  const out = src;
+  const cols = info.cols;
+  if (info.kind === 'matmul' && info.channelOf(1) === 0) {
+    // transpose_b: channel-major rows
+    const inner = src.length / cols;
+    for (let c = 0, i = 0; c < cols; c++) for (let j = 0; j < inner; j++, i++) out[i] = src[i]! * scale[c]!;
+  } else {
+    for (let i = 0; i < src.length; i += cols) for (let c = 0; c < cols; c++) out[i + c] = src[i + c]! * scale[c]!;
+  }
   return new lib.Tensor('float32', [...info.weights.shape], out);
 }
 

@@ -198,7 +198,8 @@ export function mergeBiases(lib: Lib, g: Graph, keep: Set<string>): number {
     if (!g.has(outer.name) || !BIAS_OPS.has(outer.op) || outer.dataInputs.length !== 2) continue;
     for (const k of outer.op === 'BiasAdd' ? [0] : [0, 1]) {
       const inner = g.producer(outer.dataInputs[k]!);
-      if (!inner) continue;
+      // Cheap op checks first: findChain decodes the conv weights.
+      if (!inner || !BIAS_OPS.has(inner.op) || g.producer(outer.dataInputs[1 - k]!)?.op !== 'Const') continue;
       const chain = findChain(lib, g, inner, keep, false);
       if (!chain?.bias) continue;
       const t = constTensor(g, outer.dataInputs[1 - k]!);
