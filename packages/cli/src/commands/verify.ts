@@ -1,9 +1,59 @@
-import { TfpassError } from '@tfpass/core/errors';
+import { NumericMismatchError } from '@tfpass/core/errors';
 import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
+import { INPUT_FLAGS } from '../inputs.js';
+import { RUN_FLAGS, buildFeeds, executorFor, fetchList, fmtNum, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
 
-export const spec: CommandSpec = { usage: 'verify', summary: 'not available yet', flags: {}, maxPositionals: 8 };
+export const spec: CommandSpec = {
+  usage: 'verify A B [--input NAME=D0,...]... [--outputs a,b] [--atol 1e-5] [--rtol 1e-5] [--trials N]',
+  summary:
+    'Run two graphs on identical inputs (seeded uniform [-1, 1], or .npy files) and report per-output max absolute and relative error; ' +
+    'exits non-zero when |a-b| > atol + rtol*|a| anywhere (A is the reference).',
+  flags: {
+    ...RUN_FLAGS,
+    ...INPUT_FLAGS,
+    atol: { type: 'number', value: 'X', default: 1e-5, description: 'absolute tolerance' },
+    rtol: { type: 'number', value: 'X', default: 1e-5, description: 'relative tolerance' },
+    trials: { type: 'number', value: 'N', default: 1, description: 'input draws (seed, seed+1, ...)' },
+  },
+  maxPositionals: 2,
+};
 
-export async function run(_ctx: Ctx): Promise<number> {
-  throw new TfpassError('E_USAGE', "'tfpass verify' is not available yet");
+export async function run(ctx: Ctx): Promise<number> {
+  const pa = graphArg(ctx, 0);
+  const pb = graphArg(ctx, 1);
+  const core = await import('@tfpass/core');
+  const [a, b] = [await readAnyGraph(core, pa, 'verify'), await readAnyGraph(core, pb, 'verify')];
+  const rt = await loadRuntime('verify');
+  const fetches = fetchList(ctx, a, core);
+  for (const o of fetches) if (!b.has(core.parseInput(o).node)) throw new NumericMismatchError(`output '${o}' of ${pa} is not in ${pb}`);
+  const feeds = buildFeeds(ctx, a, rt, core, { seed: ctx.num('seed') });
+  const atol = ctx.num('atol') ?? 1e-5;
+  const rtol = ctx.num('rtol') ?? 1e-5;
+  const trials = Math.max(1, ctx.num('trials') ?? 1);
+  const exec = executorFor(rt, ctx);
+  const worst = new Map<string, ReturnType<typeof rt.compareTensors>>();
+  for (let k = 0; k < trials; k++) {
+    const f = feeds.make(k);
+    const ra = await exec.run(a, f, fetches);
+    const rb = await exec.run(b, f, fetches);
+    fetches.forEach((n, i) => {
+      const c = rt.compareTensors(n, rb[i]!, ra[i]!, atol, rtol);
+      const prev = worst.get(n);
+      if (!prev || c.maxAbsError > prev.maxAbsError || (!c.ok && prev.ok)) worst.set(n, { ...c, mismatches: c.mismatches + (prev?.mismatches ?? 0), ok: c.ok && (prev?.ok ?? true) });
+    });
+    ctx.progress(`trial ${k + 1}/${trials}`);
+  }
+  const results = fetches.map((n) => worst.get(n)!);
+  const ok = results.every((r) => r.ok);
+  ctx.emit({ ok, a: pa, b: pb, atol, rtol, trials, inputs: feeds.describe, outputs: results });
+  for (const r of results) {
+    ctx.print(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} [${r.shape.join(',')}] max abs ${fmtNum(r.maxAbsError)}, max rel ${fmtNum(r.maxRelError)}${r.ok ? '' : `, ${r.mismatches} elements beyond atol ${atol} + rtol ${rtol}`}`);
+  }
+  ctx.print(`${ok ? 'same outputs' : 'outputs differ'} over ${trials} trial${trials > 1 ? 's' : ''} (inputs: ${Object.entries(feeds.describe).map(([k, v]) => `${k} ${v}`).join('; ')})`);
+  if (!ok) {
+    if (ctx.json) return 13;
+    throw new NumericMismatchError(`${pb} differs from ${pa} beyond tolerance on ${results.filter((r) => !r.ok).map((r) => r.name).join(', ')}`);
+  }
+  return 0;
 }
