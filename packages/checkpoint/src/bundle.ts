@@ -54,6 +54,8 @@ export interface Checkpoint {
   readAll(): Map<string, Tensor>;
   /** Names ordered by (shard, offset): the order a writer must add them in to reproduce the data files. */
   dataOrder(): string[];
+  /** Close data files opened by read() (later reads reopen them). */
+  close(): void;
 }
 
 /** A partitioned tensor to write: the full dtype/shape plus the stored pieces. */
@@ -556,6 +558,7 @@ export function copyCheckpoint(src: Checkpoint, dstPrefix: string, opts: WriteCh
       tensors.set(name, { dtype: e.dtype, shape: e.shape, slices: e.slices.map((ex) => ({ extents: ex, tensor: sliceTensor(full, ex) })) });
     } else tensors.set(name, src.read(name));
   }
+  src.close();
   return writeCheckpoint(dstPrefix, tensors, {
     numShards: src.header.numShards,
     shardOf: (n) => shardOf.get(n) ?? 0,

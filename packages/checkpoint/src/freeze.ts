@@ -264,6 +264,8 @@ export function freezeGraphWithReport(opts: FreezeOptions): FreezeResult {
     }
     values.set(v.name, { tensor: t, key: src.key });
   }
+  // Close only what this call opened.
+  if (ckpt && ckpt !== opts.inputCheckpoint) ckpt.close();
   if (problems.length) throw new FreezeError(where, problems);
 
   const g = input.clone();

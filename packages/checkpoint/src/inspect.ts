@@ -102,5 +102,35 @@ export function diffCheckpoints(ckptA: Checkpoint | string, ckptB: Checkpoint | 
     if (n > 0) rows.push({ name, kind: 'values', a: sa, b: sb, maxAbsDiff: max, differing: n, elements: numElements(ea.shape) });
     else if (opts.includeSame) rows.push({ name, kind: 'same', a: sa, b: sb, maxAbsDiff: max, differing: 0, elements: numElements(ea.shape) });
   }
+  if (a !== ckptA) a.close();
+  if (b !== ckptB) b.close();
   return rows;
+}
+
+const fmtShape = (s: number[]) => `[${s.join(',')}]`;
+
+/** `tfpass ckpt ls` text: one line per tensor (name, dtype, shape, bytes), columns aligned, then a total. */
+export function formatListing(rows: CheckpointRow[]): string {
+  const w = Math.max(4, ...rows.map((r) => r.name.length));
+  const lines = rows.map((r) => `${r.name.padEnd(w)}  ${r.dtype.padEnd(9)} ${fmtShape(r.shape).padEnd(16)} ${String(r.bytes).padStart(10)}${r.slices ? `  slices ${r.slices.join(' ')}` : ''}`);
+  const total = rows.reduce((s, r) => s + r.bytes, 0);
+  lines.push(`${rows.length} tensors, ${total} bytes`);
+  return lines.join('\n');
+}
+
+/** `tfpass ckpt diff` text: one line per differing tensor; "identical" when there is none. */
+export function formatDiff(rows: DiffRow[]): string {
+  if (rows.every((r) => r.kind === 'same')) return 'identical';
+  return rows
+    .map((r) => {
+      switch (r.kind) {
+        case 'only_a': return `- ${r.name}  ${r.a!.dtype} ${fmtShape(r.a!.shape)}  (only in A)`;
+        case 'only_b': return `+ ${r.name}  ${r.b!.dtype} ${fmtShape(r.b!.shape)}  (only in B)`;
+        case 'dtype': return `~ ${r.name}  dtype ${r.a!.dtype} -> ${r.b!.dtype}`;
+        case 'shape': return `~ ${r.name}  shape ${fmtShape(r.a!.shape)} -> ${fmtShape(r.b!.shape)}`;
+        case 'values': return `~ ${r.name}  ${r.differing}/${r.elements} values differ, max |a-b| = ${r.maxAbsDiff}`;
+        default: return `= ${r.name}`;
+      }
+    })
+    .join('\n');
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Graph, Tensor, readGraph, readModel } from '@tfpass/core';
 import { modelsDir } from '@tfpass/core/testing';
-import { FreezeError, diffCheckpoints, freezeGraph, freezeGraphWithReport, listCheckpoint, readCheckpoint, writeCheckpoint } from '../src/index.js';
+import { FreezeError, diffCheckpoints, formatDiff, formatListing, freezeGraph, freezeGraphWithReport, listCheckpoint, readCheckpoint, writeCheckpoint } from '../src/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tfpass-freeze-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -150,6 +150,12 @@ describe.runIf(M)('freeze real models', () => {
     const d = diffCheckpoints(c, p);
     expect(d.map((r) => `${r.name}:${r.kind}`)).toEqual(['a2:only_a', 'b:values', 'c:only_a', 'c2:shape', 'd:only_b']);
     expect(d[1]!.maxAbsDiff).toBe(0.5);
+    expect(formatDiff(d).split('\n')[1]).toBe('~ b  1/1 values differ, max |a-b| = 0.5');
+    expect(formatDiff(diffCheckpoints(c, c))).toBe('identical');
+    const text = formatListing(rows).split('\n');
+    expect(text).toHaveLength(13);
+    expect(text[12]).toBe(`12 tensors, ${rows.reduce((s, r) => s + r.bytes, 0)} bytes`);
+    expect(text.find((l) => l.startsWith('encode/weights '))).toMatch(/float32\s+\[4,1\]\s+16$/);
   });
 });
 
