@@ -186,7 +186,7 @@ export function structuralPasses(lib: Lib): PassDefinition<any>[] {
       name: 'merge_duplicate_nodes',
       summary: 'Merge nodes with the same op, inputs, device and attributes into one',
       description:
-        'One pass in execution order, so chains of duplicates collapse together. Stateful ops, Placeholders, control-flow ops ' +
+        'One pass in topological order, so chains of duplicates collapse together. Stateful ops, Placeholders, control-flow ops ' +
         'and --inputs/--outputs (ports ignored) are never merged; node order is kept (TensorFlow reorders by hash).',
       params: noParams,
       example: 'merge_duplicate_nodes',
@@ -319,7 +319,8 @@ function mergeDuplicates(lib: Lib, graph: Graph, ctx: PassContext) {
   const keep = protectedNames(lib, ctx);
   const seen = new Map<string, Node[]>();
   const dropped = new Set<string>();
-  for (const node of executionOrder(lib, graph)) {
+  // Producers first (graph order otherwise), so the first of a group in graph order is kept.
+  for (const node of graph.topoOrder()) {
     if (keep.has(node.name) || !mergeable(node)) continue;
     const key = nodeKey(lib, node);
     const bucket = seen.get(key);
