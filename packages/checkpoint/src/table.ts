@@ -105,7 +105,8 @@ export function shortestSeparator(start: Uint8Array, limit: Uint8Array): Uint8Ar
   if (i >= Math.min(start.length, limit.length)) return start;
   const c = start[i]!;
   if (c < 0xff && c + 1 < limit[i]!) {
-    const out = start.slice(0, i + 1);
+    // Copy explicitly: Buffer#slice would alias the caller's key.
+    const out = new Uint8Array(start.subarray(0, i + 1));
     out[i] = c + 1;
     return out;
   }
@@ -116,7 +117,7 @@ export function shortestSeparator(start: Uint8Array, limit: Uint8Array): Uint8Ar
 export function shortSuccessor(key: Uint8Array): Uint8Array {
   for (let i = 0; i < key.length; i++) {
     if (key[i] !== 0xff) {
-      const out = key.slice(0, i + 1);
+      const out = new Uint8Array(key.subarray(0, i + 1));
       out[i] = key[i]! + 1;
       return out;
     }

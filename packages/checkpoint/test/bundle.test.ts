@@ -141,6 +141,16 @@ describe('writer and reader', () => {
     expect(c.read('s').data).toEqual(Tensor.fromValues('string', [2], ['a', 'b']).data);
     expect(c.read('v').toNumbers()).toEqual([7, 8]);
   });
+  it('encodes signed extents like TF\'s OrderedCode', () => {
+    // Key = 00 (number 0), escaped name + 00 01, rank, then (start, length) pairs.
+    const hex = (n: number) => Buffer.from(encodeSliceKey('w', [{ start: n, length: -1 }])).toString('hex');
+    expect(hex(0)).toBe('00' + '770001' + '0101' + '80' + '7f');
+    expect(hex(63)).toBe('00770001' + '0101' + 'bf' + '7f');
+    expect(hex(64)).toBe('00770001' + '0101' + 'c040' + '7f');
+    expect(hex(-64)).toBe('00770001' + '0101' + '40' + '7f');
+    expect(hex(-65)).toBe('00770001' + '0101' + '3fbf' + '7f');
+  });
+
   it('encodes slice keys in increasing order and decodes them back', () => {
     const nums = [-300000, -8193, -65, -64, -1, 0, 1, 63, 64, 8191, 8192, 2 ** 40];
     const keys = nums.map((n) => encodeSliceKey('a\u0000b', [{ start: n, length: -1 }]));
