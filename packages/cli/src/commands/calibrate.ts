@@ -1,9 +1,58 @@
-import { TfpassError } from '@tfpass/core/errors';
+import type { Executor, Graph, Tensor } from '@tfpass/core';
 import type { CommandSpec } from '../args.js';
+import { splitList } from '../args.js';
 import type { Ctx } from '../ui.js';
+import { INPUT_FLAGS } from '../inputs.js';
+import { RUN_FLAGS, buildFeeds, executorFor, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
+import { needModule } from '../optional.js';
+import { UsageError } from '@tfpass/core/errors';
 
-export const spec: CommandSpec = { usage: 'calibrate', summary: 'not available yet', flags: {}, maxPositionals: 8 };
+export const spec: CommandSpec = {
+  usage: "calibrate GRAPH --input NAME=... --data [NAME=]'dir/*.npy' [--method minmax|ema|percentile=99.99] --out ranges.json",
+  summary: 'Run the graph over sample inputs and record a range for every tensor the quantize rewrite quantizes; writes a ranges JSON file for insert_fake_quant.',
+  flags: {
+    ...RUN_FLAGS,
+    ...INPUT_FLAGS,
+    method: { type: 'string', value: 'minmax|ema|percentile=P', default: 'minmax', description: 'how ranges are taken from the batches' },
+    out: { type: 'string', value: 'ranges.json', description: 'where to write the ranges' },
+    batches: { type: 'number', value: 'N', description: 'most batches to run (default: every --data file, or 8 random draws)' },
+  },
+  maxPositionals: 1,
+};
 
-export async function run(_ctx: Ctx): Promise<number> {
-  throw new TfpassError('E_USAGE', "'tfpass calibrate' is not available yet");
+interface CalibrateApi {
+  calibrate(
+    graph: Graph,
+    batches: Iterable<Record<string, Tensor>> | AsyncIterable<Record<string, Tensor>>,
+    opts: { executor: Executor; method?: string; outputs?: string[]; onBatch?: (i: number) => void },
+  ): Promise<Record<string, unknown>>;
+  writeRanges(path: string, ranges: Record<string, unknown>, method?: string): void;
+}
+
+export async function run(ctx: Ctx): Promise<number> {
+  const path = graphArg(ctx);
+  const out = ctx.str('out');
+  if (!out) throw new UsageError('--out ranges.json is required');
+  const q = await needModule<CalibrateApi>('@tfpass/quantize', ['calibrate', 'writeRanges'], 'calibrate');
+  const core = await import('@tfpass/core');
+  const g = await readAnyGraph(core, path, 'calibrate');
+  const rt = await loadRuntime('calibrate');
+  const feeds = buildFeeds(ctx, g, rt, core, { seed: ctx.num('seed') });
+  const n = ctx.num('batches') ?? (feeds.dataSets ? Math.max(...Object.values(feeds.dataSets).map((l) => l.length)) : 8);
+  const batches = function* () {
+    for (let k = 0; k < n; k++) yield feeds.make(k);
+  };
+  const method = ctx.str('method') ?? 'minmax';
+  const outputs = splitList(ctx.str('outputs'));
+  const ranges = await q.calibrate(g, batches(), {
+    executor: executorFor(rt, ctx),
+    method,
+    ...(outputs.length ? { outputs } : {}),
+    onBatch: (i) => ctx.progress(`batch ${i + 1}/${n}`),
+  });
+  q.writeRanges(out, ranges, method);
+  const count = Object.keys(ranges).length;
+  ctx.emit({ ok: true, out, method, batches: n, tensors: count, inputs: feeds.describe });
+  ctx.print(`${count} ranges from ${n} batches (${method}) -> ${out}`);
+  return 0;
 }
