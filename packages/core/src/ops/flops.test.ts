@@ -105,4 +105,14 @@ describe('countFlops on real models', () => {
     expect(r.macs).toBe(macs);
     expect(r.unknown).toEqual([]);
   });
+
+  it('a QAT training graph (.meta, resource variables, Keras Adam slots) has the frozen graph\'s parameters', () => {
+    const meta = modelPath('edgetpu-qat-fashion-mlp/checkpoints.meta');
+    if (!meta) return;
+    const frozen = countFlops(readGraph(modelPath('edgetpu-qat-fashion-mlp/frozen_model.pb')!));
+    expect(frozen.params).toBe(784 * 128 + 128 + 4 * 128 + 128 * 10 + 10);
+    expect(countFlops(readGraph(meta)).params).toBe(frozen.params);
+    // TF1 VariableV2 weights with RMSProp slots: W [4,1], W [1,4], b [4] (the 1-element bias is not counted)
+    expect(countFlops(readGraph(modelPath('mltf2ed-autoencoder-ckpt/model.ckpt.meta')!)).params).toBe(12);
+  });
 });

@@ -1,7 +1,7 @@
 import { type DType, isFloatDType } from '../dtype.js';
 import type { Graph, Node } from '../graph.js';
 import { tensorName } from '../graph.js';
-import { constantSource, inferShapes, type ShapeMap } from './infer.js';
+import { inferShapes, weightSource, type ShapeMap } from './infer.js';
 import { numel } from './shape-fns.js';
 import type { TensorInfo } from './types.js';
 
@@ -34,6 +34,16 @@ const ELEMENTWISE = new Set([
 /** Float and 8/16-bit (quantized) element types hold weights; int32/int64 Consts are shapes and axes. */
 function isWeightDType(d: DType): boolean {
   return isFloatDType(d) || ['int8', 'uint8', 'qint8', 'quint8', 'int16', 'uint16', 'qint16', 'quint16'].includes(d);
+}
+
+const NOT_A_LAYER = /^(Apply|ResourceApply|Assign|ResourceScatter|ScatterUpdate|SaveV2|Save$|RestoreV2|IsVariableInitialized|VarIsInitializedOp)/;
+
+/** Optimizer slots (TF1 slot_creator names, Keras `training/<Optimizer>/…`) and EMA shadows are not weights. */
+const OPTIMIZER_SLOT = /\/(RMSProp|Adam|Momentum|Adagrad|AdagradDA|Adadelta|Ftrl|ProximalAdagrad|ExponentialMovingAverage)(_\d+)?$|^training\/[A-Za-z]+\//;
+
+function variableInfo(n: Node): TensorInfo | undefined {
+  if (n.attrs.kind('dtype') !== 'type' || n.attrs.kind('shape') !== 'shape') return undefined;
+  return { dtype: n.attrs.getType('dtype'), shape: n.attrs.getShape('shape') };
 }
 
 const REDUCE = new Set(['Mean', 'Sum', 'Max', 'Min', 'Prod']);
@@ -128,9 +138,11 @@ export function batchOneInputs(graph: Graph): Record<string, number[]> {
 
 /**
  * Parameters, MACs and FLOPs per node, per example: without `shapes`, Placeholders with an
- * unknown batch are inferred with batch 1, and any remaining unknown leading dim counts as 1. Parameters are float Const tensors with more than one
- * element, each counted once at its first consumer (looking through `…/read` Identities);
- * scalars (epsilons, clip bounds) are not parameters.
+ * unknown batch are inferred with batch 1, and any remaining unknown leading dim counts as 1.
+ * Parameters are the float (or 8/16-bit quantized) Consts and variables (VariableV2, VarHandleOp)
+ * with more than one element, each counted once at its first reader, looking through `…/read`
+ * Identities and ReadVariableOp. Optimizer updates, Assign and SaveV2 are not readers, and
+ * optimizer slot / EMA variables (recognised by TF's and Keras' naming) are not parameters.
  */
 export function countFlops(graph: Graph, shapes: ShapeMap = inferShapes(graph, batchOneInputs(graph))): FlopReport {
   const seen = new Set<string>();
@@ -138,11 +150,14 @@ export function countFlops(graph: Graph, shapes: ShapeMap = inferShapes(graph, b
   for (const node of graph.topoOrder()) {
     if (node.op === 'Const' || PASS_THROUGH.has(node.op)) continue;
     let params = 0;
-    for (const s of node.dataInputs) {
-      const src = constantSource(graph, s);
+    // optimizer updates, initializers and savers touch every variable (slots too): not layers
+    const reads = !NOT_A_LAYER.test(node.op);
+    for (const s of reads ? node.dataInputs : []) {
+      const src = weightSource(graph, s);
       if (!src || seen.has(src.name)) continue;
-      const info = shapes.get(src.name);
-      const n = count(info);
+      if (src.op !== 'Const' && OPTIMIZER_SLOT.test(src.name)) continue;
+      const info = src.op === 'VarHandleOp' ? variableInfo(src) : shapes.get(src.name);
+      const n = numel(info?.shape ?? null);
       if (!info || !isWeightDType(info.dtype) || n <= 1) continue;
       seen.add(src.name);
       params += n;

@@ -8,7 +8,7 @@ export {
   getOpDef, opNames, defaultAttrs, inputIndex, inputRange, inputOf, numOutputs, argRanges, registerOpDefs, defineOp,
   attrDefaultJson, compareVersions, DEFAULT_TF_VERSION, type OpSpec,
 } from './registry.js';
-export { inferShapes, inferNode, constantValue, constantSource, parseShapeString, type ShapeMap, type InferOptions } from './infer.js';
+export { inferShapes, inferNode, constantValue, constantSource, weightSource, parseShapeString, type ShapeMap, type InferOptions } from './infer.js';
 export { countFlops, batchOneInputs, type FlopReport, type NodeCost } from './flops.js';
 export { broadcastShapes, stridedSliceShape, windowOut } from './shape-fns.js';
 export * as shapeFns from './shape-fns.js';

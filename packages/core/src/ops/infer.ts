@@ -39,6 +39,24 @@ export function constantValue(graph: Graph, tensor: string): Tensor | undefined 
   return undefined;
 }
 
+const VARIABLE_OPS = new Set(['VariableV2', 'Variable', 'VarHandleOp']);
+
+/**
+ * The Const or variable node (VariableV2 / VarHandleOp) holding a tensor's value, through
+ * Identity-like nodes and ReadVariableOp: where a layer's weights live in frozen and training graphs.
+ */
+export function weightSource(graph: Graph, tensor: string): Node | undefined {
+  let r = parseInput(tensor);
+  for (let hops = 0; hops < 64; hops++) {
+    const n = graph.get(r.node);
+    if (!n || r.control || r.port !== 0) return undefined;
+    if (n.op === 'Const' || VARIABLE_OPS.has(n.op)) return n;
+    if ((!IDENTITY_LIKE.has(n.op) && n.op !== 'ReadVariableOp') || !n.dataInputs.length) return undefined;
+    r = parseInput(n.dataInputs[0]!);
+  }
+  return undefined;
+}
+
 /** The Const node behind a tensor (through Identity-like nodes), if any. */
 export function constantSource(graph: Graph, tensor: string): Node | undefined {
   let r = parseInput(tensor);
