@@ -16,6 +16,7 @@ import {
 import { crc32c, maskCrc, unmaskCrc } from './crc.js';
 import { ByteWriter, TableBuilder, readTable, readVarint, compareBytes, type Compression } from './table.js';
 import { decodeSliceKey, encodeSliceKey, type Extent } from './slice-key.js';
+import { parseCheckpointState } from './state.js';
 
 export type { Extent } from './slice-key.js';
 
@@ -585,9 +586,9 @@ export function resolveCheckpoint(path: string): string {
   const dir = isDir ? path : dirname(path);
   const state = isDir ? join(path, 'checkpoint') : path;
   if (existsSync(state)) {
-    const mm = /model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/.exec(readFileSync(state, 'utf8'));
-    if (mm) {
-      const p = mm[1]!.replace(/\\(.)/g, '$1');
+    const text = readFileSync(state, 'utf8');
+    if (/model_checkpoint_path:/.test(text)) {
+      const p = parseCheckpointState(text, state).latest;
       const abs = isAbsolute(p) ? p : join(dir, p);
       if (existsSync(indexFileName(abs))) return abs;
       // A checkpoint folder that was moved keeps the absolute paths of its old place.

@@ -5,3 +5,4 @@ export type { Compression } from './table.js';
 export * from './inspect.js';
 export * from './freeze.js';
 export * from './unfreeze.js';
+export * from './state.js';

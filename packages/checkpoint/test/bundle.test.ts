@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointError, Tensor } from '@tfpass/core';
 import { modelsDir } from '@tfpass/core/testing';
-import { copyCheckpoint, crc32c, decodeSliceKey, encodeSliceKey, maskCrc, readCheckpoint, resolveCheckpoint, unmaskCrc, writeCheckpoint } from '../src/index.js';
+import { copyCheckpoint, readCheckpointState, updateCheckpointState, crc32c, decodeSliceKey, encodeSliceKey, maskCrc, readCheckpoint, resolveCheckpoint, unmaskCrc, writeCheckpoint } from '../src/index.js';
 import { readTable } from '../src/table.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tfpass-ckpt-'));
@@ -193,5 +193,27 @@ describe('writer and reader', () => {
     writeFileSync(join(d, 'x.index'), 'not a table at all, definitely not, no sir, not even close to 48 bytes');
     expect(() => readCheckpoint(join(d, 'x'))).toThrow(/bad table magic/);
     expect(() => readCheckpoint(join(d, 'nope'))).toThrow(CheckpointError);
+  });
+});
+
+describe('checkpoint state file', () => {
+  it('tracks the latest prefix and deletes bundles beyond max_to_keep', () => {
+    const d = join(tmp, 'train');
+    mkdirSync(d);
+    for (const step of [1, 2, 3]) {
+      writeCheckpoint(join(d, `model.ckpt-${step}`), { w: Tensor.scalar('float32', step) });
+      updateCheckpointState(join(d, `model.ckpt-${step}`), { maxToKeep: 2 });
+    }
+    expect(readCheckpointState(d)).toEqual({ latest: 'model.ckpt-3', all: ['model.ckpt-2', 'model.ckpt-3'] });
+    expect(readFileSync(join(d, 'checkpoint'), 'utf8')).toBe('model_checkpoint_path: "model.ckpt-3"\nall_model_checkpoint_paths: "model.ckpt-2"\nall_model_checkpoint_paths: "model.ckpt-3"\n');
+    expect(readdirSync(d).filter((f) => f.startsWith('model.ckpt-1'))).toEqual([]);
+    expect(readCheckpoint(d).read('w').toNumbers()).toEqual([3]);
+  });
+  it('refuses a directory with several bundles and no state file', () => {
+    const d = join(tmp, 'two');
+    mkdirSync(d);
+    writeCheckpoint(join(d, 'a'), { w: Tensor.scalar('float32', 1) });
+    writeCheckpoint(join(d, 'b'), { w: Tensor.scalar('float32', 1) });
+    expect(() => resolveCheckpoint(d)).toThrow(/several checkpoints \(a, b\)/);
   });
 });
