@@ -183,8 +183,12 @@ async function main() {
   console.table(rows);
   // Wall time on a busy machine mostly measures the scheduler: CPU time is shown beside it.
   console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs`);
-  const worst = Math.max(...rows.flatMap((r) => [r['time ratio'], r['RSS ratio']]));
-  console.log(`core-io: worst ratio ${worst.toFixed(2)} (target <= 1.2)`);
+  // With more runnable processes than CPUs, wall time measures the scheduler more than our
+  // code: the verdict then uses CPU time (both are printed above).
+  const loaded = loadavg()[0] > cpus().length;
+  const timeKey = loaded ? 'CPU ratio' : 'time ratio';
+  const worst = Math.max(...rows.flatMap((r) => [r[timeKey], r['RSS ratio']]));
+  console.log(`core-io: worst ratio ${worst.toFixed(2)} (target <= 1.2; time judged on ${loaded ? 'CPU time, machine loaded' : 'wall time'})`);
   // Machine-readable summary line for bench/run.mjs.
   console.log(`BENCH_SUMMARY ${JSON.stringify({ name: 'core-io', ok: worst <= 1.2, worst, rows })}`);
 }
