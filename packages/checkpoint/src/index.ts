@@ -6,3 +6,4 @@ export * from './inspect.js';
 export * from './freeze.js';
 export * from './unfreeze.js';
 export * from './state.js';
+export * from './restore.js';

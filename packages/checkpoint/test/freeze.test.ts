@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Graph, Tensor, readGraph, readModel } from '@tfpass/core';
 import { modelsDir } from '@tfpass/core/testing';
-import { FreezeError, diffCheckpoints, formatDiff, formatListing, freezeGraph, freezeGraphWithReport, listCheckpoint, readCheckpoint, writeCheckpoint } from '../src/index.js';
+import { FreezeError, restoreVariables, diffCheckpoints, formatDiff, formatListing, freezeGraph, freezeGraphWithReport, listCheckpoint, readCheckpoint, writeCheckpoint } from '../src/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tfpass-freeze-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -231,5 +231,22 @@ describe('partitioned variables', () => {
     expect(r.graph.node('w/part_0').attrs.getTensor('value').toNumbers()).toEqual([0, 1, 2, 3, 4, 5]);
     expect(r.graph.node('w/part_1').attrs.getTensor('value').toNumbers()).toEqual([6, 7, 8, 9, 10, 11]);
     expect(r.graph.has('save/RestoreV2')).toBe(false);
+  });
+});
+
+describe.runIf(M)('selective restore', () => {
+  it('reports restored, skipped, missing, mismatched and unused tensors', () => {
+    const r = restoreVariables(join(M!, 'mltf2ed-autoencoder-ckpt/model.ckpt'), {
+      'encode/weights': { dtype: 'float32', shape: [4, 1] },
+      'encode/biases': { dtype: 'float32', shape: [-1] },
+      'decode/weights': { dtype: 'float32', shape: [2, 4] },
+      'decode/biases': { dtype: 'float32', shape: [4] },
+      'new/quant/min': { dtype: 'float32', shape: [] },
+    }, { exclude: 'quant|Quant|Batch|^decode/biases' });
+    expect([...r.restored.keys()]).toEqual(['encode/weights', 'encode/biases']);
+    expect(r.skipped).toEqual(['decode/biases', 'new/quant/min']);
+    expect(r.missing).toEqual([]);
+    expect(r.mismatched).toEqual([{ name: 'decode/weights', want: 'float32[2,4]', have: 'float32[1,4]' }]);
+    expect(r.unused.filter((n) => /RMSProp/.test(n))).toHaveLength(8);
   });
 });
