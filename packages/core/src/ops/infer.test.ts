@@ -28,6 +28,21 @@ describe('convolution and pooling', () => {
     expect(s.get('nchw')!.shape).toEqual([2, 4, 4, 5]);
   });
 
+  it('SAME padding needs no filter shape; AddN fills unknown dims from its other inputs', () => {
+    const b = new G();
+    b.ph('x', [1, 9, 9, 3]);
+    b.ph('w', null);
+    b.op('conv', 'Conv2D', ['x', 'w'], { strides: ints([1, 2, 2, 1]), padding: str('SAME') });
+    b.op('convv', 'Conv2D', ['x', 'w'], { strides: ints([1, 2, 2, 1]), padding: str('VALID') });
+    b.ph('p', [-1, 4]);
+    b.ph('q', [3, -1]);
+    b.op('sum', 'AddN', ['p', 'q'], { N: int(2) });
+    const s = inferShapes(b.g);
+    expect(s.get('conv')!.shape).toEqual([1, 5, 5, -1]);
+    expect(s.get('convv')!.shape).toEqual([1, -1, -1, -1]);
+    expect(s.get('sum')!.shape).toEqual([3, 4]);
+  });
+
   it('DepthwiseConv2dNative multiplies channels; pools keep them', () => {
     const b = new G();
     b.ph('x', [1, 8, 8, 3]);

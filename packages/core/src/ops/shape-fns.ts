@@ -104,15 +104,20 @@ export function binary(f?: (x: number, y: number) => number): ShapeFn {
     if (!a || !b) return [];
     const shape = broadcastShapes(a.shape, b.shape);
     let value = f ? broadcastValues(a, b, shape, f) : undefined;
-    if (value && isIntType(c.def.outputs[0]?.typeAttr ? c.type(c.def.outputs[0].typeAttr) : undefined)) value = value.map(Math.trunc);
+    if (value && isIntType(a.dtype)) value = value.map(Math.trunc);
     return [{ shape, value }];
   };
 }
 
 /** AddN-style: every input has the output's shape. */
 export const mergeInputs: ShapeFn = (c) => {
+  // all inputs share one shape: take any known one, filling unknown dims from the others
   let s: Shape | null = null;
-  for (const x of c.inputs) if (x.shape) s = s ? s.map((d, i) => (d === x.shape![i] ? d : d < 0 ? x.shape![i]! : d)) : x.shape;
+  for (const x of c.inputs) {
+    if (!x.shape) continue;
+    if (!s) s = [...x.shape];
+    else if (s.length === x.shape.length) s = s.map((d, i) => (d >= 0 ? d : x.shape![i]!));
+  }
   return [{ shape: s }];
 };
 
@@ -494,9 +499,10 @@ export const argReduce: ShapeFn = (c) => {
 // ---- nn -----------------------------------------------------------------------------------
 
 export function windowOut(size: number, k: number, stride: number, dil: number, padding: string, padBefore = 0, padAfter = 0): number {
-  if (size < 0 || k < 0) return -1;
+  if (size < 0) return -1;
+  if (padding === 'SAME') return Math.ceil(size / stride); // independent of the window size
+  if (k < 0) return -1;
   const ek = (k - 1) * dil + 1;
-  if (padding === 'SAME') return Math.ceil(size / stride);
   if (padding === 'EXPLICIT') return Math.floor((size + padBefore + padAfter - ek) / stride) + 1;
   return Math.max(0, Math.floor((size - ek) / stride) + 1);
 }
@@ -555,7 +561,7 @@ export const depthwiseConv2d: ShapeFn = (c) => convLike(c, true);
 
 export const pool: ShapeFn = (c) => {
   const x = c.inputs[0];
-  if (!x?.shape || x.shape.length !== 4) return [{ shape: x?.shape ? null : null }];
+  if (!x?.shape || x.shape.length !== 4) return [U];
   const L = layout(c.str('data_format'));
   const k = c.ints('ksize');
   const st = c.ints('strides');
