@@ -53,6 +53,8 @@ export async function useBackend(name: BackendName): Promise<void> {
   await p;
   const ok = await tf.setBackend(tfName);
   if (!ok) throw new TfpassError('E_INTERNAL', `tfjs backend '${tfName}' failed to initialise`);
+  // The cpu backend advertises tfjs-node on first use; docs/ops.md says how to opt in instead.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
 }
 
 export { tf };

@@ -69,35 +69,44 @@ export function fromTf(x: tf.Tensor): Tensor {
 
 // ---- model cache ------------------------------------------------------------------------------
 
-const ids = new WeakMap<object, number>();
-let nextId = 1;
-function idOf(o: object): number {
-  let i = ids.get(o);
-  if (i === undefined) ids.set(o, (i = nextId++));
-  return i;
+/**
+ * Flat list of everything a run depends on: each node's def, name, op, device, inputs and the
+ * identity of each attribute value object (the IR replaces AttrValues on every attr write).
+ * Comparing two snapshots element by element detects any edit made through the IR.
+ */
+export function graphSnapshot(g: Graph): unknown[] {
+  const out: unknown[] = [];
+  for (const n of g) {
+    const def = n.def;
+    out.push(def, def.name, def.op, def.device, def.input.length, ...def.input);
+    for (const k in def.attr) out.push(k, def.attr[k]);
+    out.push(null);
+  }
+  return out;
 }
 
-/**
- * Cheap fingerprint of a graph's current state: structure plus the identity of each attribute
- * value object (the IR replaces AttrValues on every attr write), so edits invalidate the cache.
- */
-export function graphFingerprint(g: Graph): string {
-  const parts: string[] = [];
+function sameSnapshot(g: Graph, snap: unknown[]): boolean {
+  let i = 0;
   for (const n of g) {
-    parts.push(n.name, n.op, n.inputs.join(','));
-    const raw = n.attrs.raw();
-    for (const k in raw) parts.push(k, String(idOf(raw[k]!)));
-    parts.push('|');
+    const def = n.def;
+    if (snap[i++] !== def || snap[i++] !== def.name || snap[i++] !== def.op || snap[i++] !== def.device) return false;
+    const ins = def.input;
+    if (snap[i++] !== ins.length) return false;
+    for (let j = 0; j < ins.length; j++) if (snap[i++] !== ins[j]) return false;
+    for (const k in def.attr) if (snap[i++] !== k || snap[i++] !== def.attr[k]) return false;
+    if (snap[i++] !== null) return false;
   }
-  return parts.join('\u0001');
+  return i === snap.length;
 }
 
 interface Cached {
-  fingerprint: string;
+  snapshot: unknown[];
   epoch: number;
   backend: string;
   model: GraphModel;
   async: boolean;
+  /** feed/fetch signatures already checked for unsupported ops */
+  checked: Set<string>;
 }
 
 const DYNAMIC_OPS = new Set([
@@ -169,17 +178,16 @@ export class TfjsExecutor implements Executor {
   }
 
   /** The cached tfjs GraphModel for the graph's current state (built on first use). */
-  model(graph: Graph): { model: GraphModel; async: boolean } {
-    const fp = graphFingerprint(graph);
+  model(graph: Graph): Cached {
     const epoch = kernelEpoch();
     const backend = tf.getBackend();
     const c = this.cache.get(graph);
-    if (c && c.fingerprint === fp && c.epoch === epoch && c.backend === backend) return c;
+    if (c && c.epoch === epoch && c.backend === backend && sameSnapshot(graph, c.snapshot)) return c;
     if (c) c.model.dispose();
     const model = buildGraphModel(graph);
     let async = false;
     for (const n of graph) if (DYNAMIC_OPS.has(n.op)) async = true;
-    const entry: Cached = { fingerprint: fp, epoch, backend, model, async };
+    const entry: Cached = { snapshot: graphSnapshot(graph), epoch, backend, model, async, checked: new Set() };
     this.cache.set(graph, entry);
     return entry;
   }
@@ -207,8 +215,13 @@ export class TfjsExecutor implements Executor {
       return r.port ? `${r.node}:${r.port}` : r.node;
     });
     try {
-      this.checkSupported(graph, Object.keys(tfFeeds), names);
-      const { model, async } = this.model(graph);
+      const entry = this.model(graph);
+      const sig = Object.keys(tfFeeds).sort().join(',') + '|' + names.join(',');
+      if (!entry.checked.has(sig)) {
+        this.checkSupported(graph, Object.keys(tfFeeds), names);
+        entry.checked.add(sig);
+      }
+      const { model, async } = entry;
       let outs: tf.Tensor[];
       if (async) outs = toList(await model.executeAsync(tfFeeds, names));
       else {

@@ -1,11 +1,12 @@
 export { useBackend, BACKENDS, type BackendName } from './backend.js';
+export { fillDefaults } from './defaults.js';
 export {
   TfjsExecutor,
   createExecutor,
   runGraph,
   sharedExecutor,
   buildGraphModel,
-  graphFingerprint,
+  graphSnapshot,
   toTf,
   fromTf,
   type ExecutorOptions,
@@ -20,6 +21,7 @@ export {
   fakeQuantValues,
   dequantizeValues,
   dequantizer,
+  broadcastGradientArgs,
   installKernels,
   CheckNumericsError,
   KernelAttrs,

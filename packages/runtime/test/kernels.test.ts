@@ -251,3 +251,25 @@ describe('kernel registry', () => {
     expect((err as Error).message).toContain("node 'y': op 'QuantizeV2' is not supported");
   });
 });
+
+describe('gradient helper ops of frozen training graphs', () => {
+  it('TanhGrad, ReluGrad, BiasAddGrad and BroadcastGradientArgs follow TF', async () => {
+    const g = new Graph();
+    g.addNode({ name: 'y', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    g.addNode({ name: 'dy', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    g.addNode({ name: 'tg', op: 'TanhGrad', inputs: ['y', 'dy'] });
+    g.addNode({ name: 'rg', op: 'ReluGrad', inputs: ['dy', 'y'] });
+    g.addNode({ name: 'bg', op: 'BiasAddGrad', inputs: ['dy'] });
+    constNode(g, 's0', 'int32', [3], [2, 1, 4]);
+    constNode(g, 's1', 'int32', [1], [4]);
+    g.addNode({ name: 'bga', op: 'BroadcastGradientArgs', inputs: ['s0', 's1'] });
+    const y = Tensor.fromValues('float32', [2, 2], [0.5, -0.25, 0, 0.9]);
+    const dy = Tensor.fromValues('float32', [2, 2], [1, 2, 3, 4]);
+    const [tg, rg, bg, r0, r1] = await exec.run(g, { y, dy }, ['tg', 'rg', 'bg', 'bga', 'bga:1']);
+    same(tg!.toFloat32(), [0.75, 2 * (1 - 0.0625), 3, fr(4 * fr(1 - fr(fr(0.9) * fr(0.9))))]);
+    same(rg!.toFloat32(), [1, 0, 0, 4]);
+    same(bg!.toFloat32(), [4, 6]);
+    expect(r0!.toNumbers()).toEqual([1]); // size-1 dims are reduced for both inputs, as in TF
+    expect(r1!.toNumbers()).toEqual([0, 1]);
+  });
+});
