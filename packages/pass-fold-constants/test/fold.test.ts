@@ -48,6 +48,27 @@ describe('fold_constants (structure, mini executor)', () => {
     expect(g.node('add_expect_removed').op).toBe('Add');
   });
 
+  test('spec 4.5(6): inputs whose names prefix each other are both kept', async () => {
+    const g = new lib.Graph();
+    g.addNode({ name: 'placeholder', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    g.addNode({ name: 'placeholder_1', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    op(g, 'add', 'Add', ['placeholder', 'placeholder_1']);
+    await fold(g, 'fold_constants', new MiniExecutor(), { inputs: ['placeholder', 'placeholder_1'], outputs: ['add'] });
+    expect(g.nodes().map((n) => `${n.name}:${n.op}`).sort()).toEqual(['add:Add', 'placeholder:Placeholder', 'placeholder_1:Placeholder']);
+  });
+
+  test('a fed PlaceholderWithDefault becomes a Placeholder; a missing output is an error naming it', async () => {
+    const g = new lib.Graph();
+    konst(g, 'def', [2], [1, 2]);
+    g.addNode({ name: 'pwd', op: 'PlaceholderWithDefault', inputs: ['def'], attrs: { dtype: { type: 'float32' }, shape: { shape: [2] } } });
+    op(g, 'out', 'Relu', ['pwd']);
+    await fold(g, 'fold_constants', new MiniExecutor(), { inputs: ['pwd'], outputs: ['out'] });
+    expect(g.node('pwd').op).toBe('Placeholder');
+    expect(g.node('pwd').attrs.getShape('shape')).toEqual([2]);
+    expect(g.has('def')).toBe(false);
+    await expect(fold(g, 'fold_constants', new MiniExecutor(), { outputs: ['nope'] })).rejects.toThrow(/nope/);
+  });
+
   test('unused nodes are pruned when outputs are given', async () => {
     const g = simpleAdd();
     konst(g, 'unused', [1], [1]);
