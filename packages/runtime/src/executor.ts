@@ -131,6 +131,15 @@ export function buildGraphModel(graph: Graph): GraphModel {
 
 // ---- executor ----------------------------------------------------------------------------------
 
+// Weights of a cached model live in tfjs (wasm) memory: free them when the graph is collected.
+const finalizer = new FinalizationRegistry<GraphModel>((m) => {
+  try {
+    m.dispose();
+  } catch {
+    // The backend may be gone at exit.
+  }
+});
+
 /** Executes IR graphs on TensorFlow.js; implements core's `Executor`. */
 export class TfjsExecutor implements Executor {
   readonly backend: BackendName;
@@ -183,12 +192,16 @@ export class TfjsExecutor implements Executor {
     const backend = tf.getBackend();
     const c = this.cache.get(graph);
     if (c && c.epoch === epoch && c.backend === backend && sameSnapshot(graph, c.snapshot)) return c;
-    if (c) c.model.dispose();
+    if (c) {
+      finalizer.unregister(c);
+      c.model.dispose();
+    }
     const model = buildGraphModel(graph);
     let async = false;
     for (const n of graph) if (DYNAMIC_OPS.has(n.op)) async = true;
     const entry: Cached = { snapshot: graphSnapshot(graph), epoch, backend, model, async, checked: new Set() };
     this.cache.set(graph, entry);
+    finalizer.register(graph, model, entry);
     return entry;
   }
 
@@ -196,6 +209,7 @@ export class TfjsExecutor implements Executor {
   release(graph: Graph): void {
     const c = this.cache.get(graph);
     if (c) {
+      finalizer.unregister(c);
       c.model.dispose();
       this.cache.delete(graph);
     }

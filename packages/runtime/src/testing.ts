@@ -109,6 +109,8 @@ export interface RandomGraphOptions {
   /** Spatial size of the NHWC input (default 8) and its channels (default 3). */
   size?: number;
   channels?: number;
+  /** Draw the input's size (4..10) and channels (1..5) from the seed instead of the defaults. */
+  randomShapes?: boolean;
   /** Largest channel count a layer produces (default 8). */
   maxChannels?: number;
   /** Probability a layer is a two-branch block joined by ConcatV2 or Add (default 0.3). */
@@ -140,8 +142,8 @@ export interface RandomGraph {
 export function randomGraph(seed: number, opts: RandomGraphOptions = {}): RandomGraph {
   const rng = new Rng(seed * 7919 + 17);
   const g = new Graph();
-  const size = opts.size ?? 8;
-  const c0 = opts.channels ?? 3;
+  const size = opts.size ?? (opts.randomShapes ? rng.int(4, 10) : 8);
+  const c0 = opts.channels ?? (opts.randomShapes ? rng.int(1, 5) : 3);
   const maxC = opts.maxChannels ?? 8;
   const depth = opts.depth ?? 6;
   const ops = opts.ops ?? ALL_OPS;
