@@ -129,6 +129,15 @@ describe('shape-carrying ops', () => {
     b.ph('z', [-1, 2, 6]);
     b.c('s', [-1, 4]);
     b.op('r', 'Reshape', ['x', 's']);
+    // an output dim that is merely unknown (not -1) is also fixed by a fully known input
+    b.op('x_shape', 'Shape', ['x']);
+    b.c('x_b', [2]);
+    b.c('x_e', [3]);
+    b.c('x_st', [1]);
+    b.ph('n', [], 'int32');
+    b.op('last', 'StridedSlice', ['x_shape', 'x_b', 'x_e', 'x_st'], { Index: type('int32'), shrink_axis_mask: int(1) });
+    b.op('pk', 'Pack', ['n', 'last'], { N: int(2) });
+    b.op('r2', 'Reshape', ['x', 'pk']);
     for (const v of ['y', 'z']) {
       b.op(`${v}_shape`, 'Shape', [v]);
       b.c(`${v}_b`, [0]);
@@ -141,6 +150,8 @@ describe('shape-carrying ops', () => {
     }
     const s = inferShapes(b.g);
     expect(s.get('r')!.shape).toEqual([6, 4]);
+    expect(s.get('pk')!.value).toEqual([NaN, 4]);
+    expect(s.get('r2')!.shape).toEqual([6, 4]);
     expect(s.get('y_shape')).toEqual({ dtype: 'int32', shape: [3], value: [5, 2, 6] });
     expect(s.get('y_batch')).toEqual({ dtype: 'int32', shape: [], value: [5] });
     expect(s.get('y_flat')!.shape).toEqual([5, 12]);

@@ -185,19 +185,20 @@ export const reshape: ShapeFn = (c) => {
   let out: Shape | null;
   if (s.value) {
     out = s.value.map((v) => (Number.isNaN(v) ? -1 : v));
-    const infer = s.value.indexOf(-1);
+    const unknown = out.flatMap((d, i) => (d === -1 ? [i] : []));
     const total = numel(x?.shape ?? null);
-    // only a literal -1 (not an unknown element) is inferred from the element count
-    if (infer >= 0 && total >= 0 && out.filter((d) => d === -1).length === 1) {
-      const rest = out.reduce((p, d, i) => (i === infer ? p : p * d), 1);
-      out[infer] = rest > 0 ? total / rest : -1;
-      if (!Number.isInteger(out[infer])) out[infer] = -1;
-    } else if (infer >= 0 && x?.shape && total < 0) {
-      // Flatten with an unknown batch: Reshape(x, [Shape(x)[0], -1]). TF tracks that both unknown
-      // dims are the same dimension; we accept the case where each side has one unknown dim at index 0.
+    if (total >= 0 && unknown.length === 1) {
+      // TF's rule: a fully known input fixes the one unknown output dim (-1 or not yet known)
+      const rest = out.reduce((p, d, i) => (i === unknown[0] ? p : p * d), 1);
+      const v = rest > 0 ? total / rest : NaN;
+      if (Number.isInteger(v)) out[unknown[0]!] = v;
+    } else if (x?.shape && total < 0 && unknown.length === 2 && Number.isNaN(s.value[0]!) && s.value.indexOf(-1) > 0) {
+      // Flatten with an unknown batch: Reshape(x, [Shape(x)[0], -1]). TF keeps [?, ?] here (two
+      // unknowns); Keras then pins the static shape. We infer the -1 when x's only unknown dim is
+      // its leading one, i.e. the dim the shape tensor's first element was read from.
       const inUnknown = x.shape.filter((d) => d < 0).length;
-      const outUnknown = s.value.filter((v) => Number.isNaN(v)).length;
-      if (inUnknown === 1 && x.shape[0]! < 0 && outUnknown === 1 && Number.isNaN(s.value[0]!) && infer !== 0) {
+      if (inUnknown === 1 && x.shape[0]! < 0) {
+        const infer = s.value.indexOf(-1);
         const inKnown = x.shape.slice(1).reduce((p, d) => p * d, 1);
         const outKnown = out.reduce((p, d, i) => (i === 0 || i === infer ? p : p * d), 1);
         const v = outKnown > 0 ? inKnown / outKnown : NaN;
@@ -266,7 +267,9 @@ function concatShapes(parts: TensorInfo[], axisV: number | undefined): OutputInf
   }
   out[ax] = sum;
   let value: number[] | undefined;
-  if (r === 1 && parts.every((p) => p.value)) value = parts.flatMap((p) => p.value!);
+  if (r === 1 && parts.every((p) => p.value || (p.shape && p.shape[0]! >= 0))) {
+    value = parts.flatMap((p) => p.value ?? new Array<number>(p.shape![0]!).fill(NaN));
+  }
   return { shape: out, value };
 }
 
@@ -286,7 +289,8 @@ export const pack: ShapeFn = (c) => {
   const base = ranked.shape!.map((d, i) => (d >= 0 ? d : (vals.find((v) => v.shape && v.shape[i]! >= 0)?.shape?.[i] ?? -1)));
   const out = [...base];
   out.splice(ax, 0, vals.length);
-  const value = ranked.shape!.length === 0 && vals.every((v) => v.value) ? vals.map((v) => v.value![0]!) : undefined;
+  // packing scalars builds a shape vector: keep what is known, NaN for the rest
+  const value = ranked.shape!.length === 0 ? vals.map((v) => v.value?.[0] ?? NaN) : undefined;
   return [{ shape: out, value }];
 };
 
