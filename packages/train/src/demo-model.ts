@@ -88,7 +88,7 @@ export function buildDemoModel(opts: DemoModelOptions = {}): Graph {
   const cbr = (scope: string, x: string, k: number, cin: number, cout: number, stride: number, a: 'Relu' | 'Relu6' = 'Relu') =>
     act(a, bn(scope, conv(scope, x, k, cin, cout, stride), cout), `${scope}/${a}`);
 
-  g.addNode({ name: DEMO_INPUT, op: 'Placeholder', attrs: { dtype: f32, shape: { shape: [opts.batch ?? 1, size, size, 3] } } });
+  g.addNode({ name: DEMO_INPUT, op: 'Placeholder', attrs: { dtype: f32, shape: { shape: [opts.batch ?? -1, size, size, 3] } } });
   g.addNode({ name: 'input/Identity', op: 'Identity', inputs: [DEMO_INPUT], attrs: { T: f32 } });
 
   // Detail branch: 1/2 resolution, wide.

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readGraph } from '@tfpass/core';
+import { readCheckpoint } from '@tfpass/checkpoint';
+import { runDemo } from '../src/index.js';
+
+describe('demo', () => {
+  it('runs the seed flow end to end and writes every artifact', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tfpass-demo-'));
+    const lines: string[] = [];
+    const r = await runDemo({ out, steps: 24, quantDelay: 8, size: 16, batch: 2, log: (l) => lines.push(l) });
+    for (const f of Object.values(r.files)) expect(existsSync(f), f).toBe(true);
+    const deploy = readGraph(r.files.deploy!);
+    const ops = deploy.nodes().map((n) => n.op);
+    // Deployable: fake-quants with constant ranges, no training or BN ops left.
+    expect(ops.filter((o) => o === 'FakeQuantWithMinMaxVars').length).toBeGreaterThan(5);
+    for (const o of ops) expect(o).not.toMatch(/BatchNorm|Variable|Assign|Identity|CheckNumerics|Save|Restore/);
+    // The checkpoint carries every range the eval graph reads.
+    const ck = readCheckpoint(r.files.checkpoint!);
+    const meta = readFileSync(r.files.eval!);
+    expect(meta.length).toBeGreaterThan(0);
+    expect([...ck.entries.keys()].filter((k) => /_quant\/(min|max)$/.test(k)).length).toBeGreaterThan(10);
+    // Held-out images: 8-bit graph close to float.
+    expect(r.sqnrDb).toBeGreaterThan(15);
+    expect(r.agreement).toBeGreaterThan(0.9);
+    expect(r.after.params).toBeLessThanOrEqual(r.before.params);
+    expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(['model', 'prepare', 'qat', 'eval', 'freeze', 'pipeline', 'verify', 'quant-check', 'summary']);
+    expect(readFileSync(r.files.loss!, 'utf8')).toContain('<svg');
+    expect(readFileSync(r.files.report!, 'utf8')).toContain('| qat |');
+  });
+});
