@@ -23,6 +23,13 @@ describe('countFlops on hand-computed graphs', () => {
     expect(by.dconv).toMatchObject({ params: 36, macs: 4 * 4 * 4 * 9 });
     expect(by.pool).toMatchObject({ macs: 0, flops: 2 * 2 * 4 * 4 });
     expect(r.params).toBe(148);
+    // grappler's fused conv (conv + bias) costs the same MACs and owns both weights
+    const f = new G();
+    f.ph('x', [1, 8, 8, 3]);
+    f.c('w', new Array(108).fill(0.5), [3, 3, 3, 4], 'float32');
+    f.c('bias', [1, 2, 3, 4], [4], 'float32');
+    f.op('fc', '_FusedConv2D', ['x', 'w', 'bias'], { num_args: int(1), strides: ints([1, 1, 1, 1]), padding: str('SAME'), fused_ops: { list: { s: ['BiasAdd'] } } });
+    expect(countFlops(f.g).nodes).toEqual([{ name: 'fc', op: '_FusedConv2D', params: 112, macs: 6912, flops: 13824 }]);
     expect(r.macs).toBe(6912 + 576);
     expect(r.unknown).toEqual([]);
   });

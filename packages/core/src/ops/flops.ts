@@ -62,6 +62,7 @@ function cost(node: Node, ins: (TensorInfo | undefined)[], out: TensorInfo | und
   const fmtNCHW = node.attrs.kind('data_format') === 's' && node.attrs.getString('data_format').startsWith('NCHW');
   switch (op) {
     case 'Conv2D':
+    case '_FusedConv2D':
     case 'QuantizedConv2D': {
       const f = ins[1]?.shape;
       if (o < 0 || !f || f.length !== 4 || f.slice(0, 3).some((d) => d < 0)) return undefined;
@@ -80,6 +81,7 @@ function cost(node: Node, ins: (TensorInfo | undefined)[], out: TensorInfo | und
       return { macs: g * f[0]! * f[1]! * f[2]!, ew: 0 };
     }
     case 'MatMul':
+    case '_FusedMatMul':
     case 'QuantizedMatMul': {
       // the inner dim from either operand (an old graph's input may have unknown rank)
       const a = ins[0]?.shape;

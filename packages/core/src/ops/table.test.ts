@@ -23,6 +23,20 @@ describe('op table', () => {
     expect(OP_TABLE.filter((d) => !d.shape).map((d) => d.name)).toEqual([]);
   });
 
+  it('has every op the brief lists', () => {
+    const listed = `Conv2D DepthwiseConv2dNative MatMul BatchMatMul BatchMatMulV2 BiasAdd Add AddV2 Sub Mul RealDiv Maximum Minimum
+      SquaredDifference Pow Relu Relu6 Elu Selu LeakyRelu Sigmoid Tanh Softmax LogSoftmax Rsqrt Sqrt Square Exp Log Neg Abs Mean Sum
+      Max Min Prod Reshape Squeeze ExpandDims Transpose ConcatV2 Concat Pack Unpack Split SplitV Slice StridedSlice Pad PadV2 MirrorPad
+      Tile Gather GatherV2 Shape Size Rank Fill ZerosLike OnesLike Cast Identity IdentityN StopGradient CheckNumerics Snapshot NoOp
+      Placeholder PlaceholderWithDefault Const VariableV2 Variable VarHandleOp ReadVariableOp Assign AssignVariableOp FusedBatchNorm
+      FusedBatchNormV2 FusedBatchNormV3 BatchNormWithGlobalNormalization MaxPool AvgPool ResizeBilinear ResizeNearestNeighbor
+      SpaceToBatchND BatchToSpaceND FakeQuantWithMinMaxVars FakeQuantWithMinMaxArgs FakeQuantWithMinMaxVarsPerChannel Dequantize
+      QuantizeV2 Switch Merge Enter Exit NextIteration LoopCond Less Greater Equal LogicalAnd Select Where ArgMax OneHot Range
+      Conv2DBackpropInput Mfcc AudioSpectrogram DecodeWav RandomUniform RandomStandardNormal TruncatedNormal Print SaveV2 RestoreV2`;
+    const missing = listed.split(/\s+/).filter((o) => o && !getOpDef(o));
+    expect(missing).toEqual([]);
+  });
+
   it('covers every op of the real models except deepmd custom ops', () => {
     const dir = modelsDir();
     if (!dir) return;

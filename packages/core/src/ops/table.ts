@@ -157,6 +157,9 @@ const SPECS: Record<string, OpSpec> = {
   // ---- matmul / conv / nn ----
   FusedPadConv2D: { sig: 'input:T, paddings:int32, filter:T -> output:T', attrs: 'T:type; mode:string; strides:list(int); padding:string', shape: S.fusedConv(false) },
   FusedResizeAndPadConv2D: { sig: 'input:T, size:int32, paddings:int32, filter:T -> output:T', attrs: 'T:type; resize_align_corners:bool=false; mode:string; strides:list(int); padding:string', shape: S.fusedConv(true) },
+  // grappler's fusions, found in graphs saved after optimization
+  _FusedConv2D: { sig: 'input:T, filter:T, args:num_args*T -> output:T', attrs: 'T:type; num_args:int; strides:list(int); padding:string; explicit_paddings:list(int)=[]; data_format:string="NHWC"; dilations:list(int)=[1,1,1,1]; use_cudnn_on_gpu:bool=true; fused_ops:list(string)=[]; epsilon:float=0.0001; leakyrelu_alpha:float=0.2@2.4', shape: S.conv2d },
+  _FusedMatMul: { sig: 'a:T, b:T, args:num_args*T -> product:T', attrs: 'transpose_a:bool=false; transpose_b:bool=false; T:type; num_args:int; fused_ops:list(string)=[]; epsilon:float=0.0001; leakyrelu_alpha:float=0.2@2.4', shape: S.matMul },
   MatMul: { sig: 'a:T, b:T -> product:T', attrs: 'transpose_a:bool=false; transpose_b:bool=false; T:type', shape: S.matMul },
   BatchMatMul: { sig: 'x:T, y:T -> output:T', attrs: 'T:type; adj_x:bool=false; adj_y:bool=false', shape: S.batchMatMul },
   BatchMatMulV2: { sig: 'x:T, y:T -> output:T', attrs: 'T:type; adj_x:bool=false; adj_y:bool=false', shape: S.batchMatMul },
