@@ -170,8 +170,14 @@ export interface FunctionBody {
  */
 export class Graph {
   private readonly byName = new Map<string, Node>();
-  /** Graph order. Separate from byName so a rename keeps the node's place in O(1). */
-  private readonly order = new Set<Node>();
+  /**
+   * Graph order, made on the first rename: a Set of nodes keeps a renamed node in its place in
+   * O(1). Until then byName's insertion order is the graph order, which saves reads a Set.
+   */
+  private _order: Set<Node> | undefined;
+  private get order(): Iterable<Node> {
+    return this._order ?? this.byName.values();
+  }
   /**
    * producer node name -> consumer node -> number of inputs referencing it. Built on first
    * use, so reading and writing a graph never pays for it; kept up to date afterwards.
@@ -190,14 +196,15 @@ export class Graph {
     def.node = [];
     const g = new Graph();
     g.base = def;
-    for (const nd of nodes) {
-      if (g.byName.has(nd.name)) {
+    const byName = g.byName;
+    for (let i = 0; i < nodes.length; i++) {
+      const nd = nodes[i]!;
+      // One hash operation per node: a name seen before leaves the size unchanged.
+      byName.set(nd.name, new Node(g, nd));
+      if (byName.size !== i + 1) {
         def.node = nodes;
         throw new GraphValidationError(nd.name, `duplicate node name${opts.file ? ` in ${opts.file}` : ''}`);
       }
-      const n = new Node(g, nd);
-      g.byName.set(nd.name, n);
-      g.order.add(n);
     }
     return g;
   }
@@ -205,7 +212,7 @@ export class Graph {
   /** A GraphDef message sharing this graph's NodeDefs. @internal */
   toGraphDef(): GraphDef {
     const out = { ...this.base } as GraphDef;
-    const nodes: NodeDef[] = new Array(this.order.size);
+    const nodes: NodeDef[] = new Array(this.byName.size);
     let i = 0;
     for (const n of this.order) nodes[i++] = n.def;
     out.node = nodes;
@@ -213,7 +220,7 @@ export class Graph {
   }
 
   get size(): number { return this.byName.size; }
-  [Symbol.iterator](): IterableIterator<Node> { return this.order.values(); }
+  [Symbol.iterator](): IterableIterator<Node> { return (this._order ?? this.byName).values(); }
   /** Nodes in graph order (a snapshot: safe to mutate the graph while iterating). */
   nodes(): Node[] { return [...this.order]; }
   has(name: string): boolean { return this.byName.has(name); }
@@ -247,7 +254,7 @@ export class Graph {
     const def = create(NodeDefSchema, { name: spec.name, op: spec.op, input: orderInputs(spec.inputs ?? []), device: spec.device ?? '', attr });
     const n = new Node(this, def);
     this.byName.set(spec.name, n);
-    this.order.add(n);
+    this._order?.add(n);
     for (const s of def.input) this._link(n, s);
     return n;
   }
@@ -259,7 +266,7 @@ export class Graph {
     if (this.byName.has(def.name)) throw new GraphValidationError(def.name, 'a node with this name already exists');
     const n = new Node(this, def);
     this.byName.set(def.name, n);
-    this.order.add(n);
+    this._order?.add(n);
     for (const s of def.input) this._link(n, s);
     return n;
   }
@@ -270,7 +277,7 @@ export class Graph {
     if (!n) return;
     for (const s of n.def.input) this._unlink(n, s);
     this.byName.delete(name);
-    this.order.delete(n);
+    this._order?.delete(n);
   }
 
   /** Remove many nodes in O(total edges). */
@@ -289,7 +296,8 @@ export class Graph {
     const n = this.node(from);
     if (this.byName.has(to)) throw new GraphValidationError(to, 'a node with this name already exists');
     const cons = this.consumersOf(from);
-    // `order` holds the node itself, so its place in graph order is unchanged.
+    // `_order` holds the node itself, so its place in graph order is unchanged.
+    this._order ??= new Set(this.byName.values());
     this.byName.delete(from);
     this.byName.set(to, n);
     n.def.name = to;
@@ -308,11 +316,8 @@ export class Graph {
       next.set(n.name, n);
     }
     this.byName.clear();
-    this.order.clear();
-    for (const [k, v] of next) {
-      this.byName.set(k, v);
-      this.order.add(v);
-    }
+    this._order = undefined;
+    for (const [k, v] of next) this.byName.set(k, v);
   }
 
   /**
@@ -479,13 +484,12 @@ export class Graph {
   replaceWith(other: Graph): void {
     const c = other.clone();
     this.byName.clear();
-    this.order.clear();
+    this._order = undefined;
     this.users = undefined;
     this.base = c.base;
     for (const n of c.order) {
       const moved = new Node(this, n.def);
       this.byName.set(n.name, moved);
-      this.order.add(moved);
     }
   }
 
