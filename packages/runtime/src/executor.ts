@@ -249,7 +249,9 @@ export class TfjsExecutor implements Executor {
       try {
         return outs.map(fromTf);
       } finally {
-        for (const o of outs) if (!Object.values(tfFeeds).includes(o)) o.dispose();
+        // Fetching a fed tensor or a Const returns the feed or the model's weight itself.
+        const keep = new Set<number>(Object.values(tfFeeds).map((t) => t.id));
+        for (const o of outs) if (!keep.has(o.id) && !isWeight(model, o)) o.dispose();
       }
     } catch (e) {
       if (isTfpassError(e)) throw e;
@@ -268,6 +270,17 @@ function checkFeedShape(graph: Graph, name: string, t: Tensor): void {
   if (!shape || shape.length === 0) return;
   const ok = shape.length === t.shape.length && shape.every((d, i) => d < 0 || d === t.shape[i]);
   if (!ok) throw new GraphValidationError(name, `fed a tensor of shape [${t.shape.join(',')}] but the Placeholder's shape is [${shape.join(',')}]`);
+}
+
+const weightIds = new WeakMap<GraphModel, Set<number>>();
+function isWeight(model: GraphModel, t: tf.Tensor): boolean {
+  let ids = weightIds.get(model);
+  if (!ids) {
+    ids = new Set();
+    for (const list of Object.values(model.weights)) for (const w of list) ids.add(w.id);
+    weightIds.set(model, ids);
+  }
+  return ids.has(t.id);
 }
 
 function toList(x: tf.Tensor | tf.Tensor[]): tf.Tensor[] {

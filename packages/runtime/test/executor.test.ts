@@ -102,3 +102,34 @@ describe('real models', () => {
     expect(Array.from(pred!.data as Float32Array)).toEqual(xs.map((x) => Math.fround(Math.fround(x * W) + b)));
   });
 });
+
+describe('fetching constants', () => {
+  it('returns Const values without freeing the cached model weights', async () => {
+    const g = convGraph();
+    const ex = createExecutor();
+    const [b1] = await ex.run(g, {}, ['b']);
+    const [b2, w] = await ex.run(g, {}, ['b', 'w']);
+    expect(Array.from(b1!.data as Float32Array)).toEqual(Array.from(b2!.data as Float32Array));
+    expect(w!.shape).toEqual([3, 3, 2, 4]);
+    const [r] = await ex.run(g, { x: Tensor.zeros('float32', [1, 5, 5, 2]) }, ['r']);
+    expect(Array.from(r!.data as Float32Array).slice(0, 4)).toEqual([0.1, 0, 0.3, 0].map(Math.fround));
+  });
+});
+
+describe('memory', () => {
+  it('repeated runs leave no tfjs tensors behind (builtin and tfpass kernels)', async () => {
+    const g = convGraph();
+    g.addNode({ name: 'mn', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.scalar('float32', -1) } } });
+    g.addNode({ name: 'mx', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.scalar('float32', 1) } } });
+    g.addNode({ name: 'fq', op: 'FakeQuantWithMinMaxVars', inputs: ['r', 'mn', 'mx'] });
+    for (const [i, v] of [[1, 1.5], [2, 0.1], [3, -0.2], [4, 2]] as const) g.addNode({ name: `p${i}`, op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.fromValues('float32', [4], [v, v, v, v]) } } });
+    g.addNode({ name: 'bn', op: 'FusedBatchNormV3', inputs: ['fq', 'p1', 'p2', 'p3', 'p4'], attrs: { is_training: { b: false } } });
+    const ex = createExecutor();
+    const x = Tensor.fromValues('float32', [1, 5, 5, 2], Array.from({ length: 50 }, (_, i) => Math.sin(i)));
+    await ex.run(g, { x }, ['bn', 'fq']);
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) await ex.run(g, { x }, ['bn', 'fq', 'conv']);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
