@@ -106,7 +106,11 @@ export function scaleWeights(lib: Lib, info: ConvInfo, scale: Float32Array): Ten
     const inner = src.length / cols;
     for (let c = 0, i = 0; c < cols; c++) for (let j = 0; j < inner; j++, i++) out[i] = src[i]! * scale[c]!;
   } else {
-    for (let i = 0; i < src.length; i += cols) for (let c = 0; c < cols; c++) out[i + c] = src[i + c]! * scale[c]!;
+    // One flat loop with a wrapping channel counter: faster in V8 than nested loops for any cols.
+    for (let i = 0, c = 0; i < src.length; i++) {
+      out[i] = src[i]! * scale[c]!;
+      if (++c === cols) c = 0;
+    }
   }
   return new lib.Tensor('float32', [...info.weights.shape], out);
 }

@@ -212,6 +212,8 @@ export function convPasses(lib: Lib): PassDefinition[] {
       name: 'round_weights',
       summary: 'Round float Consts (>= 16 elements) to num_steps levels, keeping float storage',
       params: { num_steps: { type: 'int', default: 256, description: 'number of levels' } },
+      // Re-rounding shifts the grid (min/max of rounded values differ).
+      idempotent: false,
       example: 'round_weights(num_steps=256)',
       run: (g, ctx) => roundWeights(lib, g, ctx as PassContext<{ num_steps: number }>),
     },

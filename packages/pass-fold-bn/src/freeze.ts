@@ -163,6 +163,8 @@ export function freezePasses(lib: Lib): PassDefinition[] {
         value: { type: 'string', required: true, description: 'its value (true/false for bool, a number otherwise)' },
       },
       example: 'freeze_placeholder(name=keras_learning_phase, value=false)',
+      // A second run finds a Const where the placeholder was and refuses.
+      idempotent: false,
       run: (g, ctx) => freezePlaceholder(lib, g, ctx as PassContext<{ name: string; value: string }>),
     },
   ];
