@@ -419,6 +419,7 @@ describe('tolerance and inputs', () => {
     const s = inferShapes(b.g, { x: [8, 4] });
     expect([...s.keys()]).toEqual(['x', 'relu']);
     expect(s.get('relu')).toEqual({ dtype: 'float32', shape: [8, 4] });
+    expect(() => inferShapes(b.g, { xx: [1] })).toThrow(/node 'xx': is given an input shape but is not in the graph; did you mean 'x'\?/);
   });
 
   it('an empty Placeholder shape means unknown before GraphDef version 22', () => {

@@ -1,4 +1,5 @@
 import type { DType } from '../dtype.js';
+import { GraphValidationError, nearest } from '../errors.js';
 import type { Graph, Node } from '../graph.js';
 import { parseInput, tensorName } from '../graph.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -179,9 +180,13 @@ export function inferNode(graph: Graph, node: Node, inputs: TensorInfo[], opts: 
 
 /**
  * Infer dtype and shape of every tensor. `inputShapes` overrides the `shape` attr of Placeholders
- * (or pins output 0 of any named node, e.g. a cut point). Unknown ops give unknown shapes.
+ * (or pins output 0 of any named node, e.g. a cut point); naming a node the graph lacks throws a
+ * GraphValidationError. Unknown ops give unknown shapes; nothing else throws.
  */
 export function inferShapes(graph: Graph, inputShapes: Record<string, number[]> = {}, opts: InferOptions = {}): ShapeMap {
+  for (const name of Object.keys(inputShapes)) {
+    if (!graph.has(name)) throw new GraphValidationError(name, `is given an input shape but is not in the graph${hint(graph, name)}`);
+  }
   const map: ShapeMap = new Map();
   for (const node of graph.topoOrder()) {
     const inputs = node.dataInputs.map((s) => map.get(key(s)) ?? UNKNOWN);
@@ -194,6 +199,11 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, number[]> 
     outs.forEach((o, k) => map.set(tensorName(node.name, k), o));
   }
   return map;
+}
+
+function hint(graph: Graph, name: string): string {
+  const near = nearest(name, [...graph].filter((n) => n.op === 'Placeholder').map((n) => n.name));
+  return near.length ? `; did you mean ${near.map((x) => `'${x}'`).join(', ')}?` : '';
 }
 
 /** Parse `"1,384,384,3"` style shape strings (TF's transform syntax) into dims. */

@@ -241,7 +241,7 @@ export const expandDims: ShapeFn = (c) => {
 
 export const transpose: ShapeFn = (c) => {
   const [x, p] = c.inputs;
-  if (!x?.shape) return [U];
+  if (!x?.shape) return [{ shape: p?.value ? p.value.map(() => -1) : null }];
   if (!known(p?.value) || p.value.length !== x.shape.length) return [{ shape: x.shape.map(() => -1) }];
   return [{ shape: p.value.map((i) => x.shape![i] ?? -1) }];
 };
