@@ -454,7 +454,8 @@ function guard(path: string, opts: WriteOptions): void {
   if (opts.force) return;
   for (const p of opts.protect ?? []) {
     try {
-      if (existsSync(p) && existsSync(path) && statSync(p).ino === statSync(path).ino) {
+      const a = existsSync(p) && existsSync(path) ? [statSync(p), statSync(path)] : undefined;
+      if (a && a[0]!.ino === a[1]!.ino && a[0]!.dev === a[1]!.dev) {
         throw new FileError(path, 'refusing to overwrite the input file (use --force)');
       }
     } catch (e) {

@@ -146,7 +146,7 @@ export function coerceParams(def: PassDefinition, raw: Record<string, string[]>)
   for (const [k, spec] of Object.entries(schema)) {
     if (k in out) continue;
     if (spec.required) throw new ParamError(def.name, k, 'is required');
-    out[k] = spec.repeated ? ((spec.default as unknown[]) ?? []) : spec.default;
+    out[k] = spec.repeated ? [...((spec.default as unknown[] | undefined) ?? [])] : spec.default;
   }
   return out;
 }

@@ -87,7 +87,8 @@ export function parseTransforms(src: string): TransformCall[] {
 export function formatTransforms(calls: { name: string; params?: Record<string, string[]> }[]): string {
   return calls
     .map((c) => {
-      const ps = Object.entries(c.params ?? {}).flatMap(([k, vs]) => vs.map((v) => `${k}=${/^[A-Za-z0-9_./\-]+$/.test(v) ? v : JSON.stringify(v)}`));
+      // Quoted values are taken verbatim by the parser (backslashes kept), so print them verbatim.
+      const ps = Object.entries(c.params ?? {}).flatMap(([k, vs]) => vs.map((v) => `${k}=${/^[A-Za-z0-9_./\-]+$/.test(v) ? v : `"${v}"`}`));
       return ps.length ? `${c.name}(${ps.join(', ')})` : c.name;
     })
     .join(' ');

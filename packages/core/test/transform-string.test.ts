@@ -115,3 +115,13 @@ describe('transform string: malformed input names the position', () => {
     });
   }
 });
+
+describe('formatTransforms', () => {
+  it('prints quoted values verbatim, so escapes kept by the parser survive', () => {
+    const src = 'f(s="a\\"b", t="x\\\\y", d="/device:CPU:0")';
+    const once = parseTransforms(src);
+    expect(once[0]!.params.s).toEqual(['a\\"b']);
+    expect(formatTransforms(once)).toBe(src);
+    expect(parseTransforms(formatTransforms(once))).toEqual(once);
+  });
+});
