@@ -52,3 +52,22 @@ describe('rename_prefix', () => {
     expect(pkg.tfpass.passes.map((p: { summary: string }) => p.summary)).toEqual(defs.map((d) => d.summary));
   });
 });
+
+describe('rename_prefix numerically', () => {
+  it('computes the same outputs, renamed intermediates included', async () => {
+    const { expectSameOutputs } = await import('@tfpass/runtime/testing');
+    const before = load();
+    const after = before.clone();
+    await lib.runPipeline(after, 'rename_prefix(from=model/, to=net/)', { registry: await registry() });
+    // input ~ U(-1, 1), seed 1..3; renaming must not change a single bit
+    const r = await expectSameOutputs(before, after, {
+      inputs: { input: [1, 2] },
+      outputs: ['output', 'model/matmul'],
+      afterOutputs: ['output', 'net/matmul'],
+      atol: 0,
+      rtol: 0,
+      trials: 3,
+    });
+    expect(r.outputs.map((o) => o.maxAbsError)).toEqual([0, 0]);
+  });
+});
