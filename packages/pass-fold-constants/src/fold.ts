@@ -1,4 +1,4 @@
-import type { Executor, Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
+import type { DType, Executor, Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
 
 export type Lib = PluginApi['lib'];
 
@@ -46,6 +46,11 @@ function shapeValues(lib: Lib, n: Node, shapes: Map<string, ShapeInfo> | undefin
     case 'Rank': return [lib.Tensor.scalar('int32', s0.length)];
   }
   return undefined;
+}
+
+function castTo(lib: Lib, t: Tensor, want: DType | undefined): Tensor {
+  if (!want || want === t.dtype || t.dtype === 'string' || want === 'string' || want === 'resource' || want === 'variant') return t;
+  return lib.Tensor.fromValues(want, t.shape, t.toNumbers());
 }
 
 function bytesOf(t: Tensor): number {
@@ -108,6 +113,22 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
     if (ports.size) targets.set(name, ports.add(0));
   }
 
+  // The runtime computes in tfjs dtypes (int64 -> int32, float64/float16 -> float32): results are cast
+  // back to the declared dtype, and double-precision values are not folded (they would lose precision).
+  const types = targets.size ? lib.inferShapes(g, {}, { useOutputShapes: !p.clear_output_shapes }) : undefined;
+  const wantType = (name: string, k: number) => {
+    const d = types?.get(lib.tensorName(name, k))?.dtype;
+    return d && d !== 'invalid' ? d : undefined;
+  };
+  for (const [name, ports] of targets) {
+    if (shapeConst.has(name)) continue;
+    const wide = [...ports].map((k) => wantType(name, k)).find((d) => d === 'float64' || d === 'complex128');
+    if (wide) {
+      targets.delete(name);
+      ctx.note(`${name}: ${wide} result not folded (the runtime computes in 32 bits)`);
+    }
+  }
+
   // 3. Evaluate every target in one run of the constant subgraph.
   const values = new Map<string, Tensor>();
   for (const [name, v] of shapeConst) if (targets.has(name)) v.forEach((t, k) => values.set(lib.tensorName(name, k), t));
@@ -134,7 +155,10 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
     const fetches = toRun.flatMap((n) => [...targets.get(n)!].map((k) => lib.tensorName(n, k)));
     const evalBatch = async (f: string[]) => {
       const res = await executor.run(sub, {}, f);
-      f.forEach((t, i) => values.set(t, res[i]!));
+      f.forEach((t, i) => {
+        const r = lib.parseInput(t);
+        values.set(t, castTo(lib, res[i]!, wantType(r.node, r.port)));
+      });
     };
     try {
       await evalBatch(fetches);

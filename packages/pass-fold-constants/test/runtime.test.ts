@@ -41,6 +41,26 @@ describe('fold_constants on the runtime', () => {
     await expectSameOutputs(g, after, { inputs: { placeholder: [3, 3] }, outputs: ['output'], atol: 1e-6, rtol: 1e-6 });
   });
 
+  test('results keep their declared dtype (int64 from an int32 runtime); float64 results stay unfolded', async () => {
+    const g = new lib.Graph();
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    konst(g, 'shape32', [2], [3, 2], 'int32');
+    g.addNode({ name: 'shape64', op: 'Cast', inputs: ['shape32'], attrs: { SrcT: { type: 'int32' }, DstT: { type: 'int64' } } });
+    g.addNode({ name: 'output', op: 'Reshape', inputs: ['x', 'shape64'], attrs: { T: { type: 'float32' }, Tshape: { type: 'int64' } } });
+    konst(g, 'd1', [2], [0.1, 0.2], 'float64');
+    g.addNode({ name: 'dsum', op: 'AddV2', inputs: ['d1', 'd1'], attrs: { T: { type: 'float64' } } });
+    g.addNode({ name: 'dx', op: 'Placeholder', attrs: { dtype: { type: 'float64' } } });
+    g.addNode({ name: 'doutput', op: 'Mul', inputs: ['dsum', 'dx'], attrs: { T: { type: 'float64' } } });
+    const after = g.clone();
+    const r = await fold(after, 'fold_constants', ex, { inputs: ['x', 'dx'], outputs: ['output', 'doutput'] });
+    expect(after.node('shape64').op).toBe('Const');
+    expect(after.node('shape64').attrs.getType('dtype')).toBe('int64');
+    expect(after.node('shape64').attrs.getTensor('value').toNumbers()).toEqual([3, 2]);
+    expect(after.node('dsum').op).toBe('AddV2');
+    expect(r[0]!.messages.join()).toMatch(/dsum: float64 result not folded/);
+    await expectSameOutputs(g, after, { inputs: { x: [6] }, outputs: ['output'], atol: 0, rtol: 0 });
+  });
+
   const mnet = modelPath('keras-mobilenet-0.25-128/mnet.pb');
   test.skipIf(!mnet)('keras-mobilenet-0.25-128 after remove_nodes(op=Identity): every unfused BN chain becomes constants, outputs identical', async () => {
     const original = lib.readGraph(mnet!);
