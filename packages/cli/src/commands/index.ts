@@ -29,7 +29,16 @@ export const commands = new Map<string, CommandEntry>([
   ['calibrate', { summary: 'record activation ranges over sample data', load: () => import('./calibrate.js') }],
   ['quant-check', { summary: 'tensors a converter needs a range for and lacks', load: () => import('./quant-check.js') }],
   ['lint', { summary: "the quantization debugging checklist as rules", load: () => import('./lint.js') }],
+  // The end-to-end seed demo lives with the trainer: @tfpass/train exports `demoCommand` (a CommandModule).
+  ['demo', { summary: 'the seed end to end: QAT, freeze, transform, verify (needs @tfpass/train)', load: () => fromPackage('@tfpass/train', 'demoCommand', 'demo') }],
 ]);
+
+/** A command implemented by another package, exported as a CommandModule named `name`. */
+export async function fromPackage(pkg: string, name: string, command: string): Promise<CommandModule> {
+  const { needModule } = await import('../optional.js');
+  const mod = await needModule<Record<string, CommandModule>>(pkg, [name], command);
+  return mod[name]!;
+}
 
 /** Registration point for commands living outside this package. */
 export function registerCommand(name: string, entry: CommandEntry): void {
