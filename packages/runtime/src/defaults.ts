@@ -35,10 +35,18 @@ const DEFAULTS: Record<string, Record<string, unknown>> = {
   Unpack: { axis: { i: '0' } },
 };
 
-/** Add missing default attrs to topology nodes (proto3-JSON form), in place. */
+const NCHW_ADAPTED = new Set(['Conv2D', 'DepthwiseConv2dNative', 'BiasAdd', 'MaxPool', 'AvgPool']);
+const NCHW = b64('NCHW');
+
+/**
+ * Prepare a topology (proto3-JSON) for tfjs-converter, in place: add missing default attrs,
+ * drop Placeholder shapes (checked by the executor), and route NCHW nodes of ops tfjs handles
+ * only in NHWC to tfpass's NCHW kernels.
+ */
 export function fillDefaults(topology: Record<string, unknown>): void {
   const nodes = (topology['node'] ?? []) as { op: string; attr?: Record<string, unknown> }[];
   for (const n of nodes) {
+    if (NCHW_ADAPTED.has(n.op) && (n.attr?.['data_format'] as { s?: string } | undefined)?.s === NCHW) n.op = `_TfpassNCHW_${n.op}`;
     // Placeholder shapes are checked by the executor itself: old graphs write `shape {}` for
     // "unknown", which tfjs would read as a scalar and reject every feed.
     if (n.op.startsWith('Placeholder') && n.attr) delete n.attr['shape'];

@@ -219,8 +219,9 @@ export function decodeNpy(bytes: Uint8Array, file = '<npy>'): Tensor {
   }
   const major = bytes[6]!;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const hstart = major === 1 ? 10 : 12;
+  if (bytes.length < hstart) throw new FileError(file, `truncated .npy file: ${bytes.length} bytes, the version ${major} preamble needs ${hstart}`);
+  const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const header = new TextDecoder().decode(bytes.subarray(hstart, hstart + hlen));
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*True/.test(header);

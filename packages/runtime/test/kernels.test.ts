@@ -273,3 +273,36 @@ describe('gradient helper ops of frozen training graphs', () => {
     expect(r1!.toNumbers()).toEqual([0, 1]);
   });
 });
+
+describe('NCHW convolutions, bias and pooling', () => {
+  function net(nchw: boolean): Graph {
+    const g = new Graph();
+    const fmt = nchw ? 'NCHW' : 'NHWC';
+    const v4 = (a: number, b: number, c: number, d: number) => (nchw ? [a, d, b, c] : [a, b, c, d]);
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    constNode(g, 'perm_in', 'int32', [4], [0, 3, 1, 2]);
+    constNode(g, 'perm_out', 'int32', [4], [0, 2, 3, 1]);
+    let cur = 'x';
+    if (nchw) {
+      g.addNode({ name: 'to_nchw', op: 'Transpose', inputs: ['x', 'perm_in'], attrs: { T: { type: 'float32' }, Tperm: { type: 'int32' } } });
+      cur = 'to_nchw';
+    }
+    constNode(g, 'w', 'float32', [3, 3, 3, 4], Array.from({ length: 108 }, (_, i) => Math.sin(i * 0.37)));
+    g.addNode({ name: 'conv', op: 'Conv2D', inputs: [cur, 'w'], attrs: { T: { type: 'float32' }, strides: { list: { i: v4(1, 2, 2, 1) } }, dilations: { list: { i: v4(1, 1, 1, 1) } }, padding: { s: 'SAME' }, data_format: { s: fmt } } });
+    constNode(g, 'b', 'float32', [4], [0.1, -0.2, 0.3, 0.05]);
+    g.addNode({ name: 'bias', op: 'BiasAdd', inputs: ['conv', 'b'], attrs: { T: { type: 'float32' }, data_format: { s: fmt } } });
+    constNode(g, 'dw', 'float32', [3, 3, 4, 2], Array.from({ length: 72 }, (_, i) => Math.cos(i * 0.21)));
+    g.addNode({ name: 'depth', op: 'DepthwiseConv2dNative', inputs: ['bias', 'dw'], attrs: { T: { type: 'float32' }, strides: { list: { i: v4(1, 1, 1, 1) } }, dilations: { list: { i: v4(1, 2, 2, 1) } }, padding: { s: 'SAME' }, data_format: { s: fmt } } });
+    g.addNode({ name: 'mp', op: 'MaxPool', inputs: ['depth'], attrs: { T: { type: 'float32' }, ksize: { list: { i: v4(1, 2, 2, 1) } }, strides: { list: { i: v4(1, 1, 1, 1) } }, padding: { s: 'VALID' }, data_format: { s: fmt } } });
+    g.addNode({ name: 'ap', op: 'AvgPool', inputs: ['mp'], attrs: { T: { type: 'float32' }, ksize: { list: { i: v4(1, 2, 2, 1) } }, strides: { list: { i: v4(1, 2, 2, 1) } }, padding: { s: 'SAME' }, data_format: { s: fmt } } });
+    if (nchw) g.addNode({ name: 'out', op: 'Transpose', inputs: ['ap', 'perm_out'], attrs: { T: { type: 'float32' }, Tperm: { type: 'int32' } } });
+    else g.addNode({ name: 'out', op: 'Identity', inputs: ['ap'], attrs: { T: { type: 'float32' } } });
+    return g;
+  }
+
+  it('an NCHW network equals its NHWC twin', async () => {
+    const { expectSameOutputs } = await import('../src/testing.js');
+    const rep = await expectSameOutputs(net(false), net(true), { inputs: { x: [2, 9, 7, 3] }, outputs: ['out'], atol: 1e-5, rtol: 1e-5 });
+    expect(rep.outputs[0]!.shape).toEqual([2, 2, 2, 8]);
+  });
+});
