@@ -309,6 +309,19 @@ describe('shape-carrying ops', () => {
     expect(s.get('rn')!.shape).toEqual([1, 20, 24, 3]);
     expect(s.get('s2b')!.shape).toEqual([4, 5, 8, 3]);
     expect(s.get('b2s')!.shape).toEqual([1, 10, 12, 3]);
+
+    const d = new G();
+    d.ph('img', [2, 32, 32, 3]);
+    d.ph('boxes', [7, 4]);
+    d.ph('ind', [7], 'int32');
+    d.c('crop', [8, 6]);
+    d.op('crops', 'CropAndResize', ['img', 'boxes', 'ind', 'crop'], { T: type('float32') });
+    d.op('mpa', 'MaxPoolWithArgmax', ['img'], { ksize: ints([1, 2, 2, 1]), strides: ints([1, 2, 2, 1]), padding: str('VALID'), T: type('float32') });
+    d.op('uq', 'Unique', ['ind'], { T: type('int32') });
+    const t = inferShapes(d.g);
+    expect(t.get('crops')).toEqual({ dtype: 'float32', shape: [7, 8, 6, 3] });
+    expect(t.get('mpa:1')).toEqual({ dtype: 'int64', shape: [2, 16, 16, 3] });
+    expect([t.get('uq')!.shape, t.get('uq:1')!.shape]).toEqual([[-1], [7]]);
   });
 });
 

@@ -631,6 +631,13 @@ export const resize: ShapeFn = (c) => {
   return [{ shape: [x?.shape?.[0] ?? -1, hw[0]!, hw[1]!, x?.shape?.[3] ?? -1] }];
 };
 
+export const cropAndResize: ShapeFn = (c) => {
+  const img = c.arg('image').shape;
+  const boxes = c.arg('boxes').shape;
+  const size = c.value('crop_size');
+  return [{ shape: [boxes?.[0] ?? -1, dim(size?.[0]), dim(size?.[1]), img?.[3] ?? -1] }];
+};
+
 export const spaceToBatchND: ShapeFn = (c) => {
   const [x, bs, p] = c.inputs;
   if (!x?.shape) return [U];
