@@ -62,17 +62,30 @@ export class Ctx {
   }
   /** Detail shown with --verbose, on stderr. */
   debug(line: string): void {
-    if (this.verbose && !this.json) this.io.err(line + '\n');
+    if (this.verbose && !this.json) {
+      this.endProgress();
+      this.io.err(line + '\n');
+    }
   }
   warn(line: string): void {
+    this.endProgress();
     if (!this.quiet) this.io.err(`tfpass: warning: ${line}\n`);
   }
   /** Progress is for terminals only: nothing is written when piped, quiet or json. */
   get showProgress(): boolean {
     return this.io.tty && !this.quiet && !this.json;
   }
-  progress(line: string): void {
-    if (this.showProgress) this.io.err(line + '\n');
+  private pending = false;
+  /** A progress line; `transient` ones are replaced by the next line (terminals only). */
+  progress(line: string, transient = false): void {
+    if (!this.showProgress) return;
+    const clear = this.pending ? '\r\x1b[K' : '';
+    this.io.err(clear + line + (transient ? '' : '\n'));
+    this.pending = transient;
+  }
+  private endProgress(): void {
+    if (this.pending) this.io.err('\r\x1b[K');
+    this.pending = false;
   }
 }
 

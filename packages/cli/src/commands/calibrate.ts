@@ -48,7 +48,7 @@ export async function run(ctx: Ctx): Promise<number> {
     executor: executorFor(rt, ctx),
     method,
     ...(outputs.length ? { outputs } : {}),
-    onBatch: (i) => ctx.progress(`batch ${i + 1}/${n}`),
+    onBatch: (i) => ctx.progress(`batch ${i + 1}/${n}`, i + 1 < n),
   });
   q.writeRanges(out, ranges, method);
   const count = Object.keys(ranges).length;

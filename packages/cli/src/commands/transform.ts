@@ -69,7 +69,7 @@ export async function run(ctx: Ctx): Promise<number> {
     inputs: splitList(ctx.flags.inputs),
     outputs: splitList(ctx.flags.outputs),
     onStep: (phase, r) => {
-      if (phase === 'start') ctx.progress(`… ${r.name}`);
+      if (phase === 'start') ctx.progress(`… ${r.name}`, true);
       else ctx.progress(`✓ ${r.name.padEnd(28)} ${ms(r.ms).padStart(9)}  nodes ${r.nodesBefore} -> ${r.nodesAfter}${r.ignoredError ? '  (error ignored)' : ''}`);
     },
   });
