@@ -125,8 +125,8 @@ function firstWire(b: Uint8Array, start: number, len: number): number {
 /**
  * Tell GraphDef, MetaGraphDef and SavedModel apart from their top-level fields, stopping as
  * soon as one is certain (a GraphDef with two nodes is known after its second node).
- * GraphDef: 1 node*, 2 library, 3 versions{varints}, 4 version(varint).
- * MetaGraphDef: 1 meta_info_def, 2 graph_def, 3 saver_def{strings}, 4 collection_def*, 5 signature_def*, 6 asset_file_def*.
+ * GraphDef: 1 node*, 2 library, 3 version (deprecated varint), 4 versions{varints}.
+ * MetaGraphDef: 1 meta_info_def, 2 graph_def, 3 saver_def{strings...}, 4 collection_def*{key string, value}, 5 signature_def*, 6 asset_file_def*.
  * SavedModel: 1 saved_model_schema_version(varint), 2 meta_graphs*.
  */
 function detectBinaryKind(b: Uint8Array, file?: string): ContainerKind {
@@ -145,7 +145,7 @@ function detectBinaryKind(b: Uint8Array, file?: string): ContainerKind {
     if (field === 0) throw new GraphFormatError({ file, offset: at }, 'invalid field number 0: not a protobuf message');
     if (wire === 0) {
       if (field === 1) return 'saved_model';
-      if (field === 4) return 'graph';
+      if (field === 3) return 'graph';
       const v = readVarint(b, pos);
       if (!v) throw new GraphFormatError({ file, offset: pos }, `truncated varint in field ${field}`);
       pos = v[1];
@@ -171,11 +171,14 @@ function detectBinaryKind(b: Uint8Array, file?: string): ContainerKind {
     } else if (field === 2) {
       f2++;
       f2Len = l[0];
-    } else if (field === 3) {
+    } else if (field === 3 || field === 5 || field === 6) {
+      return 'meta';
+    } else if (field === 4) {
+      // GraphDef.versions holds varints; a collection_def map entry starts with its string key.
       const w = firstWire(b, start, l[0]);
       if (w === 0) return 'graph';
       if (w === 2) return 'meta';
-    } else if (field === 4 || field === 5 || field === 6) return 'meta';
+    }
   }
   if (f1 === 0 && f2 > 1) return 'saved_model';
   if (f1 === 1 && f2 === 1 && f2Len > f1Len) {

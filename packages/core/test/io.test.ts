@@ -96,6 +96,10 @@ describe('unknown fields survive', () => {
     // NodeDef with an unknown field 77 (string) appended
     const nodeB = new BinaryWriter();
     nodeB.raw(toBinary(NodeDefSchema, create(NodeDefSchema, { name: 'b', op: 'Relu', input: ['a'] })));
+    // attr { key: "T" value { type: DT_FLOAT, <field 42: 5> } }: an AttrValue with an unknown field
+    const attrValue = new BinaryWriter().tag(6, WireType.Varint).int32(1).tag(42, WireType.Varint).int32(5).finish();
+    const entry = new BinaryWriter().tag(1, WireType.LengthDelimited).string('T').tag(2, WireType.LengthDelimited).bytes(attrValue).finish();
+    nodeB.tag(5, WireType.LengthDelimited).bytes(entry);
     nodeB.tag(77, WireType.LengthDelimited).string('future NodeDef field');
     w.tag(1, WireType.LengthDelimited).bytes(nodeB.finish());
     w.tag(99, WireType.Varint).uint64(123456789n); // unknown GraphDef field
@@ -111,7 +115,32 @@ describe('unknown fields survive', () => {
     const def = fromBinary(GraphDefSchema, again);
     expect(def.$unknown?.map((u) => u.no)).toEqual([99, 100]);
     expect(def.node[1]!.$unknown?.map((u) => u.no)).toEqual([77]);
+    expect(def.node[1]!.attr['T']!.$unknown?.map((u) => u.no)).toEqual([42]);
+    expect(readGraph(again).node('b').attrs.getType('T')).toBe('float32');
     expect(readGraph(again).size).toBe(3);
+  });
+});
+
+describe('container detection from content', () => {
+  it('a GraphDef with one node, a library and versions is a GraphDef, not a MetaGraphDef', () => {
+    const def = create(GraphDefSchema, {
+      node: [{ name: 'call', op: 'f' }],
+      library: { function: [{ signature: { name: 'f' }, nodeDef: [{ name: 'n', op: 'NoOp' }, { name: 'm', op: 'NoOp' }] }] },
+      versions: { producer: 27 },
+    });
+    const m = readModel(toBinary(GraphDefSchema, def));
+    expect(m.kind).toBe('graph');
+    expect(m.graph.functionNames()).toEqual(['f']);
+  });
+  it('MetaGraphDef and SavedModel are recognised without a file name', () => {
+    const meta = create(MetaGraphDefSchema, { metaInfoDef: { tags: ['serve'] }, graphDef: { node: [{ name: 'a', op: 'NoOp' }] }, saverDef: { filenameTensorName: 'x' } });
+    expect(readModel(toBinary(MetaGraphDefSchema, meta)).kind).toBe('meta');
+    const onlyGraph = create(MetaGraphDefSchema, { metaInfoDef: { tags: ['serve'] }, graphDef: { node: [{ name: 'a', op: 'NoOp' }, { name: 'b', op: 'NoOp' }] } });
+    expect(readModel(toBinary(MetaGraphDefSchema, onlyGraph)).graph.size).toBe(2);
+    const sm = create(SavedModelSchema, { savedModelSchemaVersion: 1n, metaGraphs: [meta] });
+    expect(readModel(toBinary(SavedModelSchema, sm)).kind).toBe('saved_model');
+    expect(readModel(new TextEncoder().encode('meta_graphs { graph_def { node { name: "a" op: "NoOp" } } }')).kind).toBe('saved_model');
+    expect(readModel(new TextEncoder().encode('# c\nmeta_info_def { tags: "serve" }\ngraph_def { }')).kind).toBe('meta');
   });
 });
 
