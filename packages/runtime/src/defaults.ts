@@ -25,7 +25,6 @@ const DEFAULTS: Record<string, Record<string, unknown>> = {
   ResizeBilinear: { align_corners: bool(false), half_pixel_centers: bool(false) },
   ResizeNearestNeighbor: { align_corners: bool(false), half_pixel_centers: bool(false) },
   StridedSlice: { begin_mask: { i: '0' }, end_mask: { i: '0' }, ellipsis_mask: { i: '0' }, new_axis_mask: { i: '0' }, shrink_axis_mask: { i: '0' } },
-  Squeeze: { squeeze_dims: { list: {} } },
   Mean: { keep_dims: bool(false) },
   Sum: { keep_dims: bool(false) },
   Max: { keep_dims: bool(false) },

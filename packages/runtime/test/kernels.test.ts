@@ -306,3 +306,18 @@ describe('NCHW convolutions, bias and pooling', () => {
     expect(rep.outputs[0]!.shape).toEqual([2, 2, 2, 8]);
   });
 });
+
+describe('TF attribute defaults', () => {
+  it('Squeeze without squeeze_dims removes every size-1 dim; Conv2D without dilations runs', async () => {
+    const g = new Graph();
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    g.addNode({ name: 'sq', op: 'Squeeze', inputs: ['x'], attrs: { T: { type: 'float32' } } });
+    g.addNode({ name: 'sq1', op: 'Squeeze', inputs: ['x'], attrs: { T: { type: 'float32' }, squeeze_dims: { list: { i: [1] } } } });
+    const x = Tensor.fromValues('float32', [1, 1, 3, 1], [1, 2, 3]);
+    const [a, b] = await exec.run(g, { x }, ['sq', 'sq1']);
+    expect(a!.shape).toEqual([3]);
+    expect(b!.shape).toEqual([1, 3, 1]);
+    const h = oneOp('Conv2D', { shape: [1, 3, 3, 1] }, [{ shape: [1, 1, 1, 1], values: [2] }], { T: { type: 'float32' }, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'VALID' } });
+    same(await run1(h, Tensor.fromValues('float32', [1, 3, 3, 1], [1, 2, 3, 4, 5, 6, 7, 8, 9])), [2, 4, 6, 8, 10, 12, 14, 16, 18]);
+  });
+});
