@@ -122,11 +122,21 @@ export function pruneDeadBranches(lib: Lib, g: Graph, keep: Set<string>): number
 }
 
 export function freezePlaceholder(lib: Lib, g: Graph, ctx: PassContext<{ name: string; value: string }>): void {
-  const { name, value } = ctx.params;
-  const node = g.get(name);
+  const { value } = ctx.params;
+  let name = ctx.params.name;
+  let node = g.get(name);
   if (!node) {
-    const near = lib.nearest(name, g.nodes().filter((n) => n.op.startsWith('Placeholder')).map((n) => n.name));
-    throw new lib.ParamError('freeze_placeholder', 'name', `no node '${name}' in the graph${near.length ? ` (did you mean '${near[0]}'?)` : ''}`);
+    // Keras scopes the learning phase (`batch_normalization_v1/keras_learning_phase`): accept a unique suffix.
+    const phs = g.nodes().filter((n) => n.op.startsWith('Placeholder')).map((n) => n.name);
+    const bySuffix = phs.filter((n) => n.endsWith('/' + name));
+    if (bySuffix.length === 1) {
+      ctx.note(`'${name}' resolved to ${bySuffix[0]}`);
+      name = bySuffix[0]!;
+      node = g.node(name);
+    } else {
+      const near = bySuffix.length ? bySuffix : lib.nearest(name, phs);
+      throw new lib.ParamError('freeze_placeholder', 'name', `no node '${name}' in the graph${near.length ? ` (did you mean '${near.join("' or '")}'?)` : ''}`);
+    }
   }
   if (!node.op.startsWith('Placeholder')) throw new lib.ParamError('freeze_placeholder', 'name', `'${name}' is a ${node.op}, not a Placeholder`);
   const dtype = node.attrs.optType('dtype') ?? 'float32';
