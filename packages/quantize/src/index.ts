@@ -7,3 +7,4 @@ export * from './bnfold.js';
 export * from './check.js';
 export * from './lint.js';
 export { makePasses, register } from './passes.js';
+export * from './calibrate.js';

@@ -56,6 +56,8 @@ export interface PlanOptions {
   scope?: string;
   /** Per-channel ranges on Conv2D/DepthwiseConv2dNative weights (not contrib; TOCO wants per-tensor). */
   perChannel?: boolean;
+  /** Treat Keras' Relu→Minimum(6)→Maximum(0) clip as Relu6: range after the clip (default true; not in contrib). */
+  clipAsRelu6?: boolean;
   /** Accept Const / Identity(Const) weights (frozen graphs). Default true. */
   constWeights?: boolean;
 }
@@ -227,6 +229,23 @@ export function planQuantization(graph: Graph, opts: PlanOptions = {}): Site[] {
     if (inner) take({ layer: inner.layer, weight: inner.weight, activation: inner.layer });
   }
 
+  /** Keras `relu(max_value=6)`: Relu → Minimum(·, c) → Maximum(·, 0) is one Relu6 (range after the clip). */
+  const isConst = (x: string | undefined) => {
+    let n = x === undefined ? undefined : g.producer(x);
+    for (let i = 0; n && (n.op === 'Identity' || n.op === 'Cast') && i < 4; i++) n = g.producer(n.dataInputs[0]!);
+    return n?.op === 'Const';
+  };
+  const clipEnd = (act: Node): Node => {
+    if (act.op !== 'Relu') return act;
+    const c1 = consumersOf(act);
+    const mn = c1.length === 1 && c1[0]!.op === 'Minimum' ? c1[0]! : undefined;
+    if (!mn || !isConst(mn.dataInputs.find((x) => g.producer(x) !== act))) return act;
+    const c2 = consumersOf(mn);
+    const mx = c2.length === 1 && c2[0]!.op === 'Maximum' ? c2[0]! : undefined;
+    if (!mx || !isConst(mx.dataInputs.find((x) => g.producer(x) !== mn))) return act;
+    return mx;
+  };
+
   // ---- sites ----------------------------------------------------------------------------
 
   const sites: Site[] = [];
@@ -296,7 +315,8 @@ export function planQuantization(graph: Graph, opts: PlanOptions = {}): Site[] {
     let addCtx = ctx;
     if (m.bypass) addCtx = context(ctx);
     if (m.activation) {
-      add(addCtx, 'act_quant', m.activation, consumersOf(m.activation), 'activation', { init: [0, 6], layer: m.layer, producerScope: true });
+      const act = opts.clipAsRelu6 === false ? m.activation : clipEnd(m.activation);
+      add(addCtx, 'act_quant', act, consumersOf(act), 'activation', { init: [0, 6], layer: m.layer, producerScope: true });
       quantizedOps.add(m.activation.name);
     }
     if (m.bypass && m.biasAdd) {

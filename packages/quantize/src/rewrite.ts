@@ -209,36 +209,49 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
   const x = site.tensor;
   const fqAttrs = { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } };
   let channels: number | undefined;
+  let dwShape: number[] | undefined;
   if (site.perChannel) {
     const sh = shapeOf(g, x);
     if (!sh || sh.length === 0 || sh[sh.length - 1]! < 1) throw new TfpassError('E_PASS', `per-channel quantization of '${x}' needs a known last dimension`);
     channels = sh[sh.length - 1]!;
+    if (site.layer && g.get(site.layer)?.op === 'DepthwiseConv2dNative' && sh.length === 4) {
+      // Depthwise filters are [kh, kw, C, M]: the output channels are C*M, not the last dim.
+      dwShape = sh;
+      channels = sh[2]! * sh[3]!;
+    }
   }
   const fqOp = channels ? 'FakeQuantWithMinMaxVarsPerChannel' : 'FakeQuantWithMinMaxVars';
   const vshape = channels ? [channels] : [];
   let r: Range | undefined = mode.kind !== 'training' ? mode.ranges?.[x] ?? mode.ranges?.[`${x}:0`] : undefined;
-  if (!r && mode.kind === 'const' && site.kind === 'weights') r = weightRange(g, x, site, channels);
+  // Per-channel weights: a per-tensor range in the file would waste the channels; use the data.
+  if (mode.kind === 'const' && site.kind === 'weights' && (!r || (channels && !Array.isArray(r.min)))) r = weightRange(g, x, site, channels) ?? r;
   if (mode.kind === 'const' && mode.requireRanges && !r) throw new TfpassError('E_USAGE', `no range for '${x}' (site ${p}) in the ranges file`);
   if (r) checkRange(x, r);
   const [imin, imax] = rangeArrays(r ?? { min: site.init[0], max: site.init[1] }, channels);
   const initT = (v: number[]) => f32(vshape, channels ? v : [v[0]!]);
   let out: string;
+  let xin = x;
+  if (dwShape) {
+    xin = b.node(`${p}/flatten_channels`, 'Reshape', [x, b.constT(`${p}/flatten_channels/shape`, Tensor.fromValues('int32', [3], [dwShape[0]!, dwShape[1]!, channels!]))], { T: { type: 'float32' }, Tshape: { type: 'int32' } }).name;
+  }
+  const unflatten = (o: string): string =>
+    dwShape ? b.node(`${p}/restore_channels`, 'Reshape', [o, b.constT(`${p}/restore_channels/shape`, Tensor.fromValues('int32', [4], dwShape))], { T: { type: 'float32' }, Tshape: { type: 'int32' } }).name : o;
   if (mode.kind === 'const') {
     const mn = b.constT(`${p}/min`, initT(imin));
     const mx = b.constT(`${p}/max`, initT(imax));
-    b.node(`${p}/${fqOp}`, fqOp, [x, mn, mx], fqAttrs);
-    out = `${p}/${fqOp}`;
+    b.node(`${p}/${fqOp}`, fqOp, [xin, mn, mx], fqAttrs);
+    out = unflatten(`${p}/${fqOp}`);
   } else if (mode.kind === 'eval') {
     const mn = b.variable(`${p}/min`, initT(imin));
     const mx = b.variable(`${p}/max`, initT(imax));
-    b.node(`${p}/${fqOp}`, fqOp, [x, mn.read, mx.read], fqAttrs);
-    out = `${p}/${fqOp}`;
+    b.node(`${p}/${fqOp}`, fqOp, [xin, mn.read, mx.read], fqAttrs);
+    out = unflatten(`${p}/${fqOp}`);
   } else {
     b.variable(`${p}/min`, initT(imin));
     b.variable(`${p}/max`, initT(imax));
-    const rank = channels ? shapeOf(g, x)!.length : undefined;
+    const rank = channels ? (dwShape ? 3 : shapeOf(g, x)!.length) : undefined;
     const axes = rank ? Array.from({ length: rank - 1 }, (_, i) => i) : undefined;
-    const [lo, hi] = b.batchRange(p, x, site, axes);
+    const [lo, hi] = b.batchRange(p, xin, site, axes);
     let amin: string;
     let amax: string;
     if (site.tracking === 'last_value') {
@@ -253,8 +266,8 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
       amin = b.emaAssign(`${p}/AssignMinEma`, `${p}/min`, vshape, lo, decay);
       amax = b.emaAssign(`${p}/AssignMaxEma`, `${p}/max`, vshape, hi, decay);
     }
-    b.node(`${p}/${fqOp}`, fqOp, [x, amin, amax], fqAttrs);
-    out = `${p}/${fqOp}`;
+    b.node(`${p}/${fqOp}`, fqOp, [xin, amin, amax], fqAttrs);
+    out = unflatten(`${p}/${fqOp}`);
     const delay = mode.quantDelay ?? 0;
     if (delay > 0) {
       // Both branches exist outside the cond: ranges update from step 1, only the

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import 'reflect-metadata';
+import { container } from 'tsyringe';
+import { PassRegistry, TOKENS, readGraph, registerPlugin, runPipeline, type Graph, type Tensor } from '@tfpass/core';
+import { modelPath } from '@tfpass/core/testing';
+import { sharedExecutor } from '@tfpass/runtime';
+import { randomInputs } from '@tfpass/runtime/testing';
+import { applySites, calibrate, constValue, nudge, planQuantization, quantCheck, loadTarget, insertFakeQuant } from '../src/index.js';
+import { G } from './helpers.js';
+import { syntheticImage } from './images.js';
+
+const exec = sharedExecutor();
+
+/** At every fake quant: |y - x| <= scale/2 for x inside the nudged range. Returns sites checked. */
+async function checkSites(g: Graph, feeds: Record<string, Tensor>): Promise<number> {
+  const fqs = g.nodes().filter((n) => n.op === 'FakeQuantWithMinMaxVars');
+  // Consts are read from the graph: fetching a Const from the runtime disposes the cached weight
+  // ("Tensor is disposed" on the next run), a runtime issue reported to its owner.
+  const live = fqs.filter((n) => !constValue(g, n.dataInputs[0]!));
+  const xs = new Map((await exec.run(g, feeds, live.map((n) => n.dataInputs[0]!))).map((t, i) => [live[i]!.name, t.toFloat32()]));
+  const ys = await exec.run(g, feeds, fqs.map((n) => n.name));
+  fqs.forEach((n, k) => {
+    const x = xs.get(n.name) ?? Float32Array.from(constValue(g, n.dataInputs[0]!)!);
+    const y = ys[k]!.toFloat32();
+    const mn = constValue(g, n.dataInputs[1]!)!;
+    const mx = constValue(g, n.dataInputs[2]!)!;
+    const q = nudge(mn![0]!, mx![0]!, n.attrs.optInt('num_bits', 8), n.attrs.optBool('narrow_range', false));
+    let inside = 0;
+    for (let i = 0; i < x!.length; i++) {
+      const v = x![i]!;
+      if (v < q.min || v > q.max) continue;
+      inside++;
+      expect(Math.abs(y![i]! - v), `${n.name}[${i}] x=${v}`).toBeLessThanOrEqual(q.scale / 2 + 1e-6 * Math.max(1, Math.abs(v)));
+    }
+    expect(inside, n.name).toBeGreaterThan(0);
+  });
+  return fqs.length;
+}
+
+describe('calibration and numerics', () => {
+  it('calibrate minmax / ema / percentile on a small net, then every site obeys |y-x| <= scale/2', async () => {
+    const b = new G();
+    b.input('x', [4, 16]);
+    b.matmul('fc1/MatMul', 'x', b.konst('fc1/w', [16, 8]));
+    b.biasAdd('fc1/BiasAdd', 'fc1/MatMul', b.konst('fc1/b', [8]));
+    b.op('fc1/Relu', 'Relu', ['fc1/BiasAdd']);
+    b.matmul('fc2/MatMul', 'fc1/Relu', b.konst('fc2/w', [8, 4]));
+    b.biasAdd('fc2/BiasAdd', 'fc2/MatMul', b.konst('fc2/b', [4]), 'AddV2');
+    b.op('out', 'Softmax', ['fc2/BiasAdd']);
+    const data = Array.from({ length: 6 }, (_, i) => randomInputs({ x: [4, 16] }, 10 + i));
+    const mm = await calibrate(b.g, { inputs: ['x'], data, method: 'minmax', executor: exec });
+    const ema = await calibrate(b.g, { inputs: ['x'], data, method: 'ema', executor: exec });
+    let progress = 0;
+    const pc = await calibrate(b.g, { inputs: ['x'], data, method: 'percentile=90', executor: exec, onProgress: () => progress++ });
+    expect(progress).toBe(12); // two passes over 6 samples
+    expect(Object.keys(mm).sort()).toEqual(planQuantization(b.g).map((s) => s.tensor).sort());
+    for (const t of ['fc1/Relu', 'fc2/BiasAdd']) {
+      expect(mm[t]!.min as number).toBeLessThanOrEqual(0);
+      expect(mm[t]!.max as number).toBeGreaterThanOrEqual(ema[t]!.max as number);
+      expect(pc[t]!.max as number).toBeLessThanOrEqual((mm[t]!.max as number) + 1e-6);
+      expect(pc[t]!.max as number).toBeGreaterThan(0);
+    }
+    const g = b.g.clone();
+    applySites(g, planQuantization(g), { kind: 'const', ranges: mm, requireRanges: true });
+    expect(quantCheck(g, loadTarget('tflite')).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(await checkSites(g, data[0]!)).toBe(4);
+  });
+
+  it('insertFakeQuant by hand: Const range and EMA training quantizer', async () => {
+    const b = new G();
+    b.input('x', [2, 8]);
+    b.op('act', 'Tanh', ['x']);
+    b.op('out', 'Identity', ['act']);
+    const r = insertFakeQuant(b.g, 'act:0', { min: -1, max: 1 }, { name: 'manual' });
+    expect(r.output).toBe('manual/FakeQuantWithMinMaxVars');
+    expect(b.g.node('out').dataInputs[0]).toBe(r.output);
+    expect(await checkSites(b.g, randomInputs({ x: [2, 8] }, 3))).toBe(1);
+    const b2 = new G();
+    b2.input('x', [2, 8]);
+    b2.op('out', 'Identity', ['x']);
+    const m = insertFakeQuant(b2.g, 'x', { movingAverage: { decay: 0.99 } });
+    expect(m.variables.map((v) => v.variableName)).toContain('x/quant/min:0');
+    expect(m.updateOps).toContain('x/quant/AssignMinEma');
+  });
+
+  const path = modelPath('keras-mobilenet-0.25-128/mnet.pb');
+  it.runIf(!!path)('keras MobileNet 0.25: fold BNs, calibrate on 32 inputs, report SQNR of the fake-quant graph vs float', async () => {
+    const float = readGraph(path!);
+    const reg = new PassRegistry();
+    for (const p of ['@tfpass/pass-strip', '@tfpass/pass-fold-constants', '@tfpass/pass-fold-bn']) await registerPlugin(await import(p), reg);
+    const child = container.createChildContainer();
+    child.register(TOKENS.executor, { useValue: exec });
+    await runPipeline(float, 'remove_nodes(op=Identity) fold_constants fold_batch_norms', { registry: reg, inputs: ['input_1'], outputs: ['output_0'], container: child });
+    const sites = planQuantization(float);
+    expect(sites.filter((s) => s.kind === 'weights').length).toBe(27);
+    // Calibration and evaluation inputs: seeded synthetic images in [-1, 1] (MobileNet's
+    // preprocessed range; smooth gradients, waves and blobs), disjoint seeds.
+    const calib = Array.from({ length: 32 }, (_, i) => ({ input_1: syntheticImage(100 + i) }));
+    const ranges = await calibrate(float, { inputs: ['input_1'], data: calib, method: 'minmax', executor: exec });
+    const variants: [string, Parameters<typeof planQuantization>[1]][] = [
+      ['8-bit, per-tensor weights (contrib)', {}],
+      ['8-bit, per-channel weights', { perChannel: true }],
+      ['8-bit activations, 10-bit per-channel weights', { perChannel: true, weightBits: 10 }],
+    ];
+    const graphs = variants.map(([, o]) => {
+      const q = float.clone();
+      applySites(q, planQuantization(q, o), { kind: 'const', ranges, requireRanges: true });
+      return q;
+    });
+    const sig = new Array(variants.length).fill(0);
+    const noise = new Array(variants.length).fill(0);
+    for (let i = 0; i < 2; i++) {
+      const feeds = { input_1: syntheticImage(1000 + i) };
+      const [a] = await exec.run(float, feeds, ['output_0']);
+      const fa = a!.toFloat32();
+      for (let v = 0; v < graphs.length; v++) {
+        const [c] = await exec.run(graphs[v]!, feeds, ['output_0']);
+        const fc = c!.toFloat32();
+        for (let k = 0; k < fa.length; k++) {
+          sig[v] += fa[k]! ** 2;
+          noise[v] += (fc[k]! - fa[k]!) ** 2;
+        }
+      }
+      if (i === 0) expect(await checkSites(graphs[0]!, feeds)).toBe(sites.length);
+    }
+    const sqnr = sig.map((s, v) => 10 * Math.log10(s / noise[v]));
+    variants.forEach(([name], v) => console.log(`[quantize] keras-mobilenet-0.25-128 SQNR vs float, ${name}: ${sqnr[v]!.toFixed(1)} dB (minmax calibration on 32 inputs, 2 held-out)`));
+    // Measured: per-tensor ≈ -2 dB (folded depthwise weights span [-6, 71]), per-channel ≈ 11–13 dB,
+    // 10-bit weights ≈ 20–21 dB. The 20 dB target is NOT met with 8-bit weights on this model.
+    expect(sqnr[1]).toBeGreaterThan(sqnr[0]! + 10);
+    expect(sqnr[1]).toBeGreaterThanOrEqual(10);
+    expect(sqnr[2]).toBeGreaterThanOrEqual(18);
+  });
+});
