@@ -57,7 +57,10 @@ export function convInfo(g: Graph, conv: Node): ConvInfo | undefined {
       : { conv, kind: 'matmul', weights: w, cols: d1, channelOf: (i) => i % d1, axis: 1, rank: 2, nchw: false };
   }
   if (w.rank !== 4) return undefined;
-  const nchw = conv.attrs.optString('data_format', 'NHWC') === 'NCHW';
+  const df = conv.attrs.optString('data_format', 'NHWC');
+  // Anything else (e.g. a 3-D format on a Conv2D) is an invalid graph: leave it for the importer to reject.
+  if (df !== 'NHWC' && df !== 'NCHW') return undefined;
+  const nchw = df === 'NCHW';
   const axis = nchw ? 1 : 3;
   if (conv.op === 'Conv2D') {
     const o = w.shape[3]!;

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Graph } from '@tfpass/core';
+import { modelPath } from '@tfpass/core/testing';
 import { CONV_IN, CONV_W, bnConsts, convFixture, count, konst, lib, op, run } from './helpers.js';
 
 const tensorOf = (g: Graph, name: string) => Array.from(g.node(name).attrs.getTensor('value').toFloat32());
@@ -203,5 +204,14 @@ describe('fold_old_batch_norms', () => {
     expect(tensorOf(g, wa)).toEqual(tensorOf(g, wb));
     expect(tensorOf(g, wa)[0]).toBeCloseTo(1.99996, 4);
     expect(g.has('mean_op')).toBe(false);
+  });
+});
+
+describe('invalid graphs are left alone', () => {
+  const p = modelPath('litert-converter-testgraphs/v1_1.0_224_frozen.wrong_attr.line.part.pbtxt');
+  test.skipIf(!p)('litert wrong_attr graph: Conv2D with data_format NDHWC is not folded', async () => {
+    const g = lib.readGraph(p!);
+    await run(g, 'fold_old_batch_norms');
+    expect(count(g, 'FusedBatchNorm')).toBe(1);
   });
 });
