@@ -187,11 +187,18 @@ export class TfjsExecutor implements Executor {
   }
 
   /** The cached tfjs GraphModel for the graph's current state (built on first use). */
+  /** The cached entry when it still matches the graph, kernels and backend. */
+  private valid(graph: Graph): Cached | undefined {
+    const c = this.cache.get(graph);
+    return c && c.epoch === kernelEpoch() && c.backend === tf.getBackend() && sameSnapshot(graph, c.snapshot) ? c : undefined;
+  }
+
   model(graph: Graph): Cached {
     const epoch = kernelEpoch();
     const backend = tf.getBackend();
+    const ok = this.valid(graph);
+    if (ok) return ok;
     const c = this.cache.get(graph);
-    if (c && c.epoch === epoch && c.backend === backend && sameSnapshot(graph, c.snapshot)) return c;
     if (c) {
       finalizer.unregister(c);
       c.model.dispose();
@@ -229,12 +236,12 @@ export class TfjsExecutor implements Executor {
       return r.port ? `${r.node}:${r.port}` : r.node;
     });
     try {
-      const entry = this.model(graph);
       const sig = Object.keys(tfFeeds).sort().join(',') + '|' + names.join(',');
-      if (!entry.checked.has(sig)) {
-        this.checkSupported(graph, Object.keys(tfFeeds), names);
-        entry.checked.add(sig);
-      }
+      let entry = this.valid(graph);
+      // Check before building: an unsupported op should fail fast, not after loading weights.
+      if (!entry?.checked.has(sig)) this.checkSupported(graph, Object.keys(tfFeeds), names);
+      entry ??= this.model(graph);
+      entry.checked.add(sig);
       const { model, async } = entry;
       let outs: tf.Tensor[];
       if (async) outs = toList(await model.executeAsync(tfFeeds, names));

@@ -349,3 +349,28 @@ describe('must-run models', () => {
     expect(Array.from(f32(s!))).toEqual(Array.from(f32(qf.input0!), (v, i) => Math.fround(v + f32(qf.input1!)[i]!)));
   });
 });
+
+describe('documented as unsupported', () => {
+  it('tf-stylize-quantized and deepmd fail with UnsupportedOpError naming node and op', async () => {
+    const st = load('tf-stylize-quantized/stylize_quantized.pb');
+    const dp = modelPath('deepmd-deeppot-pbtxt/deeppot.pbtxt');
+    if (!st || !dp) return;
+    const e1 = await exec.run(st, { input: Tensor.zeros('float32', [1, 8, 8, 3]), style_num: Tensor.zeros('float32', [26]) }, ['output']).catch((e: unknown) => e);
+    expect((e1 as { code?: string }).code).toBe('E_UNSUPPORTED_OP');
+    expect((e1 as Error).message).toMatch(/op '(QuantizeV2|QuantizedConv2D|QuantizedReshape|RequantizationRange|Requantize|QuantizedRelu)' is not supported.*registerKernel/);
+    const g = readGraph(dp);
+    const feeds = {
+      t_coord: Tensor.zeros('float64', [6]), t_type: Tensor.zeros('int32', [2]), t_natoms: Tensor.fromValues('int32', [4], [2, 2, 2, 0]),
+      t_box: Tensor.zeros('float64', [9]), t_mesh: Tensor.zeros('int32', [0]),
+    };
+    const e2 = await exec.run(g, feeds, ['o_energy']).catch((e: unknown) => e);
+    expect((e2 as { code?: string }).code).toBe('E_UNSUPPORTED_OP');
+    expect((e2 as Error).message).toMatch(/op 'Prod(EnvMatA|ForceSeA|VirialSeA)' is not supported/);
+  });
+
+  it("backend 'node' without @tensorflow/tfjs-node installed explains how to get it", async () => {
+    const err = await createExecutor({ backend: 'node' }).run(new Graph(), {}, []).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('E_USAGE');
+    expect((err as Error).message).toMatch(/optional peer package @tensorflow\/tfjs-node.*--backend wasm/);
+  });
+});
