@@ -128,7 +128,14 @@ describe('Graph editing', () => {
     expect(g.has('a')).toBe(false);
     expect(g.consumersOf('a')).toEqual([]);
     expectIndexConsistent(g);
-    expect(() => g.renameNode('split', 'b')).toThrow(GraphValidationError);
+    // later edits keep that order: iteration, removal, addition and the written GraphDef agree
+    g.renameNode('x', 'input');
+    g.removeNode('b');
+    g.addNode({ name: 'e', op: 'NoOp' });
+    expect([...g].map((n) => n.name)).toEqual(['input', 'split', 'c', 'd', 'e']);
+    expect(g.toGraphDef().node.map((n) => n.name)).toEqual(['input', 'split', 'c', 'd', 'e']);
+    expect(g.topoOrder().map((n) => n.name)[0]).toBe('input');
+    expect(() => g.renameNode('split', 'c')).toThrow(GraphValidationError);
     expect(() => g.renameNode('nope', 'z')).toThrow(/node 'nope': no such node/);
   });
 
