@@ -63,7 +63,12 @@ function readManifest(dir: string): DiscoveredPlugin | undefined {
     return undefined;
   }
   if (!pj || typeof pj.tfpass !== 'object' || pj.tfpass === null) return undefined;
-  return { name: pj.name, version: pj.version, dir, manifest: pj.tfpass, peerCore: pj.peerDependencies?.['@tfpass/core'] };
+  // A package without a string name is not installable; malformed fields must not crash discovery.
+  if (typeof pj.name !== 'string') return undefined;
+  const m = pj.tfpass;
+  const passes = Array.isArray(m.passes) ? m.passes.filter((x: any) => x && typeof x.name === 'string') : [];
+  const peer = pj.peerDependencies?.['@tfpass/core'];
+  return { name: pj.name, version: typeof pj.version === 'string' ? pj.version : '0.0.0', dir, manifest: { ...m, passes }, peerCore: typeof peer === 'string' ? peer : undefined };
 }
 
 function scanNodeModules(nm: string, out: Map<string, DiscoveredPlugin>): void {

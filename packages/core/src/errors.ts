@@ -100,7 +100,13 @@ export class ParamError extends TfpassError {
 
 export class TransformSyntaxError extends TfpassError {
   constructor(readonly position: number, readonly source: string, detail: string) {
-    super('E_TRANSFORM_SYNTAX', `transform string, column ${position + 1}: ${detail}\n  ${source}\n  ${' '.repeat(position)}^`);
+    // A long string is shown as a window around the error, so the message stays short.
+    const long = source.length > 120;
+    const from = long ? Math.max(0, position - 60) : 0;
+    const to = long ? Math.min(source.length, position + 60) : source.length;
+    const pre = from > 0 ? '…' : '';
+    const shown = pre + source.slice(from, to) + (to < source.length ? '…' : '');
+    super('E_TRANSFORM_SYNTAX', `transform string, column ${position + 1}: ${detail}\n  ${shown}\n  ${' '.repeat(position - from + pre.length)}^`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import {
   FileError,
   GraphFormatError,
@@ -316,18 +316,28 @@ export function artifactsToGraph(a: { modelTopology: unknown; weightSpecs: TfjsW
   const data = a.weightData instanceof Uint8Array ? a.weightData : new Uint8Array(a.weightData);
   let offset = 0;
   for (const spec of a.weightSpecs) {
-    const len = weightByteLength(spec, data, offset);
-    if (offset + len > data.length) {
-      throw new GraphFormatError({ file: name }, `weight '${spec.name}' needs bytes ${offset}..${offset + len} but the weight data has ${data.length}`);
+    if (!spec || typeof spec.name !== 'string' || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new GraphFormatError({ file: name }, `weight spec ${JSON.stringify(spec)?.slice(0, 120)} needs a string name and a shape of non-negative integers`);
     }
-    const values = decodeWeight(spec, data.subarray(offset, offset + len));
-    offset += len;
-    let node = g.get(spec.name);
-    if (!node) {
-      node = g.addNode({ name: spec.name, op: 'Const', attrs: { dtype: { type: spec.dtype === 'complex64' ? 'complex64' : spec.dtype } } });
+    // Corrupt specs or weight bytes (string lengths past the end, odd quantization) surface as
+    // RangeErrors and TypeErrors deep in decoding: report them as format errors naming the weight.
+    try {
+      const len = weightByteLength(spec, data, offset);
+      if (offset + len > data.length) {
+        throw new GraphFormatError({ file: name }, `weight '${spec.name}' needs bytes ${offset}..${offset + len} but the weight data has ${data.length}`);
+      }
+      const values = decodeWeight(spec, data.subarray(offset, offset + len));
+      offset += len;
+      let node = g.get(spec.name);
+      if (!node) {
+        node = g.addNode({ name: spec.name, op: 'Const', attrs: { dtype: { type: spec.dtype === 'complex64' ? 'complex64' : spec.dtype } } });
+      }
+      const declared = node.attrs.optType('dtype') ?? parseDType(spec.dtype) ?? 'float32';
+      node.attrs.setTensor('value', hostTensor(declared, spec.shape, values));
+    } catch (e) {
+      if (e instanceof TfpassError && e.code !== 'E_INTERNAL') throw e;
+      throw new GraphFormatError({ file: name }, `weight '${spec.name}' does not decode: ${(e as Error).message}`, { cause: e });
     }
-    const declared = node.attrs.optType('dtype') ?? parseDType(spec.dtype) ?? 'float32';
-    node.attrs.setTensor('value', hostTensor(declared, spec.shape, values));
   }
   return g;
 }
@@ -354,7 +364,7 @@ export function readTfjsModel(path: string): Graph {
   } catch (e) {
     throw new GraphFormatError({ file }, `not JSON: ${(e as Error).message}`, { cause: e });
   }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+  if (!json || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new GraphFormatError({ file }, 'not a TF.js graph model (needs modelTopology and weightsManifest)');
   }
   if (json.format && json.format !== 'graph-model') {
@@ -364,8 +374,15 @@ export function readTfjsModel(path: string): Graph {
   const specs: TfjsWeightSpec[] = [];
   const parts: Uint8Array[] = [];
   for (const group of json.weightsManifest) {
+    if (!group || !Array.isArray(group.weights) || !Array.isArray(group.paths)) {
+      throw new GraphFormatError({ file }, 'each weightsManifest entry needs "paths" and "weights" lists');
+    }
     specs.push(...group.weights);
     for (const p of group.paths) {
+      // Shards live next to model.json: a path that leaves the folder is not followed.
+      if (typeof p !== 'string' || isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
+        throw new GraphFormatError({ file }, `weight shard path ${JSON.stringify(p)} must be a relative path inside the model folder`);
+      }
       const shard = join(dir, p);
       if (!existsSync(shard)) throw new FileError(shard, `weight shard listed in ${file} is missing`);
       parts.push(readFileSync(shard));
