@@ -22,7 +22,14 @@ function parseValue(lib: Lib, node: Node, dtype: DType, raw: string): Tensor {
 }
 
 /** Bool scalar value of a Switch predicate that is constant (through Identity). */
-function constPred(g: Graph, input: string): boolean | undefined {
+function constPred(g: Graph, input: string, depth = 0): boolean | undefined {
+  let p = g.producer(input);
+  for (let hops = 0; p?.op === 'Identity' && hops < 64; hops++) p = g.producer(p.dataInputs[0] ?? '');
+  // `not training` style predicates.
+  if (p?.op === 'LogicalNot' && depth < 16) {
+    const v = constPred(g, p.dataInputs[0]!, depth + 1);
+    return v === undefined ? undefined : !v;
+  }
   const t = constTensor(g, input);
   if (!t || t.dtype !== 'bool' || t.size !== 1) return undefined;
   return (t.data as Uint8Array)[0] !== 0;

@@ -329,6 +329,20 @@ describe('freeze_placeholder', () => {
     });
   }
 
+  test('a LogicalNot predicate is resolved too', async () => {
+    const g = condGraph(true);
+    g.addNode({ name: 'not_training', op: 'LogicalNot', inputs: ['training'] });
+    g.node('cond/pred_id').setInput(0, 'not_training');
+    g.node('cond/Switch').setInputs(['not_training', 'not_training']);
+    const after = g.clone();
+    await run(after, 'freeze_placeholder(name=training, value=true)', { outputs: ['output'] });
+    expect(count(after, /Switch|Merge/)).toBe(0);
+    // not(true) takes the false branch: relu(x) - 1.
+    expect(after.has('cond/relu')).toBe(true);
+    expect(after.has('cond/mul')).toBe(false);
+    await expectSameOutputs(condGraph(false), after, { inputs: { x: [2, 3] }, outputs: ['output'], seed: 4, ...TOL });
+  });
+
   test('unknown name is a parameter error with a suggestion', async () => {
     const g = condGraph(true);
     await expect(run(g, 'freeze_placeholder(name=trainin, value=false)')).rejects.toThrow(/did you mean 'training'/);
