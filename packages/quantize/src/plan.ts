@@ -375,6 +375,17 @@ export function planQuantization(graph: Graph, opts: PlanOptions = {}): Site[] {
 
   for (const n of nodes) {
     if (!n.attrs.has('_tfpass_fused') || n.attrs.getString('_tfpass_fused') !== 'output') continue;
+    // The block's input needs a range too (Mean/Sub read it); a conv feeding it gets its weights quantized.
+    const centered = g.get(`${context(n.name)}/centered`);
+    const x = centered ? dataIn(g, centered, 0) : undefined;
+    if (x && !quantizedTensors.has(x.name) && inPort(centered!, 0) === 0) {
+      const lm = matchLayer(x) ?? matchBiasAdd(x);
+      if (lm && !matched.has(lm.layer)) {
+        matched.add(lm.layer);
+        add(context(lm.layer.name), 'weights_quant', lm.weight!, consumersOf(lm.weight!), 'weights', { init: [-6, 6], layer: lm.layer, consumerScope: true });
+      }
+      add(context(x.name), 'act_quant', x, consumersOf(x), 'activation', { init: [-6, 6], layer: lm?.layer, producerScope: true });
+    }
     // A Relu right after the block carries the range instead (TOCO copies it to the Relu input).
     const cs = consumersOf(n);
     const out = cs.length === 1 && RELUS.has(cs[0]!.op) ? cs[0]! : n;

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import * as lib from '@tfpass/core';
+import { readGraph } from '@tfpass/core';
+import { modelPath } from '@tfpass/core/testing';
+import { fuseInstanceNorms } from '@tfpass/pass-instance-norm';
+import { planQuantization, quantizeGraph } from '../src/index.js';
+import { G } from './helpers.js';
+
+describe('quantizing fused instance norms', () => {
+  it('one fake quant at the block output (after its Relu) and one at its input, none inside', () => {
+    const b = new G();
+    b.input('x', [1, 8, 8, 3]);
+    b.conv('conv1/Conv2D', 'x', b.variable('conv1/weights', [3, 3, 3, 4]));
+    const x = 'conv1/Conv2D';
+    const mean = b.op('in/moments/mean', 'Mean', [x, b.g.addNode({ name: 'in/axes', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: lib.Tensor.fromValues('int32', [2], [1, 2]) } } }).name], { Tidx: { type: 'int32' }, keep_dims: { b: true } });
+    const sd = b.op('in/moments/SquaredDifference', 'SquaredDifference', [x, b.op('in/moments/StopGradient', 'StopGradient', [mean])]);
+    const v = b.op('in/moments/variance', 'Mean', [sd, 'in/axes'], { Tidx: { type: 'int32' }, keep_dims: { b: true } });
+    const sub = b.op('in/sub', 'Sub', [x, mean]);
+    const den = b.op('in/pow', 'Pow', [b.op('in/add', 'AddV2', [v, b.konst('in/eps', [], [1e-3])]), b.konst('in/half', [], [0.5])]);
+    const norm = b.op('in/truediv', 'RealDiv', [sub, den]);
+    const y = b.op('in/add_1', 'AddV2', [b.op('in/mul', 'Mul', [b.konst('in/scale', [4]), norm]), b.konst('in/shift', [4])]);
+    b.op('relu', 'Relu', [y]);
+    b.op('out', 'Identity', ['relu']);
+    const fused = fuseInstanceNorms(b.g, lib);
+    expect(fused.length).toBe(1);
+    const sites = planQuantization(b.g);
+    expect(sites.map((s) => [s.name, s.tensor])).toEqual([
+      ['weights_quant', 'conv1/weights/read'],
+      ['act_quant', 'conv1/Conv2D'],
+      ['act_quant', 'relu'],
+    ]);
+    expect(sites[2]!.prefix).toBe('in/fused_instance_norm/act_quant');
+    quantizeGraph(b.g, { kind: 'const' });
+    const inside = b.g.nodes().filter((n) => n.op === 'FakeQuantWithMinMaxVars' && n.name.includes('fused_instance_norm'));
+    expect(inside).toEqual([]);
+  });
+
+  const path = modelPath('tf-stylize-quantized/stylize_quantized.pb');
+  it.runIf(!!path)('tf-stylize: 18 fused blocks, one fake quant after each block (on its Relu when one follows)', () => {
+    const g = readGraph(path!);
+    expect(fuseInstanceNorms(g, lib).length).toBe(18);
+    const sites = planQuantization(g);
+    const outs = sites.filter((s) => g.get(s.producer)?.attrs.has('_tfpass_fused') || g.get(g.node(s.producer).dataInputs[0] ?? '')?.attrs.has('_tfpass_fused'));
+    expect(outs.length).toBe(18);
+  });
+});
