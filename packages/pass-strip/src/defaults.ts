@@ -15,8 +15,8 @@ for (const op of ('Const Identity IdentityN Add AddV2 AddN Mul Sub RealDiv Div R
 }
 
 /**
- * Attr defaults of the ops found in the models we ship tests for, used when core's op table
- * (`defaultAttrs`) is not available. Values follow TensorFlow's op registrations.
+ * TF 1.15 attr defaults of common ops, used when core's op table does not know an op (or is
+ * missing in an older core). Values follow TensorFlow's op registrations.
  */
 export const FALLBACK_DEFAULTS: Record<string, Defaults> = {
   ...EMPTY,
@@ -65,18 +65,10 @@ export const FALLBACK_DEFAULTS: Record<string, Defaults> = {
   Print: { message: { s: '' }, first_n: { i: -1 }, summarize: { i: 3 } },
 };
 
-/** Core's op table if it is there (written in parallel), else the fallback above. */
-export function defaultsLookup(lib: Lib): { source: string; get(op: string): Defaults | undefined } {
-  const fn = (lib as unknown as { defaultAttrs?: (op: string) => unknown }).defaultAttrs;
-  if (typeof fn === 'function') {
-    return {
-      source: 'op table',
-      get(op) {
-        const d = fn(op);
-        if (d === undefined || d === null) return FALLBACK_DEFAULTS[op];
-        return d instanceof Map ? (Object.fromEntries(d) as Defaults) : (d as Defaults);
-      },
-    };
+/** Core's op table (TF 1.15 defaults unless asked for a later release), else the fallback above. */
+export function defaultsLookup(lib: Lib, tfVersion: string): { source: string; get(op: string): Defaults | undefined } {
+  if (typeof lib.defaultAttrs === 'function') {
+    return { source: 'op table', get: (op) => lib.defaultAttrs(op, { tfVersion }) ?? FALLBACK_DEFAULTS[op] };
   }
   return { source: 'built-in table', get: (op) => FALLBACK_DEFAULTS[op] };
 }
@@ -86,10 +78,13 @@ export function addDefaultAttributes(lib: Lib): PassDefinition {
     name: 'add_default_attributes',
     summary: 'Write out attributes that nodes leave at their op\'s default',
     description: 'Ops the table does not know (custom ops, _Fused*, TF.js ops) are left as they are and counted in the report; TensorFlow fails on them.',
-    params: {},
-    example: 'add_default_attributes',
-    run(graph: Graph, ctx: PassContext) {
-      const table = defaultsLookup(lib);
+    params: {
+      tf_version: { type: 'string', default: '1.15', description: 'TensorFlow release the graph is for: attrs added after it are not written (a TF 1.15 runtime rejects them)' },
+    },
+    example: 'add_default_attributes(tf_version=1.15)',
+    run(graph: Graph, ctx: PassContext<{ tf_version: string }>) {
+      if (!/^\d+\.\d+(\.\d+)?$/.test(ctx.params.tf_version)) throw new lib.ParamError('add_default_attributes', 'tf_version', `expected a release like 1.15 or 2.4, got '${ctx.params.tf_version}'`);
+      const table = defaultsLookup(lib, ctx.params.tf_version);
       const unknown = new Set<string>();
       for (const n of graph) {
         const d = table.get(n.op);

@@ -41,7 +41,7 @@ export function insertLogging(lib: Lib): PassDefinition<LogParams> {
         const types: DType[] = [];
         let unknown = false;
         for (const k of sorted) {
-          const t = outputDType(node, k);
+          const t = outputDType(lib, node, k);
           if (!t) unknown = true;
           else types.push(t);
         }

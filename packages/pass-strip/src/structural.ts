@@ -186,7 +186,7 @@ export function structuralPasses(lib: Lib): PassDefinition<any>[] {
       name: 'merge_duplicate_nodes',
       summary: 'Merge nodes with the same op, inputs, device and attributes into one',
       description:
-        'One pass in topological order, so chains of duplicates collapse together. Stateful ops, Placeholders, control-flow ops ' +
+        'One pass in topological order, so chains of duplicates collapse together. Stateful ops, ops the op table does not know, Placeholders, control-flow ops ' +
         'and --inputs/--outputs (ports ignored) are never merged; node order is kept (TensorFlow reorders by hash).',
       params: noParams,
       example: 'merge_duplicate_nodes',
@@ -247,9 +247,12 @@ const NEVER_MERGE = new Set([
 ]);
 const STATEFUL = /^(Random|Stateful|Truncated|Variable|Var|Assign|Scatter|Resource|Queue|.*Queue|.*Reader|.*Iterator|.*Table|Lookup|Initialize|Stack|TensorArray|Barrier|Accumulator|Apply|SparseApply|ResourceApply|.*Summary$)/;
 
-function mergeable(node: Node): boolean {
+function mergeable(lib: Lib, node: Node): boolean {
   if (NEVER_MERGE.has(node.op) || node.op.startsWith('_')) return false;
-  return !STATEFUL.test(node.op);
+  const def = typeof lib.getOpDef === 'function' ? lib.getOpDef(node.op) : undefined;
+  // Ops the table does not know (custom ops) are left alone: they may be stateful.
+  if (def) return !def.isStateful;
+  return typeof lib.getOpDef !== 'function' && !STATEFUL.test(node.op);
 }
 
 function hashBytes(b: Uint8Array, h: number): number {
@@ -321,7 +324,7 @@ function mergeDuplicates(lib: Lib, graph: Graph, ctx: PassContext) {
   const dropped = new Set<string>();
   // Producers first (graph order otherwise), so the first of a group in graph order is kept.
   for (const node of graph.topoOrder()) {
-    if (keep.has(node.name) || !mergeable(node)) continue;
+    if (keep.has(node.name) || !mergeable(lib, node)) continue;
     const key = nodeKey(lib, node);
     const bucket = seen.get(key);
     const twin = bucket?.find((b) => sameTensors(b, node));

@@ -37,11 +37,31 @@ const BOOL_OPS = new Set([
 ]);
 const FLOAT_OPS = new Set(['AudioSpectrogram', 'Mfcc', 'Dequantize', 'AudioMicrofrontend']);
 
-/**
- * Output dtype of `node:port` from its attrs, for ops whose typing follows the usual
- * conventions; undefined when it cannot be told without an op definition.
- */
-export function outputDType(node: Node, port: number): DType | undefined {
+/** Output dtype of `node:port`: from core's op table, else from the usual attr conventions. */
+export function outputDType(lib: Lib, node: Node, port: number): DType | undefined {
+  const def = typeof lib.getOpDef === 'function' ? lib.getOpDef(node.op) : undefined;
+  if (def) {
+    let pos = 0;
+    for (const arg of def.outputs) {
+      const attr = (name: string) => def.attrs.find((x) => x.name === name)?.default;
+      let len = 1;
+      if (arg.numberAttr) len = node.attrs.kind(arg.numberAttr) === 'i' ? node.attrs.getInt(arg.numberAttr) : Number(attr(arg.numberAttr) ?? NaN);
+      const list = arg.typeListAttr ? (node.attrs.kind(arg.typeListAttr) === 'list(type)' ? node.attrs.getTypes(arg.typeListAttr) : []) : undefined;
+      if (list) len = list.length;
+      if (!(len >= 0)) return undefined;
+      if (port < pos + len) {
+        if (arg.type) return arg.type;
+        if (list) return list[port - pos];
+        if (arg.typeAttr) return node.attrs.kind(arg.typeAttr) === 'type' ? node.attrs.getType(arg.typeAttr) : ((attr(arg.typeAttr) as DType | undefined) ?? undefined);
+        return undefined;
+      }
+      pos += len;
+    }
+  }
+  return outputDTypeFromAttrs(node, port);
+}
+
+function outputDTypeFromAttrs(node: Node, port: number): DType | undefined {
   const a = node.attrs;
   const type = (k: string): DType | undefined => (a.kind(k) === 'type' ? a.getType(k) : undefined);
   const op = node.op;

@@ -148,7 +148,7 @@ describe('ops a pass does not know pass through untouched', () => {
     const g = mk();
     await run(
       g,
-      'remove_nodes(op=Identity) sort_by_execution_order merge_duplicate_nodes add_default_attributes backport_concatv2 backport_addv2 backport_tensor_array_v3 remove_device strip_unused_nodes inline_partitionedcall',
+      'remove_nodes(op=Identity) sort_by_execution_order merge_duplicate_nodes backport_concatv2 backport_addv2 backport_tensor_array_v3 remove_device strip_unused_nodes inline_partitionedcall',
       { inputs: ['in'], outputs: ['out'] },
     );
     for (const n of ['conv', 'dw', 'prelu', 'custom']) {
@@ -156,6 +156,10 @@ describe('ops a pass does not know pass through untouched', () => {
       expect(g.node(n).inputs).toEqual(before.node(n).inputs);
       expect(g.node(n).attrs.keys()).toEqual(before.node(n).attrs.keys());
     }
+    // add_default_attributes fills in what the op table knows (grappler's _FusedConv2D) and leaves the rest.
+    await run(g, 'add_default_attributes');
+    expect(g.node('conv').attrs.getString('data_format')).toBe('NHWC');
+    for (const n of ['prelu', 'custom']) expect(g.node(n).attrs.keys()).toEqual(before.node(n).attrs.keys());
   });
 
   it('add_default_attributes reports unknown ops instead of failing', async () => {
@@ -208,6 +212,39 @@ describe('merge_duplicate_nodes (quantize_nodes_test merge cases)', () => {
     const g = graph([...base(), ['add_op', 'Add', ['a_op', 'b_op']], ['mul_op', 'Mul', ['add_op', 'c_op']]]);
     await run(g, 'merge_duplicate_nodes');
     expect(names(g)).toEqual(['a_op', 'c_op', 'add_op', 'mul_op']);
+  });
+});
+
+describe('op table', () => {
+  it('add_default_attributes writes TF 1.15 defaults unless tf_version asks for later attrs', async () => {
+    const a = graph([['q', 'QuantizeV2']]);
+    await run(a, 'add_default_attributes');
+    const b = graph([['q', 'QuantizeV2']]);
+    await run(b, 'add_default_attributes(tf_version=2.4)');
+    expect(a.node('q').attrs.getString('mode')).toBe('MIN_COMBINED');
+    expect(a.node('q').attrs.has('narrow_range')).toBe(false);
+    expect(b.node('q').attrs.has('narrow_range')).toBe(true);
+    await expect(run(b, 'add_default_attributes(tf_version=latest)')).rejects.toThrow(/tf_version/);
+  });
+
+  it('insert_logging types every read output of a multi-output op', async () => {
+    const g = graph([
+      { name: 'dim', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: lib.Tensor.scalar('int32', 0) } } }, floatConst('x', iota(4)),
+      { name: 'split', op: 'Split', inputs: ['dim', 'x'], attrs: { T: { type: 'float32' }, num_split: { i: 2 } } },
+      { name: 'add', op: 'Add', inputs: ['split', 'split:1'], attrs: { T: { type: 'float32' } } },
+      { name: 'shape', op: 'Shape', inputs: ['add'], attrs: { T: { type: 'float32' } } }, ['out', 'Identity', ['shape']],
+    ]);
+    await run(g, 'insert_logging(op=Split, op=Shape)');
+    expect(ins(g, 'split__print__')).toEqual(['split', 'split', 'split:1']);
+    expect(g.node('split__print__').attrs.getTypes('U')).toEqual(['float32', 'float32']);
+    expect(ins(g, 'add')).toEqual(['split__print__', 'split:1']);
+    expect(g.node('shape__print__').attrs.getType('T')).toBe('int32');
+  });
+
+  it('merge_duplicate_nodes leaves ops the table does not know (custom ops may be stateful)', async () => {
+    const g = graph([['x', 'Const'], ['c1', 'MyCustomOp', ['x']], ['c2', 'MyCustomOp', ['x']], ['o', 'Add', ['c1', 'c2']]]);
+    await run(g, 'merge_duplicate_nodes');
+    expect(g.has('c1') && g.has('c2')).toBe(true);
   });
 });
 
