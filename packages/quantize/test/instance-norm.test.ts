@@ -31,8 +31,9 @@ describe('quantizing fused instance norms', () => {
     ]);
     expect(sites[2]!.prefix).toBe('in/fused_instance_norm/act_quant');
     quantizeGraph(b.g, { kind: 'const' });
-    const inside = b.g.nodes().filter((n) => n.op === 'FakeQuantWithMinMaxVars' && n.name.includes('fused_instance_norm'));
-    expect(inside).toEqual([]);
+    const fqInputs = b.g.nodes().filter((n) => n.op === 'FakeQuantWithMinMaxVars').map((n) => b.g.producer(n.dataInputs[0]!)!);
+    expect(fqInputs.map((n) => n.name).sort()).toEqual(['conv1/Conv2D', 'conv1/weights/read', 'relu']);
+    expect(fqInputs.some((n) => n.attrs.has('_tfpass_fused'))).toBe(false);
   });
 
   const path = modelPath('tf-stylize-quantized/stylize_quantized.pb');
