@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readGraph } from '@tfpass/core';
 import { modelPath } from '@tfpass/core/testing';
-import { applySites, extractRanges, planQuantization } from '../src/index.js';
+import { applySites, extractRanges, planQuantization, quantizeEval } from '../src/index.js';
 
 const real = [
   'speech-tiny-conv-qat/tiny_conv.pb',
@@ -31,6 +31,19 @@ describe.each(real)('placement matches contrib create_eval_graph on %s', (rel) =
       // Every consumer of the original fake quant reads the new one.
       expect(g.consumersOf(fq).map((c) => c.node.name).sort()).toEqual(orig.consumersOf(fq).map((c) => c.node.name).filter((n) => g.has(n)).sort());
     }
+    g.validate();
+  });
+  it.runIf(!!path)('quantize_eval with the stripped ranges: same sites, min/max variables initialised to them', () => {
+    const g = readGraph(path!);
+    const { ranges, fakeQuants } = extractRanges(g, { strip: true });
+    const r = quantizeEval(g, { ranges });
+    expect(r.sites.map((s) => `${s.prefix}/FakeQuantWithMinMaxVars`).sort()).toEqual([...fakeQuants.values()].sort());
+    for (const s of r.sites) {
+      const v = g.node(`${s.prefix}/max/Initializer/Const`).attrs.getTensor('value').toNumbers()[0]!;
+      expect(v).toBeCloseTo(ranges[s.tensor]!.max as number, 6);
+      expect(g.node(`${s.prefix}/FakeQuantWithMinMaxVars`).dataInputs[2]).toBe(`${s.prefix}/max/read`);
+    }
+    expect(r.model.kind).toBe('meta');
     g.validate();
   });
 });
