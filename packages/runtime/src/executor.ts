@@ -187,6 +187,36 @@ export class TfjsExecutor implements Executor {
   }
 
   /** The cached tfjs GraphModel for the graph's current state (built on first use). */
+  private readonly derived = new WeakMap<Graph, { snapshot: unknown[]; byKey: Map<string, { graph: Graph; rename: Map<string, string> }> }>();
+
+  /** A copy of `graph` in which each fed tensor `n:k` (k > 0) is read from a new Placeholder. */
+  private withFeedPlaceholders(graph: Graph, ported: string[]): { graph: Graph; rename: Map<string, string> } {
+    let d = this.derived.get(graph);
+    if (!d || !sameSnapshot(graph, d.snapshot)) {
+      d = { snapshot: graphSnapshot(graph), byKey: new Map() };
+      this.derived.set(graph, d);
+    }
+    const key = ported.map(canon).sort().join(',');
+    let hit = d.byKey.get(key);
+    if (!hit) {
+      const g2 = graph.clone();
+      const rename = new Map<string, string>();
+      for (const t of ported) {
+        const r = parseInput(t);
+        const src = g2.get(r.node);
+        if (!src) throw new GraphValidationError(r.node, 'is fed but is not in the graph');
+        const ph = g2.uniqueName(`${r.node}/tfpass_feed_${r.port}`);
+        // No dtype attr: tfjs then accepts whatever dtype the feed has.
+        g2.addNode({ name: ph, op: 'Placeholder' });
+        g2.replaceUses(canon(t), ph);
+        rename.set(canon(t), ph);
+      }
+      hit = { graph: g2, rename };
+      d.byKey.set(key, hit);
+    }
+    return hit;
+  }
+
   /** The cached entry when it still matches the graph, kernels and backend. */
   private valid(graph: Graph): Cached | undefined {
     const c = this.cache.get(graph);
@@ -223,6 +253,15 @@ export class TfjsExecutor implements Executor {
   }
 
   async run(graph: Graph, feeds: Record<string, Tensor>, fetches: string[]): Promise<Tensor[]> {
+    const ported = Object.keys(feeds).filter((k) => parseInput(k).port > 0);
+    if (ported.length) {
+      // tfjs feeds whole nodes: feeding `n:k` would leave n's other outputs undefined. Run a
+      // copy where each fed `n:k` is a Placeholder of its own, cached per graph state.
+      const { graph: g2, rename } = this.withFeedPlaceholders(graph, ported);
+      const f2: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(feeds)) f2[rename.get(canon(k)) ?? k] = v;
+      return this.run(g2, f2, fetches.map((s) => rename.get(canon(s)) ?? s));
+    }
     await useBackend(this.backend);
     const tfFeeds: Record<string, tf.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) {
@@ -288,6 +327,12 @@ function isWeight(model: GraphModel, t: tf.Tensor): boolean {
     weightIds.set(model, ids);
   }
   return ids.has(t.id);
+}
+
+/** `n:0` -> `n`, `n:2` stays. */
+function canon(s: string): string {
+  const r = parseInput(s);
+  return r.port ? `${r.node}:${r.port}` : r.node;
 }
 
 function toList(x: tf.Tensor | tf.Tensor[]): tf.Tensor[] {

@@ -133,3 +133,21 @@ describe('memory', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('feeding output ports', () => {
+  it('feeds n:1 of a multi-output node while n:0 is still computed', async () => {
+    const g = new Graph();
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    g.addNode({ name: 'axis', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: Tensor.scalar('int32', 0) } } });
+    g.addNode({ name: 'split', op: 'Split', inputs: ['axis', 'x'], attrs: { T: { type: 'float32' }, num_split: { i: 2 } } });
+    g.addNode({ name: 'sum', op: 'AddV2', inputs: ['split', 'split:1'], attrs: { T: { type: 'float32' } } });
+    const x = Tensor.fromValues('float32', [4], [1, 2, 3, 4]);
+    const ex = createExecutor();
+    const [s0] = await ex.run(g, { x }, ['sum']);
+    expect(Array.from(s0!.data as Float32Array)).toEqual([4, 6]);
+    const [s1, fed] = await ex.run(g, { x, 'split:1': Tensor.fromValues('float32', [2], [10, 20]) }, ['sum', 'split:1']);
+    expect(Array.from(s1!.data as Float32Array)).toEqual([11, 22]);
+    expect(Array.from(fed!.data as Float32Array)).toEqual([10, 20]);
+    expect(g.has('split/tfpass_feed_1')).toBe(false);
+  });
+});
