@@ -142,7 +142,8 @@ const key = (node: string, port: number) => (port ? `${node}:${port}` : node);
  * input of every op needs a range (from a FakeQuant, or derived as HardcodeMinMax does).
  * Also degenerate ranges and fake quants the target would not accept.
  */
-export function quantCheck(g: Graph, target: Target = loadTarget('tflite'), opts: CheckOptions = {}): Finding[] {
+export function quantCheck(g: Graph, targetOrName: Target | string = 'tflite', opts: CheckOptions = {}): Finding[] {
+  const target = typeof targetOrName === 'string' ? loadTarget(targetOrName) : targetOrName;
   const A = new Analysis(g);
   const stop = new Set((opts.inputs ?? []).map((s) => parseInput(s).node));
   const live = A.reachable(opts.outputs, stop);

@@ -3,7 +3,7 @@ import { Analysis, loadTarget, quantCheck, type CheckOptions, type Finding, type
 import { FAKE_QUANTS } from './plan.js';
 
 export interface LintOptions extends CheckOptions {
-  target?: Target;
+  target?: Target | string;
   /** Rules to skip, by name. */
   disable?: string[];
 }
@@ -24,7 +24,7 @@ const THROUGH = new Set(['Identity', 'Reshape', 'Squeeze', 'ExpandDims', 'StopGr
 
 /** The seed's debugging checklist as rules. */
 export function lint(g: Graph, opts: LintOptions = {}): Finding[] {
-  const target = opts.target ?? loadTarget('tflite');
+  const target = typeof opts.target === 'object' ? opts.target : loadTarget(opts.target ?? 'tflite');
   const off = new Set(opts.disable ?? []);
   const A = new Analysis(g);
   const out: Finding[] = [];
