@@ -78,12 +78,18 @@ describe.concurrent('run, verify, trace', () => {
     expect(existsSync(join(dir, 'o/Softmax.npy'))).toBe(true);
   });
 
-  it('verify: the seed pipeline keeps MobileNet\'s outputs; a changed graph fails with E_NUMERIC', async () => {
+  it('the seed pipeline keeps MobileNet\'s outputs (verify); a changed graph fails with E_NUMERIC', async () => {
     if (!MNET) return void console.log('models not available: skipped');
     const dir = tmp();
     const t = await tfpass(['transform', `--in_graph=${MNET}`, '--out_graph=opt.pb', '--inputs=input_1', '--outputs=output_0',
       '--transforms=strip_unused_nodes(type=float, shape="1,128,128,3") remove_nodes(op=Identity, op=CheckNumerics) fold_constants fold_batch_norms fold_old_batch_norms'], { cwd: dir });
+    expect(t.stderr).toBe('');
     expect(t.status).toBe(0);
+    expect(t.stdout).toMatch(/677 -> \d+ nodes/);
+    expect(t.stdout).toMatch(/op types changed: .*Identity 136 -> 1/);
+    const opt = core.readGraph(join(dir, 'opt.pb'));
+    expect(opt.nodes().filter((n) => n.op === 'Rsqrt')).toHaveLength(0);
+    expect(opt.node('input_1').attrs.getShape('shape')).toEqual([1, 128, 128, 3]);
     const v = await tfpass(['verify', MNET, 'opt.pb', '--input', 'input_1=1,128,128,3', '--outputs', 'output_0', '--atol', '1e-4', '--rtol', '1e-4'], { cwd: dir });
     expect(v.stderr).toBe('');
     expect(v.status).toBe(0);
