@@ -7,10 +7,14 @@ import { weightRange } from './rewrite.js';
 export type CalibrationMethod = 'minmax' | 'ema' | `percentile=${number}` | { percentile: number } | { ema: number };
 
 export interface CalibrateOptions extends PlanOptions {
-  /** Input names, fed in this order from `data`. */
-  inputs: string[];
+  /** Input names, fed in this order from `data` (needed only for per-input lists). */
+  inputs?: string[];
   /** Samples: one record of feeds per run, or per-input lists of the same length. */
-  data: Record<string, Tensor>[] | Record<string, Tensor[]>;
+  data?: Iterable<Record<string, Tensor>> | Record<string, Tensor[]>;
+  /** Only tensors these outputs depend on are calibrated. */
+  outputs?: string[];
+  /** Called with the 0-based index of each finished sample of the first pass. */
+  onBatch?: (i: number) => void;
   method?: CalibrationMethod;
   executor: Executor;
   /** Tensors to calibrate (default: every tensor planQuantization quantizes). */
@@ -36,12 +40,27 @@ function parseMethod(m: CalibrationMethod | undefined): Method {
 }
 
 function samples(opts: CalibrateOptions): Record<string, Tensor>[] {
-  if (Array.isArray(opts.data)) return opts.data;
-  const lists = opts.data;
-  const n = Math.min(...opts.inputs.map((i) => lists[i]?.length ?? 0));
-  const missing = opts.inputs.filter((i) => !lists[i]);
+  const d = opts.data;
+  if (!d) throw new TfpassError('E_USAGE', 'calibrate: no data');
+  if (Symbol.iterator in d) return [...(d as Iterable<Record<string, Tensor>>)];
+  const lists = d as Record<string, Tensor[]>;
+  const inputs = opts.inputs ?? Object.keys(lists);
+  const n = Math.min(...inputs.map((i) => lists[i]?.length ?? 0));
+  const missing = inputs.filter((i) => !lists[i]);
   if (missing.length) throw new TfpassError('E_USAGE', `no calibration data for input(s) ${missing.join(', ')}`);
-  return Array.from({ length: n }, (_, k) => Object.fromEntries(opts.inputs.map((i) => [i, lists[i]![k]!])));
+  return Array.from({ length: n }, (_, k) => Object.fromEntries(inputs.map((i) => [i, lists[i]![k]!])));
+}
+
+function ancestors(g: Graph, outputs: string[]): Set<string> {
+  const seen = new Set<string>();
+  const stack = outputs.map((o) => o.replace(/^\^/, '').replace(/:\d+$/, ''));
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const s of g.get(n)?.inputs ?? []) stack.push(s.replace(/^\^/, '').replace(/:\d+$/, ''));
+  }
+  return seen;
 }
 
 const BINS = 4096;
@@ -52,12 +71,20 @@ const BINS = 4096;
  * as contrib tracks them in training) or percentile=P (two passes: range, then a histogram;
  * clips the (100-P)% tails). Zero is always inside a range.
  */
-export async function calibrate(graph: Graph, opts: CalibrateOptions): Promise<Ranges> {
+export async function calibrate(
+  graph: Graph,
+  dataOrOpts: CalibrateOptions | Iterable<Record<string, Tensor>>,
+  more?: Omit<CalibrateOptions, 'data'>,
+): Promise<Ranges> {
+  // calibrate(graph, opts) or calibrate(graph, samples, opts)
+  const opts: CalibrateOptions = Symbol.iterator in Object(dataOrOpts) ? { ...(more as CalibrateOptions), data: dataOrOpts as Iterable<Record<string, Tensor>> } : (dataOrOpts as CalibrateOptions);
+  if (!opts.executor) throw new TfpassError('E_USAGE', 'calibrate needs an executor (createExecutor from @tfpass/runtime)');
   const method = parseMethod(opts.method);
   const feeds = samples(opts);
   if (feeds.length === 0) throw new TfpassError('E_USAGE', 'calibration needs at least one sample');
   const ranges: Ranges = {};
-  const sites = planQuantization(graph, opts);
+  const keep = opts.outputs?.length ? ancestors(graph, opts.outputs) : undefined;
+  const sites = planQuantization(graph, opts).filter((s) => !keep || keep.has(s.producer));
   let tensors = opts.tensors;
   if (!tensors) {
     tensors = [];
@@ -78,13 +105,16 @@ export async function calibrate(graph: Graph, opts: CalibrateOptions): Promise<R
   const emaLo = new Map<string, DebiasedEma>();
   const emaHi = new Map<string, DebiasedEma>();
 
+  let pass = 0;
   const each = async (fn: (t: string, v: Float32Array) => void) => {
-    for (const f of feeds) {
+    pass++;
+    for (let k = 0; k < feeds.length; k++) {
       for (const grp of groups) {
-        const outs = await opts.executor.run(graph, f, grp);
+        const outs = await opts.executor.run(graph, feeds[k]!, grp);
         outs.forEach((o, i) => fn(grp[i]!, o.toFloat32()));
         opts.onProgress?.(++done, total);
       }
+      if (pass === 1) opts.onBatch?.(k);
     }
   };
 

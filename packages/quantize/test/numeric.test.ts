@@ -54,6 +54,15 @@ describe('calibration and numerics', () => {
     const pc = await calibrate(b.g, { inputs: ['x'], data, method: 'percentile=90', executor: exec, onProgress: () => progress++ });
     expect(progress).toBe(12); // two passes over 6 samples
     expect(Object.keys(mm).sort()).toEqual(planQuantization(b.g).map((s) => s.tensor).sort());
+    // The CLI's form: calibrate(graph, samples iterable, opts), onBatch per sample, outputs prune.
+    const seen: number[] = [];
+    const gen = function* () {
+      yield* data;
+    };
+    const viaGen = await calibrate(b.g, gen(), { executor: exec, method: 'minmax', onBatch: (i) => seen.push(i), outputs: ['fc1/Relu'] });
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(Object.keys(viaGen).sort()).toEqual(['fc1/Relu', 'fc1/w']);
+    expect(viaGen['fc1/Relu']).toEqual(mm['fc1/Relu']);
     for (const t of ['fc1/Relu', 'fc2/BiasAdd']) {
       expect(mm[t]!.min as number).toBeLessThanOrEqual(0);
       expect(mm[t]!.max as number).toBeGreaterThanOrEqual(ema[t]!.max as number);
