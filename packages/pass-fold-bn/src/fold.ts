@@ -240,7 +240,7 @@ export function foldBatchNorms(lib: Lib, g: Graph, ctx: PassContext): void {
           ctx.note(`${mul.name}: multiplier of shape [${t.shape}] is not per-channel for ${chain.info.conv.name}; left as is`);
           continue;
         }
-        if (k === 0) {
+        if (k === 1) {
           // Keep the chain as the first input so applyFold's bookkeeping sees the const last.
           const ins = mul.inputs.slice();
           [ins[0], ins[1]] = [ins[1]!, ins[0]!];
