@@ -58,7 +58,7 @@ for (const c of cases) {
       input.dispose();
     };
     const runOurs = () => exec.run(graph, { [c.input]: x }, [c.output]);
-    const runs = backend === 'cpu' ? Math.min(c.runs, 5) : c.runs;
+    const runs = backend === 'cpu' ? Math.min(c.runs, 10) : c.runs;
     for (let i = 0; i < 2; i++) {
       runDirect();
       await runOurs();

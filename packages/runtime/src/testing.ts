@@ -2,7 +2,7 @@
  * Numeric test helpers for every tfpass package: run two graphs on identical seeded inputs and
  * compare (`expectSameOutputs`), and generate random valid graphs for property tests.
  */
-import { Graph, NumericMismatchError, Tensor, type DType } from '@tfpass/core';
+import { Graph, GraphValidationError, NumericMismatchError, Tensor, parseInput, type DType } from '@tfpass/core';
 import type { BackendName } from './backend.js';
 import { sharedExecutor } from './executor.js';
 import {
@@ -81,10 +81,15 @@ export async function expectSameOutputs(before: Graph, after: Graph, opts: SameO
   const exec = sharedExecutor(opts.backend ?? 'wasm');
   const afterNames = opts.afterOutputs ?? opts.outputs;
   let acc: (OutputComparison | undefined)[] = [];
+  // Each graph gets the inputs it has (a pass may remove one, e.g. freeze_placeholder); a name
+  // in neither graph is a typo.
+  const missing = Object.keys(opts.inputs).filter((k) => !before.has(parseInput(k).node) && !after.has(parseInput(k).node));
+  if (missing.length) throw new GraphValidationError(missing[0], `input '${missing.join("', '")}' is in neither graph`);
+  const only = (g: Graph, feeds: Record<string, Tensor>) => Object.fromEntries(Object.entries(feeds).filter(([k]) => g.has(parseInput(k).node)));
   for (let t = 0; t < trials; t++) {
     const feeds = feedsFor(opts.inputs, seed + t);
-    const ref = await exec.run(before, feeds, opts.outputs);
-    const got = await exec.run(after, feeds, afterNames);
+    const ref = await exec.run(before, only(before, feeds), opts.outputs);
+    const got = await exec.run(after, only(after, feeds), afterNames);
     const cmp = compareOutputs(opts.outputs, got, ref, { atol, rtol });
     acc = cmp.map((c, i) => merge(acc[i], c));
   }

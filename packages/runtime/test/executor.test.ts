@@ -151,3 +151,18 @@ describe('feeding output ports', () => {
     expect(g.has('split/tfpass_feed_1')).toBe(false);
   });
 });
+
+describe('expectSameOutputs inputs', () => {
+  it('feeds each graph only the inputs it has and rejects names in neither', async () => {
+    const g = convGraph();
+    const h = g.clone();
+    // Freeze x into a constant in `h`: same outputs for that value.
+    const xs = Tensor.fromValues('float32', [1, 5, 5, 2], Array.from({ length: 50 }, (_, i) => Math.cos(i)));
+    h.removeNode('x');
+    h.addNode({ name: 'x', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: xs } } });
+    const hc = h.clone();
+    hc.renameNode('x', 'x_frozen');
+    await expectSameOutputs(g, hc, { inputs: { x: xs }, outputs: ['r'] });
+    await expect(expectSameOutputs(g, hc, { inputs: { x: xs, typo: [1] }, outputs: ['r'] })).rejects.toThrow(/'typo' is in neither graph/);
+  });
+});
