@@ -29,7 +29,7 @@ function planOpts(p: Common): PlanOptions {
 /** The passes of this package (`lib` is the host's core; the logic uses only the graph API). */
 export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
   void lib;
-  return [
+  const passes: PassDefinition[] = [
     {
       name: 'quantize_training',
       summary: "insert training fake quants as tf.contrib.quantize.create_training_graph (EMA ranges, quant_delay, BN folded for training)",
@@ -89,6 +89,25 @@ export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
       },
     },
   ] as PassDefinition[];
+  const byName = new Map(passes.map((p) => [p.name, p]));
+  // contrib's own entry points, with their fixed defaults (spec §1.1).
+  const training = byName.get('quantize_training')!;
+  const evalPass = byName.get('quantize_eval')!;
+  passes.push(
+    {
+      name: 'create_training_graph',
+      summary: 'alias of quantize_training with contrib create_training_graph defaults (8/8 bits, asymmetric, no BN freeze)',
+      params: { quant_delay: { type: 'int', default: 0, description: 'steps before the quantized tensor is forwarded' } },
+      idempotent: false,
+      run: (g, ctx) => training.run(g, { ...ctx, params: { weight_bits: 8, activation_bits: 8, symmetric: false, scope: '', per_channel: false, freeze_bn_delay: -1, ema_decay: 0.999, quant_delay: (ctx.params as { quant_delay: number }).quant_delay } }),
+    },
+    {
+      name: 'create_eval_graph',
+      summary: 'alias of quantize_eval with contrib create_eval_graph defaults',
+      run: (g, ctx) => evalPass.run(g, { ...ctx, params: { weight_bits: 8, activation_bits: 8, symmetric: false, scope: '', ranges: '' } }),
+    },
+  );
+  return passes;
 }
 
 export function register(api: PluginApi): void {

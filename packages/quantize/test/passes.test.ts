@@ -27,6 +27,13 @@ describe('plugin registration', () => {
     const w = b.g.node('fc/weights_quant/min').attrs.getTensor('value').toNumbers()[0]!;
     expect(w).toBeLessThan(0);
     await expect(runPipeline(b.g, 'quantize_eval(weight_bits=1)', { registry: reg })).rejects.toThrow(/between 2 and 16/);
+    const c = new G();
+    c.input('x', [1, 8]);
+    c.matmul('fc/MatMul', 'x', c.variable('fc/w', [8, 4]));
+    c.op('fc/Relu', 'Relu', ['fc/MatMul']);
+    const rep2 = await runPipeline(c.g, 'create_eval_graph', { registry: reg });
+    expect(rep2[0]!.stats.sites).toBe(2);
+    expect(c.g.node('fc/act_quant/FakeQuantWithMinMaxVars').dataInputs[1]).toBe('fc/act_quant/min/read');
   });
 
   it('insert_fake_quant fails naming the tensors without a range', async () => {
