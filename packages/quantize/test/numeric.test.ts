@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import 'reflect-metadata';
 import { container } from 'tsyringe';
-import { PassRegistry, TOKENS, readGraph, registerPlugin, runPipeline, type Graph, type Tensor } from '@tfpass/core';
+import { PassRegistry, TOKENS, Tensor, readGraph, registerPlugin, runPipeline, type Graph } from '@tfpass/core';
 import { modelPath } from '@tfpass/core/testing';
 import { sharedExecutor } from '@tfpass/runtime';
 import { randomInputs } from '@tfpass/runtime/testing';
@@ -90,6 +90,41 @@ describe('calibration and numerics', () => {
     const m = insertFakeQuant(b2.g, 'x', { movingAverage: { decay: 0.99 } });
     expect(m.variables.map((v) => v.variableName)).toContain('x/quant/min:0');
     expect(m.updateOps).toContain('x/quant/AssignMinEma');
+  });
+
+  it('segmentation net built in code: per-pixel argmax agreement of the 8-bit graph on held-out inputs', async () => {
+    const b = new G();
+    b.input('image', [1, 32, 32, 3]);
+    const layer = (name: string, x: string, cin: number, cout: number, k: number, act?: string) => {
+      // He-style scale so activations keep their magnitude.
+      const w = b.konst(`${name}/weights`, [k, k, cin, cout], Array.from({ length: k * k * cin * cout }, () => b.rand() * 2 * Math.sqrt(6 / (k * k * cin))));
+      b.conv(`${name}/Conv2D`, x, w);
+      b.biasAdd(`${name}/BiasAdd`, `${name}/Conv2D`, b.konst(`${name}/bias`, [cout], Array.from({ length: cout }, () => b.rand() * 0.2)));
+      return act ? b.op(`${name}/${act}`, act, [`${name}/BiasAdd`]) : `${name}/BiasAdd`;
+    };
+    let x = layer('enc1', 'image', 3, 16, 3, 'Relu');
+    x = layer('enc2', x, 16, 16, 3, 'Relu6');
+    x = layer('enc3', x, 16, 16, 3, 'Relu');
+    const logits = layer('head', x, 16, 5, 1);
+    b.op('pred', 'ArgMax', [logits, b.g.addNode({ name: 'pred/dim', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: Tensor.fromValues('int32', [], [3]) } } }).name], { Tidx: { type: 'int32' }, output_type: { type: 'int64' } });
+    const calib = Array.from({ length: 32 }, (_, i) => ({ image: syntheticImage(200 + i, 32, 32, 3) }));
+    const ranges = await calibrate(b.g, { data: calib, method: 'minmax', executor: exec });
+    const q = b.g.clone();
+    applySites(q, planQuantization(q), { kind: 'const', ranges, requireRanges: true });
+    expect(q.nodes().filter((n) => n.op === 'FakeQuantWithMinMaxVars').length).toBe(8);
+    let same = 0;
+    let total = 0;
+    for (let i = 0; i < 4; i++) {
+      const feeds = { image: syntheticImage(5000 + i, 32, 32, 3) };
+      const [a] = await exec.run(b.g, feeds, ['pred']);
+      const [c] = await exec.run(q, feeds, ['pred']);
+      const pa = a!.toNumbers();
+      const pc = c!.toNumbers();
+      for (let k = 0; k < pa.length; k++) same += pa[k] === pc[k] ? 1 : 0;
+      total += pa.length;
+    }
+    console.log(`[quantize] segmentation net (4 layers, 5 classes): 8-bit argmax agreement ${((100 * same) / total).toFixed(2)}% of ${total} held-out pixels`);
+    expect(same / total).toBeGreaterThanOrEqual(0.95);
   });
 
   const path = modelPath('keras-mobilenet-0.25-128/mnet.pb');
