@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as core from '@tfpass/core';
 import { modelPath } from '@tfpass/core/testing';
 import { buildOnce, tfpass, tmp } from './helpers.js';
+import { writeConvGraph } from './graphs.js';
 
 const MNIST = modelPath('armnn-simple-mnist/simple_mnist_tf.pb');
 const MNET = modelPath('keras-mobilenet-0.25-128/mnet.pb');
@@ -152,5 +153,23 @@ describe.concurrent('quant-check and lint', () => {
     expect(j.findings.some((f: { rule: string }) => f.rule === 'missing-range')).toBe(true);
     const lint = await tfpass(['lint', MNIST, '--disable', 'missing-range,dynamic-input']);
     expect(lint.stdout).not.toMatch(/missing-range/);
+  });
+});
+
+describe.concurrent('calibrate', () => {
+  it('records ranges over --data files and random batches', async () => {
+    const dir = tmp();
+    const g = writeConvGraph(dir);
+    const r = await tfpass(['calibrate', g, '--batches', '2', '--out', 'ranges.json', '--json'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, batches: 2 });
+    const ranges = JSON.parse(readFileSync(join(dir, 'ranges.json'), 'utf8'));
+    expect(ranges.format).toBe('tfpass-ranges');
+    expect(Object.keys(ranges.ranges).length).toBeGreaterThan(0);
+    for (const v of Object.values(ranges.ranges) as { min: number; max: number }[]) expect(v.min).toBeLessThanOrEqual(v.max);
+    const none = await tfpass(['calibrate', g, '--data', 'nothing/*.npy', '--out', 'r.json'], { cwd: dir });
+    expect(none.status).toBe(core.EXIT_CODES.E_FILE);
+    expect(none.stderr).toMatch(/no file matches/);
   });
 });

@@ -24,7 +24,7 @@ interface CalibrateApi {
   calibrate(
     graph: Graph,
     batches: Iterable<Record<string, Tensor>> | AsyncIterable<Record<string, Tensor>>,
-    opts: { executor: Executor; method?: string; outputs?: string[]; onBatch?: (i: number) => void },
+    opts: { executor: Executor; method?: string; outputs?: string[]; onProgress?: (done: number, total: number) => void },
   ): Promise<Record<string, unknown>>;
   writeRanges(path: string, ranges: Record<string, unknown>, method?: string): void;
 }
@@ -48,11 +48,12 @@ export async function run(ctx: Ctx): Promise<number> {
     executor: executorFor(rt, ctx),
     method,
     ...(outputs.length ? { outputs } : {}),
-    onBatch: (i) => ctx.progress(`batch ${i + 1}/${n}`, i + 1 < n),
+    onProgress: (done, total) => ctx.progress(`calibrating: ${done}/${total} runs`, done < total),
   });
   q.writeRanges(out, ranges, method);
   const count = Object.keys(ranges).length;
   ctx.emit({ ok: true, out, method, batches: n, tensors: count, inputs: feeds.describe });
   ctx.print(`${count} ranges from ${n} batches (${method}) -> ${out}`);
+  if (!count) ctx.warn('no tensor to calibrate: the quantize planner found no Conv2D/MatMul/DepthwiseConv2dNative it would quantize (fold batch norms first?)');
   return 0;
 }
