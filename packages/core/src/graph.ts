@@ -220,7 +220,11 @@ export class Graph {
   }
 
   get size(): number { return this.byName.size; }
-  [Symbol.iterator](): IterableIterator<Node> { return (this._order ?? this.byName).values(); }
+  /**
+   * Live iteration in graph order. It runs over the order Set (made here if needed), so a
+   * rename inside the loop does not move the node to the end and visit it again.
+   */
+  [Symbol.iterator](): IterableIterator<Node> { return (this._order ??= new Set(this.byName.values())).values(); }
   /** Nodes in graph order (a snapshot: safe to mutate the graph while iterating). */
   nodes(): Node[] { return [...this.order]; }
   has(name: string): boolean { return this.byName.has(name); }

@@ -139,6 +139,19 @@ describe('Graph editing', () => {
     expect(() => g.renameNode('nope', 'z')).toThrow(/node 'nope': no such node/);
   });
 
+  it('renaming inside a live for-of visits each node once', () => {
+    const g = chain();
+    const seen: string[] = [];
+    for (const n of g) {
+      seen.push(n.name);
+      g.renameNode(n.name, `scope/${n.name}`);
+    }
+    expect(seen).toEqual(['x', 'a', 'b', 'c', 'd']);
+    expect(g.nodes().map((n) => n.name)).toEqual(['scope/x', 'scope/a', 'scope/b', 'scope/c', 'scope/d']);
+    expect(g.node('scope/c').inputs).toEqual(['scope/b', 'scope/a', '^scope/a']);
+    expectIndexConsistent(g);
+  });
+
   it('renames many nodes at once', () => {
     const g = chain();
     g.renameNodes(new Map([['a', 'b'], ['b', 'a']]));
