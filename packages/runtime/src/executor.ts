@@ -140,6 +140,13 @@ const finalizer = new FinalizationRegistry<GraphModel>((m) => {
   }
 });
 
+/** A kernel failed while running a graph; names the node when it could be found. */
+export class ExecutionError extends TfpassError {
+  constructor(readonly node: string | undefined, message: string, options?: { cause?: unknown }) {
+    super('E_GRAPH_VALIDATION', message, options);
+  }
+}
+
 /** Executes IR graphs on TensorFlow.js; implements core's `Executor`. */
 export class TfjsExecutor implements Executor {
   readonly backend: BackendName;
@@ -215,6 +222,39 @@ export class TfjsExecutor implements Executor {
       d.byKey.set(key, hit);
     }
     return hit;
+  }
+
+  /**
+   * Find the first node (in topological order) whose execution fails, by bisecting on prefixes
+   * of the run's nodes: fetching a prefix fails exactly when one of its nodes fails.
+   */
+  private async locateFailure(graph: Graph, feeds: Record<string, tf.Tensor>, fetches: string[]): Promise<{ name: string; op: string } | undefined> {
+    const entry = this.valid(graph);
+    if (!entry) return undefined;
+    const fed = new Set(Object.keys(feeds).map((k) => parseInput(k).node));
+    const cone = new Set(this.requiredNodes(graph, fed, fetches));
+    const order = graph.topoOrder().filter((n) => cone.has(n.name) && !fed.has(n.name) && n.op !== 'Const' && !DYNAMIC_OPS.has(n.op) && n.op !== 'NextIteration');
+    const fails = async (k: number): Promise<boolean> => {
+      try {
+        const names = order.slice(0, k).map((n) => n.name);
+        const outs = toList(entry.async ? await entry.model.executeAsync(feeds, names) : entry.model.execute(feeds, names));
+        const keep = new Set(Object.values(feeds).map((t) => t.id));
+        for (const o of outs) if (o && !keep.has(o.id) && !isWeight(entry.model, o)) o.dispose();
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    if (order.length === 0 || !(await fails(order.length))) return undefined;
+    let lo = 1;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (await fails(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    const n = order[lo - 1]!;
+    return { name: n.name, op: n.op };
   }
 
   /** The cached entry when it still matches the graph, kernels and backend. */
@@ -301,7 +341,9 @@ export class TfjsExecutor implements Executor {
       }
     } catch (e) {
       if (isTfpassError(e)) throw e;
-      throw new TfpassError('E_INTERNAL', `running graph on tfjs (${this.backend}) failed: ${(e as Error).message}`, { cause: e });
+      const at = await this.locateFailure(graph, tfFeeds, names);
+      const where = at ? `node '${at.name}' (${at.op}) failed` : 'running graph failed';
+      throw new ExecutionError(at?.name, `${where} on tfjs (${this.backend}): ${(e as Error).message}`, { cause: e });
     } finally {
       for (const t of Object.values(tfFeeds)) t.dispose();
     }

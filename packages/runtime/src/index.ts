@@ -2,6 +2,7 @@ export { useBackend, BACKENDS, type BackendName } from './backend.js';
 export { fillDefaults } from './defaults.js';
 export {
   TfjsExecutor,
+  ExecutionError,
   createExecutor,
   runGraph,
   sharedExecutor,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Graph, Tensor, UnsupportedOpError, readGraph } from '@tfpass/core';
 import { modelPath } from '@tfpass/core/testing';
-import { createExecutor, useBackend } from '../src/index.js';
+import { ExecutionError, createExecutor, useBackend } from '../src/index.js';
 import { expectSameOutputs, randomGraph } from '../src/testing.js';
 
 function convGraph(): Graph {
@@ -164,5 +164,20 @@ describe('expectSameOutputs inputs', () => {
     hc.renameNode('x', 'x_frozen');
     await expectSameOutputs(g, hc, { inputs: { x: xs }, outputs: ['r'] });
     await expect(expectSameOutputs(g, hc, { inputs: { x: xs, typo: [1] }, outputs: ['r'] })).rejects.toThrow(/'typo' is in neither graph/);
+  });
+});
+
+describe('failures inside tfjs', () => {
+  it('name the failing node', async () => {
+    const g = new Graph();
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } });
+    g.addNode({ name: 'w', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.zeros('float32', [4, 2]) } } });
+    g.addNode({ name: 'ok', op: 'Relu', inputs: ['x'], attrs: { T: { type: 'float32' } } });
+    g.addNode({ name: 'mm', op: 'MatMul', inputs: ['ok', 'w'], attrs: { T: { type: 'float32' } } });
+    g.addNode({ name: 'out', op: 'Relu', inputs: ['mm'], attrs: { T: { type: 'float32' } } });
+    const err = await createExecutor().run(g, { x: Tensor.zeros('float32', [2, 3]) }, ['out']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecutionError);
+    expect((err as ExecutionError).node).toBe('mm');
+    expect((err as Error).message).toMatch(/^node 'mm' \(MatMul\) failed on tfjs \(wasm\): /);
   });
 });
