@@ -8,3 +8,4 @@ export * from './check.js';
 export * from './lint.js';
 export { makePasses, register } from './passes.js';
 export * from './calibrate.js';
+export * from './freeze-ranges.js';

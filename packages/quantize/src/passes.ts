@@ -3,6 +3,7 @@ import { planQuantization, type PlanOptions } from './plan.js';
 import { readRanges } from './ranges.js';
 import { applySites } from './rewrite.js';
 import { quantizeEval, quantizeTraining } from './training.js';
+import { freezeRequantizationRangesFromFile } from './freeze-ranges.js';
 
 const common = {
   weight_bits: { type: 'int', default: 8, description: 'bits of weight quantizers (2–16)' },
@@ -89,6 +90,19 @@ export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
       },
     },
   ] as PassDefinition[];
+  passes.push({
+    name: 'freeze_requantization_ranges',
+    summary: 'replace RequantizationRange ops with Const ranges taken from an insert_logging log (percentiles over runs)',
+    params: {
+      min_max_log_file: { type: 'string', default: '', description: 'log with `…__print__;__requant_min_max:[min][max]` lines' },
+      min_percentile: { type: 'float', default: 5, description: 'percentile of the logged minima to keep' },
+      max_percentile: { type: 'float', default: 5, description: 'percentile (from the top) of the logged maxima to keep' },
+    },
+    run(graph, ctx) {
+      const p = ctx.params as { min_max_log_file: string; min_percentile: number; max_percentile: number };
+      ctx.count('frozen', freezeRequantizationRangesFromFile(graph, p.min_max_log_file, p.min_percentile, p.max_percentile));
+    },
+  });
   const byName = new Map(passes.map((p) => [p.name, p]));
   // contrib's own entry points, with their fixed defaults (spec §1.1).
   const training = byName.get('quantize_training')!;
