@@ -123,23 +123,33 @@ export function installSteKernel(): void {
   registerKernel('FakeQuantWithMinMaxVars', (ctx) => {
     const [x, mn, mx] = ctx.inputs as [tf.Tensor, tf.Tensor, tf.Tensor];
     if (!quantActive) return tf.clone(x);
-    const n = nudge(mn.dataSync()[0]!, mx.dataSync()[0]!, ctx.attrs.int('num_bits', 8), ctx.attrs.bool('narrow_range', false));
+    const bits = ctx.attrs.int('num_bits', 8);
+    const narrow = ctx.attrs.bool('narrow_range', false);
+    // The trainer publishes each node's range, so a step reads no tensors back.
+    const known = publishedRanges.get(ctx.node);
+    const n = known ? nudge(known[0], known[1], bits, narrow) : nudge(mn.dataSync()[0]!, mx.dataSync()[0]!, bits, narrow);
+    // One pass over the values in JS (TF's float32 formula) beats seven wasm elementwise ops;
+    // the pass-through mask for the gradient comes out of the same loop.
     const fq = tf.customGrad(((xx: tf.Tensor, save: (t: tf.Tensor[]) => void) => {
-      save([xx]);
-      const clamped = tf.clipByValue(xx, n.min, n.max);
-      const q = tf.floor(tf.add(tf.div(tf.sub(clamped, n.min), n.scale), 0.5));
-      const value = tf.add(tf.mul(q, n.scale), n.min);
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const inside = tf.logicalAnd(tf.greaterEqual(saved[0]!, n.min), tf.lessEqual(saved[0]!, n.max));
-          return tf.mul(dy, tf.cast(inside, 'float32'));
-        },
-      };
+      const v = xx.dataSync() as Float32Array;
+      const out = new Float32Array(v.length);
+      const mask = new Float32Array(v.length);
+      for (let i = 0; i < v.length; i++) {
+        const a = v[i]!;
+        const c = a > n.max ? n.max : a < n.min ? n.min : a;
+        mask[i] = c === a ? 1 : 0;
+        out[i] = Math.fround(Math.fround(Math.floor(Math.fround(Math.fround(Math.fround(c - n.min) / n.scale) + 0.5)) * n.scale) + n.min);
+      }
+      const m = tf.tensor(mask, xx.shape, 'float32');
+      save([m]);
+      return { value: tf.tensor(out, xx.shape, 'float32'), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]!) };
     }) as never);
     return fq(x) as tf.Tensor;
   });
 }
+
+/** Ranges of fake-quant nodes by node name, set by the trainer before each step. */
+const publishedRanges = new Map<string, [number, number]>();
 
 /** Set whether fake-quant nodes forward quantized values (for tests of the delay). */
 export function setQuantActive(on: boolean): void {
@@ -299,22 +309,31 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
     const batch = await opts.data(step);
     // contrib compares the incremented step counter: quantized from step `quant_delay` on.
     quantActive = step >= delay;
-    // Weight ranges: last value of the current weights.
-    for (const t of train) {
-      if (!t.weightConst) continue;
-      const v = vars.get(t.weightConst);
-      const w = v ? v : toTf(tg.node(t.weightConst).attrs.getTensor('value'));
-      const mn = tf.min(w).dataSync()[0]!;
-      const mx = tf.max(w).dataSync()[0]!;
-      t.range = trackedRange(mn, mx, { symmetric: t.site.symmetric, narrowRange: t.site.narrowRange, numBits: t.site.numBits });
-      if (!v) w.dispose();
+    // Weight ranges: last value of the current weights (one read-back for all of them).
+    const wsites = train.filter((t) => t.weightConst);
+    if (wsites.length) {
+      const stats = tf.tidy(() => {
+        const parts: tf.Tensor[] = [];
+        for (const t of wsites) {
+          const w = vars.get(t.weightConst!) ?? toTf(tg.node(t.weightConst!).attrs.getTensor('value'));
+          parts.push(tf.min(w), tf.max(w));
+        }
+        return tf.stack(parts);
+      });
+      const v = stats.dataSync();
+      stats.dispose();
+      wsites.forEach((t, i) => {
+        t.range = trackedRange(v[2 * i]!, v[2 * i + 1]!, { symmetric: t.site.symmetric, narrowRange: t.site.narrowRange, numBits: t.site.numBits });
+      });
     }
     const feeds: Record<string, tf.Tensor> = {};
     for (const [k, v] of Object.entries(batch.feeds)) feeds[k] = toTf(v);
     const rangeFeeds: tf.Tensor[] = [];
     for (const t of train) {
+      if (!(t.range[1] > t.range[0])) t.range = [t.range[0], t.range[0] + 1e-6];
+      publishedRanges.set(t.fq, t.range);
       const a = tf.scalar(t.range[0]);
-      const b = tf.scalar(t.range[1] > t.range[0] ? t.range[1] : t.range[0] + 1e-6);
+      const b = tf.scalar(t.range[1]);
       feeds[t.minFeed] = a;
       feeds[t.maxFeed] = b;
       rangeFeeds.push(a, b);
@@ -337,12 +356,15 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
     }, true, varList) as tf.Scalar;
     const loss = lossT.dataSync()[0]!;
     // Activation ranges: zero-debiased EMA of each batch's range (includes 0, as contrib).
-    let k = 0;
-    for (const t of train) {
-      if (!t.ema) continue;
-      const x = observed[k++]!;
-      const [bmin, bmax] = trackedRange(tf.min(x).dataSync()[0]!, tf.max(x).dataSync()[0]!, { symmetric: t.site.symmetric, narrowRange: t.site.narrowRange, numBits: t.site.numBits });
-      t.range = [t.ema.min.update(bmin), t.ema.max.update(bmax)];
+    const emaSites = train.filter((t) => t.ema);
+    if (emaSites.length) {
+      const stats = tf.tidy(() => tf.stack(observed.flatMap((x) => [tf.min(x), tf.max(x)])));
+      const v = stats.dataSync();
+      stats.dispose();
+      emaSites.forEach((t, i) => {
+        const [bmin, bmax] = trackedRange(v[2 * i]!, v[2 * i + 1]!, { symmetric: t.site.symmetric, narrowRange: t.site.narrowRange, numBits: t.site.numBits });
+        t.range = [t.ema!.min.update(bmin), t.ema!.max.update(bmax)];
+      });
     }
     tf.dispose([...observed, lossT, target, ...Object.values(feeds)]);
     void rangeFeeds;
@@ -357,6 +379,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
     }
   }
   quantActive = true;
+  for (const t of train) publishedRanges.delete(t.fq);
 
   // The trained float graph: Consts replaced by the variables' values.
   const trained = float.clone();
