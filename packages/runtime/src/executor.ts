@@ -310,6 +310,10 @@ export class TfjsExecutor implements Executor {
       checkFeedShape(graph, r.node, v);
       tfFeeds[r.port ? `${r.node}:${r.port}` : r.node] = toTf(v);
     }
+    if (fetches.length === 0) {
+      for (const t of Object.values(tfFeeds)) t.dispose();
+      return [];
+    }
     const names = fetches.map((s) => {
       const r = parseInput(s);
       return r.port ? `${r.node}:${r.port}` : r.node;
