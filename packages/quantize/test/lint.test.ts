@@ -28,4 +28,14 @@ describe('lint', () => {
     expect(f.some((x) => x.rule === 'dynamic-input' && x.node === 'input_1')).toBe(true);
     expect(f.some((x) => x.rule === 'missing-range')).toBe(true);
   });
+
+  for (const rel of ['speech-tiny-conv-qat/tiny_conv.pb', 'edgetpu-qat-fashion-mlp/frozen_model.pb']) {
+    const p = modelPath(rel);
+    it.runIf(!!p)(`real QAT graph ${rel}: no missing range, no Softmax twice, no BN in training mode`, () => {
+      const f = lint(readGraph(p!), rel.startsWith('speech') ? { inputs: ['Reshape_2'] } : {});
+      expect(f.filter((x) => ['missing-range', 'softmax-twice', 'bn-training'].includes(x.rule))).toEqual([]);
+      // Their Identities only read constants (frozen variables): folded by the converter, not flagged.
+      expect(f.some((x) => x.rule === 'identity-left')).toBe(false);
+    });
+  }
 });
