@@ -1,4 +1,4 @@
-// Runs every bench/*.mjs except itself, one after another (benchmarks must not compete for
+// Runs every bench/*.mjs except itself and _-prefixed helpers, one after another (benchmarks must not compete for
 // the CPU), streams their output, then prints a summary table. Extra arguments (e.g. --quick)
 // are passed to every script; `--only a,b` runs just those. Exit code 1 if any script failed.
 import { spawn } from 'node:child_process';
