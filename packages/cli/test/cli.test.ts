@@ -74,7 +74,7 @@ describe.concurrent('transform: TF flag compatibility', () => {
     expect(j.steps).toMatchObject([{ name: 'rename_prefix', package: 'tfpass-pass-example', nodesBefore: 9, nodesAfter: 9, stats: { renamed: 2 } }]);
   });
 
-  it('keeps a MetaGraphDef container when the output is .meta', async () => {
+  it('keeps a MetaGraphDef / SavedModel container when the output names one', async () => {
     const meta = modelPath('edgetpu-qat-fashion-mlp/checkpoints.meta');
     if (!meta) return void console.log('models not available: skipped');
     const dir = projectWithExample();
@@ -82,6 +82,14 @@ describe.concurrent('transform: TF flag compatibility', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/MetaGraphDef/);
     expect(core.readModel(join(dir, 'x.meta')).kind).toBe('meta');
+    const sm = modelPath('tf-serving-half-plus-two');
+    if (!sm) return;
+    mkdirSync(join(dir, 'sm'));
+    const s = await tfpass(['transform', `--in_graph=${sm}`, '--out_graph=sm/saved_model.pb', '--transforms=rename_prefix(from=zzz_none/)'], { cwd: dir });
+    expect(s.stdout).toMatch(/binary SavedModel/);
+    expect(core.readModel(join(dir, 'sm')).kind).toBe('saved_model');
+    const flat = await tfpass(['transform', `--in_graph=${sm}`, '--out_graph=flat.pb', '--transforms=rename_prefix(from=zzz_none/)'], { cwd: dir });
+    expect(flat.stdout).toMatch(/binary GraphDef/);
   });
 });
 

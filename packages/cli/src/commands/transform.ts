@@ -78,7 +78,7 @@ export async function run(ctx: Ctx): Promise<number> {
   // A MetaGraphDef / SavedModel keeps its container when the output names one.
   const keep =
     (model.kind === 'meta' && /\.meta$/i.test(outPath)) ||
-    (model.kind === 'saved_model' && /^saved_model\.pbtxt?$/i.test(basename(outPath)));
+    (model.kind === 'saved_model' && /^saved_model\.pb(txt)?$/i.test(basename(outPath)));
   const format = ctx.bool('output_as_text') ? 'text' : model.kind === 'meta' && keep ? model.format : core.formatFromPath(outPath);
   if (keep) core.writeModel(model, outPath, { format, protect: [inPath], force: ctx.bool('force') });
   else core.writeGraph(model.graph, outPath, { format, protect: [inPath], force: ctx.bool('force') });
