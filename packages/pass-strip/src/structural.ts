@@ -12,36 +12,42 @@ export function executionOrder(lib: Lib, graph: Graph): Node[] {
   const index = new Map<string, number>();
   nodes.forEach((n, i) => index.set(n.name, i));
   const pending = new Int32Array(nodes.length);
-  // consumer lists as a CSR built in two passes
-  const outCount = new Int32Array(nodes.length + 1);
-  nodes.forEach((n, i) => {
+  // Edges producer -> consumer, parsed once, then grouped by producer (CSR).
+  let src = new Int32Array(nodes.length * 2);
+  let dst = new Int32Array(nodes.length * 2);
+  let m = 0;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
     const ins = n.inputs;
     let ctl = 0;
     for (const s of ins) {
-      const r = lib.parseInput(s);
-      const j = index.get(r.node);
+      const control = s.charCodeAt(0) === 94; // '^'
+      const j = index.get(control ? s.slice(1) : s) ?? index.get(lib.parseInput(s).node);
       if (j === undefined) throw new lib.GraphValidationError(n.name, `unknown input node '${s}'`);
-      outCount[j + 1]!++;
-      if (r.control) ctl++;
+      if (m === src.length) {
+        const grow = (a: Int32Array) => { const b = new Int32Array(a.length * 2); b.set(a); return b; };
+        src = grow(src);
+        dst = grow(dst);
+      }
+      src[m] = j;
+      dst[m++] = i;
+      if (control) ctl++;
     }
     pending[i] = MERGE_OPS.has(n.op) && ins.length > ctl ? ctl + 1 : ins.length;
-  });
-  for (let i = 0; i < nodes.length; i++) outCount[i + 1]! += outCount[i]!;
-  const fill = outCount.slice(0, nodes.length);
-  const edges = new Int32Array(outCount[nodes.length]!);
-  nodes.forEach((n, i) => {
-    for (const s of n.inputs) {
-      const j = index.get(lib.parseInput(s).node)!;
-      edges[fill[j]!++] = i;
-    }
-  });
+  }
+  const start = new Int32Array(nodes.length + 1);
+  for (let e = 0; e < m; e++) start[src[e]! + 1]!++;
+  for (let i = 0; i < nodes.length; i++) start[i + 1]! += start[i]!;
+  const fill = start.slice(0, nodes.length);
+  const edges = new Int32Array(m);
+  for (let e = 0; e < m; e++) edges[fill[src[e]!]!++] = dst[e]!;
   const ready: number[] = [];
   for (let i = 0; i < nodes.length; i++) if (pending[i] === 0) ready.push(i);
   const out: Node[] = [];
   while (ready.length) {
     const i = ready.pop()!;
     out.push(nodes[i]!);
-    for (let e = outCount[i]!; e < outCount[i + 1]!; e++) {
+    for (let e = start[i]!; e < start[i + 1]!; e++) {
       const c = edges[e]!;
       if (--pending[c]! === 0) ready.push(c);
     }
@@ -260,8 +266,8 @@ function hashBytes(b: Uint8Array, h: number): number {
   return h >>> 0;
 }
 
-/** A key equal for nodes that compute the same thing (op, inputs, device, attrs). */
-function nodeKey(lib: Lib, node: Node): string {
+/** A key equal for nodes with the same op, device and inputs (attrs are compared apart). */
+function wiringKey(lib: Lib, node: Node): string {
   const data: string[] = [];
   const ctl: string[] = [];
   for (const s of node.inputs) {
@@ -270,7 +276,12 @@ function nodeKey(lib: Lib, node: Node): string {
     else data.push(`${r.node}:${r.port}`);
   }
   ctl.sort();
-  let key = `${node.op}|${node.device}|${data.join(',')}|${ctl.join(',')}`;
+  return `${node.op}|${node.device}|${data.join(',')}|${ctl.join(',')}`;
+}
+
+/** A key equal for equal attribute maps (tensors by hash; `sameTensors` confirms). */
+function attrsKey(node: Node): string {
+  let key = '';
   for (const k of node.attrs.keys()) {
     // _class names colocation by node name, which differs between duplicates.
     if (k === '_class') continue;
@@ -320,17 +331,26 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 function mergeDuplicates(lib: Lib, graph: Graph, ctx: PassContext) {
   const keep = protectedNames(lib, ctx);
-  const seen = new Map<string, Node[]>();
+  // wiring key -> the first node wired so, and (once a second one shows up) attr key -> nodes
+  const seen = new Map<string, { first: Node; byAttrs?: Map<string, Node[]> }>();
   const dropped = new Set<string>();
   // Producers first (graph order otherwise), so the first of a group in graph order is kept.
   for (const node of graph.topoOrder()) {
     if (keep.has(node.name) || !mergeable(lib, node)) continue;
-    const key = nodeKey(lib, node);
-    const bucket = seen.get(key);
-    const twin = bucket?.find((b) => sameTensors(b, node));
+    const key = wiringKey(lib, node);
+    const entry = seen.get(key);
+    if (!entry) {
+      seen.set(key, { first: node });
+      continue;
+    }
+    // Attributes are only serialised for nodes wired like an earlier one.
+    if (!entry.byAttrs) entry.byAttrs = new Map([[attrsKey(entry.first), [entry.first]]]);
+    const ak = attrsKey(node);
+    const same = entry.byAttrs.get(ak);
+    const twin = same?.find((b) => sameTensors(b, node));
     if (!twin) {
-      if (bucket) bucket.push(node);
-      else seen.set(key, [node]);
+      if (same) same.push(node);
+      else entry.byAttrs.set(ak, [node]);
       continue;
     }
     // Readers of every port (and control edges) move to the twin.
