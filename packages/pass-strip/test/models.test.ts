@@ -113,4 +113,25 @@ describe.runIf(M)('real models', () => {
     expect(rep!.messages.join('\n')).toContain(`(Mfcc) is now a Placeholder float32 [1,${frames},10]`);
     await expectSameOutputs(before, after, { inputs: { [mfcc.name]: [1, frames, 10] }, outputs: ['labels_softmax'], atol: 0, rtol: 0, backend: 'cpu' });
   });
+
+  it.each([
+    ['arm-kws-lstm-s/LSTM_S.pb', { Mfcc: [1, 25, 10] }],
+    ['arm-kws-ds-cnn-s/DS_CNN_S.pb', { Mfcc: [1, 49, 10] }],
+    ['keras-mobilenet-0.25-128/mnet.pb', { input_1: [1, 128, 128, 3] }],
+    ['edgetpu-qat-fashion-mlp/frozen_model.pb', { flatten_input: [2, 28, 28] }],
+  ] as [string, Record<string, number[]>][])('structural pipeline keeps outputs: %s', async (file, inputs) => {
+    const before = lib.readGraph(join(M!, file));
+    const outputs = sinks(before).filter((n) => !before.node(n).op.startsWith('Audio') && before.node(n).op !== 'DecodeWav');
+    const after = before.clone();
+    const reports = await run(
+      after,
+      'merge_duplicate_nodes add_default_attributes backport_concatv2 backport_addv2 sort_by_execution_order remove_device obfuscate_names',
+      { inputs: Object.keys(inputs), outputs },
+    );
+    after.validate();
+    expect(after.size).toBeLessThanOrEqual(before.size);
+    expect(reports.find((r) => r.name === 'obfuscate_names')!.stats.renamed).toBeGreaterThan(after.size / 2);
+    if (file.includes('lstm')) expect(after.nodes().some((n) => n.op === 'Concat')).toBe(true);
+    await expectSameOutputs(before, after, { inputs, outputs, atol: 0, rtol: 0, backend: 'cpu' });
+  });
 });
