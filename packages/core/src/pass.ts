@@ -313,8 +313,9 @@ export async function runPipeline(
       const err = isTfpassError(e) && e.code !== 'E_INTERNAL' ? e : new PassError(def.name, e instanceof Error ? e.message : String(e), { cause: e, ...pass.origin });
       if (!snapshot) {
         if (err instanceof PassError || (isTfpassError(err) && err.code === 'E_PASS')) throw err;
-        // Keep the original typed error, but say which pass raised it.
-        (err as Error).message = `${def.name}: ${(err as Error).message}`;
+        // Keep the original typed error, but say which pass (and package) raised it.
+        const pkg = pass.origin ? ` (${pass.origin.packageName}@${pass.origin.packageVersion})` : '';
+        (err as Error).message = `${def.name}${pkg}: ${(err as Error).message}`;
         throw err;
       }
       graph.replaceWith(snapshot);
