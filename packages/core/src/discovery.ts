@@ -58,7 +58,10 @@ export function satisfies(version: string, range: string): boolean {
 function readManifest(dir: string): DiscoveredPlugin | undefined {
   let pj: any;
   try {
-    pj = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const text = readFileSync(join(dir, 'package.json'), 'utf8');
+    // Most packages are not plugins: skip parsing those (discovery runs on every CLI start).
+    if (!text.includes('"tfpass"')) return undefined;
+    pj = JSON.parse(text);
   } catch {
     return undefined;
   }
@@ -109,10 +112,14 @@ export function discoverPlugins(opts: { cwd?: string; extraDirs?: string[] } = {
     out.set(p.name, p);
   }
   const starts = [resolve(opts.cwd ?? process.cwd()), dirname(fileURLToPath(import.meta.url))];
+  const scanned = new Set<string>();
   for (const start of starts) {
     let dir = start;
     while (true) {
-      scanNodeModules(join(dir, 'node_modules'), out);
+      const nm = join(dir, 'node_modules');
+      // Both walks usually meet in the same folders: scan each once.
+      if (!scanned.has(nm)) scanNodeModules(nm, out);
+      scanned.add(nm);
       const up = dirname(dir);
       if (up === dir) break;
       dir = up;
