@@ -4,3 +4,4 @@ export * from './qat.js';
 export * from './pipeline.js';
 export * from './demo.js';
 export * from './report.js';
+export * from './job.js';

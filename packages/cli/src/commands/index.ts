@@ -29,8 +29,10 @@ export const commands = new Map<string, CommandEntry>([
   ['calibrate', { summary: 'record activation ranges over sample data', load: () => import('./calibrate.js') }],
   ['quant-check', { summary: 'tensors a converter needs a range for and lacks', load: () => import('./quant-check.js') }],
   ['lint', { summary: "the quantization debugging checklist as rules", load: () => import('./lint.js') }],
-  // The end-to-end seed demo lives with the trainer: @tfpass/train exports `demoCommand` (a CommandModule).
-  ['demo', { summary: 'the seed end to end: QAT, freeze, transform, verify (needs @tfpass/train)', load: () => fromPackage('@tfpass/train', 'demoCommand', 'demo') }],
+  ['qat', { summary: 'quantization-aware training, then a deployable frozen fake-quant graph (needs @tfpass/train)', load: () => import('./qat.js') }],
+  // The flow itself lives in @tfpass/train (runDemo); this is its command-line face.
+  ['demo', { summary: 'the seed end to end: QAT, freeze, transform, verify (needs @tfpass/train)', load: () => import('./demo.js') }],
+  ['view', { summary: 'a self-contained HTML picture of a graph, or of what a pipeline changed', load: () => import('./view.js') }],
 ]);
 
 /** A command implemented by another package, exported as a CommandModule named `name`. */

@@ -1,0 +1,94 @@
+import { resolve } from 'node:path';
+import { UsageError } from '@tfpass/core/errors';
+import type { CommandSpec } from '../args.js';
+import type { Ctx } from '../ui.js';
+import { inputSpecs } from '../inputs.js';
+import { expandGlob } from '../feeds.js';
+import { needModule } from '../optional.js';
+
+export const spec: CommandSpec = {
+  usage: "qat --in_graph float.pb --outputs LOGITS --data [NAME=]'dir/*.npy' [--labels 'dir/*.npy' | --distill] --steps N --quant_delay D --checkpoint_dir DIR",
+  summary:
+    'quantization-aware training on TensorFlow.js: fake-quants placed as quantize_training places them, ranges tracked from step one, ' +
+    'quantized values forwarded from quant_delay on; label loss or label-free distillation against the float graph; TF checkpoints with ' +
+    'every range; at the end eval graph → freeze → fold pipeline → a deployable frozen fake-quant graph, verified against the float one.',
+  flags: {
+    in_graph: { type: 'string', value: 'G', alias: ['input_graph'], description: 'float inference graph (.pb/.pbtxt/.meta/SavedModel)' },
+    outputs: { type: 'string', value: 'T', description: 'tensor the loss reads (logits); further names are kept in the frozen graph' },
+    data: { type: 'list', value: '[NAME=]GLOB', description: '.npy training inputs (one example or one batch per file)' },
+    labels: { type: 'string', value: 'GLOB', description: '.npy labels aligned with --data (class ids, one-hot or regression targets)' },
+    loss: { type: 'string', value: 'KIND', description: 'sparse_softmax_cross_entropy (default with labels), softmax_cross_entropy or mse' },
+    distill: { type: 'bool', description: 'train against the float graph\'s own outputs (the default without --labels)' },
+    steps: { type: 'number', value: 'N', description: 'training steps (default 300)' },
+    quant_delay: { type: 'number', value: 'D', description: 'steps before quantized values are forwarded (default 0)' },
+    batch: { type: 'number', value: 'B', description: 'batch size (default 8)' },
+    lr: { type: 'number', value: 'LR', description: 'Adam learning rate (default 0.001)' },
+    checkpoint_dir: { type: 'string', value: 'DIR', description: 'where checkpoints, eval.meta and the frozen graph go' },
+    checkpoint_every: { type: 'number', value: 'K', description: 'save every K steps (default steps/4)' },
+    resume: { type: 'bool', description: 'continue from the newest checkpoint in --checkpoint_dir' },
+    init_checkpoint: { type: 'string', value: 'PREFIX', description: 'restore pretrained weights and ranges first' },
+    exclude: { type: 'string', value: 'REGEX', description: "with --init_checkpoint: skip variables matching, e.g. 'quant|Quant|Batch'" },
+    out_graph: { type: 'string', value: 'OUT', description: 'deployable frozen graph (default DIR/frozen.pb)' },
+    weight_bits: { type: 'number', value: '8', description: 'bits for weights' },
+    activation_bits: { type: 'number', value: '8', description: 'bits for activations' },
+    symmetric: { type: 'bool', description: 'symmetric ranges' },
+    backend: { type: 'string', value: 'wasm|cpu', description: 'TensorFlow.js backend (default wasm)' },
+    seed: { type: 'number', value: 'S', description: 'shuffling seed (default 1)' },
+  },
+};
+
+interface JobApi {
+  runQatJob(o: Record<string, unknown>): Promise<{
+    result: { stepsRun: number; sites: unknown[]; history: { loss: number }[]; restore?: { restored: string[]; skipped: string[]; missing: string[]; mismatched: string[] } };
+    files: Record<string, string>; sqnrDb: number; maxAbsError: number; missingRanges: number;
+  }>;
+}
+
+export async function run(ctx: Ctx): Promise<number> {
+  const input = ctx.str('in_graph');
+  if (!input) throw new UsageError('--in_graph is required');
+  const outputs = (ctx.str('outputs') ?? '').split(',').filter(Boolean);
+  if (!outputs.length) throw new UsageError('--outputs is required: the tensor the loss reads (e.g. logits)');
+  const dir = ctx.str('checkpoint_dir');
+  if (!dir) throw new UsageError('--checkpoint_dir is required');
+  if (ctx.str('labels') && ctx.bool('distill')) throw new UsageError('--labels and --distill exclude each other');
+  const core = await import('@tfpass/core');
+  const graph = core.readGraph(resolve(ctx.cwd, input));
+  const placeholders = graph.nodes().filter((n) => n.op === 'Placeholder').map((n) => n.name);
+  const data: Record<string, string[]> = {};
+  for (const d of inputSpecs(ctx).data) {
+    const name = d.name ?? (placeholders.length === 1 ? placeholders[0] : undefined);
+    if (!name) throw new UsageError(`--data ${d.glob}: the graph has ${placeholders.length} inputs; write --data NAME=GLOB`);
+    const files = expandGlob(d.glob, ctx.cwd);
+    if (!files.length) throw new UsageError(`--data ${d.glob}: no file matches`);
+    data[name] = files;
+  }
+  const labels = ctx.str('labels') ? expandGlob(ctx.str('labels')!, ctx.cwd) : undefined;
+  if (labels && !labels.length) throw new UsageError(`--labels ${ctx.str('labels')}: no file matches`);
+  const train = await needModule<JobApi>('@tfpass/train', ['runQatJob'], 'qat');
+  const steps = ctx.num('steps') ?? 300;
+  let last = 0;
+  const r = await train.runQatJob({
+    graph, data, labels, loss: ctx.str('loss'), output: outputs[0], keep: outputs.slice(1), steps,
+    batch: ctx.num('batch'), quantDelay: ctx.num('quant_delay') ?? 0, lr: ctx.num('lr'),
+    checkpointDir: resolve(ctx.cwd, dir), checkpointEvery: ctx.num('checkpoint_every'), resume: ctx.bool('resume'),
+    initCheckpoint: ctx.str('init_checkpoint'), exclude: ctx.str('exclude'), outGraph: ctx.str('out_graph') ? resolve(ctx.cwd, ctx.str('out_graph')!) : undefined,
+    weightBits: ctx.num('weight_bits'), activationBits: ctx.num('activation_bits'), symmetric: ctx.bool('symmetric'),
+    backend: ctx.str('backend'), seed: ctx.num('seed'),
+    onStep: (s: { step: number; loss: number; quantized: boolean; ms: number }) => {
+      const now = performance.now();
+      if (now - last < 100 && s.step !== steps) return;
+      last = now;
+      const w = 24, done = Math.round((w * s.step) / steps);
+      ctx.progress(`[${'#'.repeat(done)}${'.'.repeat(w - done)}] step ${s.step}/${steps} loss ${s.loss.toExponential(3)} ${s.quantized ? 'quantized' : 'float'} ${(1000 / s.ms).toFixed(1)} steps/s`, s.step !== steps);
+    },
+  });
+  const rep = r.result.restore;
+  if (rep) ctx.print(`restore: ${rep.restored.length} restored, ${rep.skipped.length} skipped, ${rep.missing.length} missing, ${rep.mismatched.length} shape-mismatched${rep.mismatched.length ? ': ' + rep.mismatched.join('; ') : ''}`);
+  ctx.emit({ ok: true, files: r.files, steps: r.result.stepsRun, sites: r.result.sites.length, sqnr_db: r.sqnrDb, max_abs_error: r.maxAbsError, missing_ranges: r.missingRanges, restore: rep });
+  const h = r.result.history;
+  ctx.print(`trained ${r.result.stepsRun} steps at ${r.result.sites.length} fake-quant sites; loss ${h[0]?.loss.toExponential(3)} → ${h[h.length - 1]?.loss.toExponential(3)}`);
+  ctx.print(`wrote ${r.files.frozen} (deployable), ${r.files.eval}, checkpoints and loss.svg in ${dir}`);
+  ctx.print(`verify: float vs quantized SQNR ${r.sqnrDb.toFixed(1)} dB, max |Δ| ${r.maxAbsError.toExponential(2)}; quant-check: ${r.missingRanges} tensors without a range`);
+  return 0;
+}
