@@ -174,13 +174,13 @@ export function quantCheck(g: Graph, targetOrName: Target | string = 'tflite', o
 
   // Fusions: layer -> bias/affine with a constant operand, and producer -> Relu.
   const waived = new Set<string>();
+  const order = g.topoOrder().filter((n) => live.has(n));
   const single = (t: string) => {
     const cs = g.tensorConsumers(t);
     return cs.length === 1 ? cs[0]!.node : undefined;
   };
   const absorbsAffine = (n: Node): boolean => inList(target.affineLayers, n.op) || (inList(target.affineFusable, n.op) && waived.has(n.dataInputs.find((s) => !A.isConstant(s)) ?? ''));
-  for (const n of g.topoOrder()) {
-    if (!live.has(n)) continue;
+  for (const n of order) {
     if (inList(target.affineFusable, n.op) && n.dataInputs.length === 2) {
       const [a, b] = n.dataInputs as [string, string];
       const x = A.isConstant(b) ? a : A.isConstant(a) ? b : undefined;
@@ -194,10 +194,12 @@ export function quantCheck(g: Graph, targetOrName: Target | string = 'tflite', o
     }
   }
 
-  // Propagate ranges to a fixed point (HardcodeMinMax rules of the target).
-  for (let changed = true; changed; ) {
+  // Propagate ranges to a fixed point (HardcodeMinMax rules of the target). Forward rules run in
+  // topological order and backward ones in reverse, so a pass or two suffice even on deep chains.
+  const reversed = [...order].reverse();
+  for (let changed = true, pass = 0; changed; pass++) {
     changed = false;
-    for (const n of live) {
+    for (const n of pass % 2 ? reversed : order) {
       const x = n.dataInputs[0];
       if (!x) continue;
       if (inList(target.rangeFromInput, n.op) && hasRange(x)) changed = set(n.name) || changed;
@@ -218,8 +220,8 @@ export function quantCheck(g: Graph, targetOrName: Target | string = 'tflite', o
   const missing = new Set<string>();
   // A tensor that would inherit its range from a missing one is the same problem: report the root.
   const derived = (p: Node) => (inList(target.rangeFromInput, p.op) || inList(target.rangeBothWays, p.op)) && !!p.dataInputs[0] && missing.has(p.dataInputs[0].replace(/:0$/, ''));
-  for (const n of g.topoOrder()) {
-    if (!live.has(n) || ALWAYS_OK.has(n.op) || FAKE_QUANTS.has(n.op) || upstreamOfInputs(n)) continue;
+  for (const n of order) {
+    if (ALWAYS_OK.has(n.op) || FAKE_QUANTS.has(n.op) || upstreamOfInputs(n)) continue;
     n.dataInputs.forEach((s, i) => {
       const r = parseInput(s);
       const t = key(r.node, r.port);
