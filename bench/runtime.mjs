@@ -20,8 +20,8 @@ const { loadGraphModelSync } = await import('@tensorflow/tfjs-converter');
 
 const models = process.env.TFPASS_MODELS ?? join(here, '..', '..', 'shared', 'models');
 const cases = [
-  { name: 'keras-mobilenet-0.25-128', file: 'keras-mobilenet-0.25-128/mnet.pb', input: 'input_1', shape: [1, 128, 128, 3], output: 'output_0', runs: quick ? 10 : 40 },
-  { name: 'tf-doc-localisation-mnv2', file: 'tf-doc-localisation-mnv2/frozen_model.pb', input: 'input', shape: [1, 800, 600, 3], output: 'keypoints_pred', runs: quick ? 3 : 10 },
+  { name: 'keras-mobilenet-0.25-128', file: 'keras-mobilenet-0.25-128/mnet.pb', input: 'input_1', shape: [1, 128, 128, 3], output: 'output_0', runs: quick ? 10 : 100 },
+  { name: 'tf-doc-localisation-mnv2', file: 'tf-doc-localisation-mnv2/frozen_model.pb', input: 'input', shape: [1, 800, 600, 3], output: 'keypoints_pred', runs: quick ? 3 : 20 },
 ];
 
 const median = (xs) => {
@@ -58,7 +58,7 @@ for (const c of cases) {
       input.dispose();
     };
     const runOurs = () => exec.run(graph, { [c.input]: x }, [c.output]);
-    const runs = backend === 'cpu' ? Math.min(c.runs, 10) : c.runs;
+    const runs = backend === 'cpu' ? Math.min(c.runs, 20) : c.runs;
     for (let i = 0; i < 2; i++) {
       runDirect();
       await runOurs();

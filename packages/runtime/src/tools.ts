@@ -232,7 +232,8 @@ export function decodeNpy(bytes: Uint8Array, file = '<npy>'): Tensor {
   if (!dtype) throw new FileError(file, `unsupported .npy dtype '${descr}'`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const n = numElements(shape);
-  const body = bytes.slice(hstart + hlen).buffer;
+  // Copy: Buffer.slice is a view into a shared pool, so its .buffer is not just this data.
+  const body = new Uint8Array(bytes.subarray(hstart + hlen)).buffer;
   const need = n * ({ float32: 4, float64: 8, float16: 2, int32: 4, int64: 8, int8: 1, int16: 2, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1 } as Record<string, number>)[dtype]!;
   if (body.byteLength < need) throw new FileError(file, `.npy data has ${body.byteLength} bytes, expected ${need}`);
   const data = (() => {

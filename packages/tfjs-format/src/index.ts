@@ -153,7 +153,7 @@ export function decodeWeight(spec: TfjsWeightSpec, bytes: Uint8Array): Float32Ar
   const n = numElements(spec.shape);
   const q = spec.quantization;
   if (q) {
-    const buf = bytes.slice().buffer;
+    const buf = new Uint8Array(bytes).buffer; // a copy even when bytes is a Buffer view
     if (q.dtype === 'float16') {
       const bits = new Uint16Array(buf, 0, n);
       return new Tensor('float16', [n], bits).toFloat32().slice();
@@ -172,7 +172,7 @@ export function decodeWeight(spec: TfjsWeightSpec, bytes: Uint8Array): Float32Ar
     for (let i = 0; i < n; i++) out[i] = src[i]! * q.scale + q.min;
     return out;
   }
-  const buf = bytes.slice().buffer;
+  const buf = new Uint8Array(bytes).buffer; // a copy even when bytes is a Buffer view
   switch (spec.dtype) {
     case 'float32': return new Float32Array(buf, 0, n);
     case 'int32': return new Int32Array(buf, 0, n);

@@ -85,3 +85,14 @@ describe('tfjs-format details', () => {
     expect(() => artifactsToGraph({ ...a, weightData: a.weightData.slice(0, 8) })).toThrow(/weight 'w' needs bytes/);
   });
 });
+
+describe('Buffer inputs', () => {
+  it('decodes weights given as a Node Buffer view', () => {
+    const a = graphToArtifacts(small());
+    const pool = Buffer.alloc(8192, 7);
+    const view = pool.subarray(100, 100 + a.weightData.byteLength);
+    view.set(new Uint8Array(a.weightData));
+    const g = artifactsToGraph({ ...a, weightData: view });
+    expect(g.node('w').attrs.getTensor('value').toNumbers()).toEqual([0.5, -1, 2, 0.25, -3, 1.5]);
+  });
+});
