@@ -366,7 +366,22 @@ function resolvePath(path: string): string {
   return path;
 }
 
+/** Protobuf's limit for one serialized message. */
+const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
+/** V8's longest string: a bigger text-format file cannot be decoded at all. */
+const MAX_TEXT_BYTES = 0x1fffffe8;
+
 function readBytes(path: string): Uint8Array {
+  // Refuse before reading: a file over the limit would otherwise be pulled whole into memory.
+  let size = 0;
+  try {
+    size = statSync(path).size;
+  } catch {
+    /* reported by the read below */
+  }
+  if (size > MAX_MESSAGE_BYTES) {
+    throw new GraphFormatError({ file: path }, `file is ${size} bytes, over protobuf's 2 GiB message limit: it cannot be one GraphDef, MetaGraphDef or SavedModel (keep big weights outside the graph, e.g. in a checkpoint)`);
+  }
   try {
     return readFileSync(path);
   } catch (e) {
@@ -383,6 +398,9 @@ export function readModel(src: string | Uint8Array, opts: ReadOptions = {}): Mod
   }
   const text = looksLikeText(bytes);
   const format: TextOrBinary = text ? 'text' : 'binary';
+  if (text && bytes.length > MAX_TEXT_BYTES) {
+    throw new GraphFormatError({ file, offset: 0 }, `text-format graph of ${bytes.length} bytes is too large to decode (at most ${MAX_TEXT_BYTES}); convert it to binary .pb`);
+  }
   const str = text ? new TextDecoder().decode(bytes) : '';
   let kind = opts.kind;
   if (!kind) {
