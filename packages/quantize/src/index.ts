@@ -9,3 +9,4 @@ export * from './lint.js';
 export { makePasses, register } from './passes.js';
 export * from './calibrate.js';
 export * from './freeze-ranges.js';
+export * from './quantize-nodes.js';

@@ -4,6 +4,7 @@ import { readRanges } from './ranges.js';
 import { applySites } from './rewrite.js';
 import { quantizeEval, quantizeTraining } from './training.js';
 import { freezeRequantizationRangesFromFile } from './freeze-ranges.js';
+import { quantizeNodes } from './quantize-nodes.js';
 
 const common = {
   weight_bits: { type: 'int', default: 8, description: 'bits of weight quantizers (2–16)' },
@@ -101,6 +102,22 @@ export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
     run(graph, ctx) {
       const p = ctx.params as { min_max_log_file: string; min_percentile: number; max_percentile: number };
       ctx.count('frozen', freezeRequantizationRangesFromFile(graph, p.min_max_log_file, p.min_percentile, p.max_percentile));
+    },
+  });
+  passes.push({
+    name: 'quantize_nodes',
+    summary: 'legacy eight-bit rewrite: float ops become Quantized* ops with QuantizeV2/Requantize/Dequantize (GTT quantize_nodes)',
+    params: {
+      input_min: { type: 'float', description: 'range of quint8 placeholders (with input_max)' },
+      input_max: { type: 'float', description: 'range of quint8 placeholders (with input_min)' },
+      fallback_min: { type: 'float', description: 'fixed requantization range instead of RequantizationRange (with fallback_max)' },
+      fallback_max: { type: 'float', description: 'fixed requantization range (with fallback_min)' },
+      ignore_op: { type: 'string', repeated: true, description: 'float op types to leave alone' },
+    },
+    run(graph, ctx) {
+      const p = ctx.params as { input_min?: number; input_max?: number; fallback_min?: number; fallback_max?: number; ignore_op: string[] };
+      const r = quantizeNodes(graph, { inputMin: p.input_min, inputMax: p.input_max, fallbackMin: p.fallback_min, fallbackMax: p.fallback_max, ignoreOps: p.ignore_op, outputs: ctx.outputs });
+      for (const [k, v] of Object.entries(r)) ctx.count(k, v);
     },
   });
   const byName = new Map(passes.map((p) => [p.name, p]));
