@@ -56,6 +56,8 @@ export interface PlanOptions {
   scope?: string;
   /** Per-channel ranges on Conv2D/DepthwiseConv2dNative weights (not contrib; TOCO wants per-tensor). */
   perChannel?: boolean;
+  /** Also put ranges inside fused instance norms (for converters that do not fuse them). Default false. */
+  normInternals?: boolean;
   /** Treat Keras' Relu→Minimum(6)→Maximum(0) clip as Relu6: range after the clip (default true; not in contrib). */
   clipAsRelu6?: boolean;
   /** Accept Const / Identity(Const) weights (frozen graphs). Default true. */
@@ -385,6 +387,14 @@ export function planQuantization(graph: Graph, opts: PlanOptions = {}): Site[] {
         add(context(lm.layer.name), 'weights_quant', lm.weight!, consumersOf(lm.weight!), 'weights', { init: [-6, 6], layer: lm.layer, consumerScope: true });
       }
       add(context(x.name), 'act_quant', x, consumersOf(x), 'activation', { init: [-6, 6], layer: lm?.layer, producerScope: true });
+    }
+    if (opts.normInternals) {
+      // For converters that run the decomposition op by op: every intermediate that is not
+      // derived (Mean takes its input's range) gets a range as well.
+      for (const part of ['centered', 'square', 'add', 'rsqrt', 'scale', 'normalized']) {
+        const p = g.get(`${context(n.name)}/${part}`);
+        if (p && p !== n && p.attrs.has('_tfpass_fused')) add(`${context(n.name)}/${part}`, 'act_quant', p, consumersOf(p), 'activation', { init: [-6, 6], producerScope: true });
+      }
     }
     // A Relu right after the block carries the range instead (TOCO copies it to the Relu input).
     const cs = consumersOf(n);

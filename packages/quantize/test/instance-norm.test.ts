@@ -3,7 +3,7 @@ import * as lib from '@tfpass/core';
 import { readGraph } from '@tfpass/core';
 import { modelPath } from '@tfpass/core/testing';
 import { fuseInstanceNorms } from '@tfpass/pass-instance-norm';
-import { planQuantization, quantizeGraph } from '../src/index.js';
+import { lint, planQuantization, quantCheck, quantizeGraph } from '../src/index.js';
 import { G } from './helpers.js';
 
 describe('quantizing fused instance norms', () => {
@@ -43,5 +43,25 @@ describe('quantizing fused instance norms', () => {
     const sites = planQuantization(g);
     const outs = sites.filter((s) => g.get(s.producer)?.attrs.has('_tfpass_fused') || g.get(g.node(s.producer).dataInputs[0] ?? '')?.attrs.has('_tfpass_fused'));
     expect(outs.length).toBe(18);
+  });
+
+  it('normInternals: ranges on every non-derived intermediate too; quant-check then only objects to Rsqrt', () => {
+    const b = new G();
+    b.input('x', [1, 8, 8, 3]);
+    b.conv('conv1/Conv2D', 'x', b.konst('conv1/weights', [3, 3, 3, 4]));
+    const ax = b.g.addNode({ name: 'in/axes', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: lib.Tensor.fromValues('int32', [2], [1, 2]) } } }).name;
+    const mean = b.op('in/mean', 'Mean', ['conv1/Conv2D', ax], { Tidx: { type: 'int32' }, keep_dims: { b: true } });
+    const sd = b.op('in/sd', 'SquaredDifference', ['conv1/Conv2D', b.op('in/sg', 'StopGradient', [mean])]);
+    const v = b.op('in/variance', 'Mean', [sd, ax], { Tidx: { type: 'int32' }, keep_dims: { b: true } });
+    const den = b.op('in/Sqrt', 'Sqrt', [b.op('in/add', 'AddV2', [v, b.konst('in/eps', [], [1e-3])])]);
+    b.op('in/truediv', 'RealDiv', [b.op('in/sub', 'Sub', ['conv1/Conv2D', mean]), den]);
+    b.op('out', 'Softmax', ['in/truediv']);
+    fuseInstanceNorms(b.g, lib);
+    const sites = planQuantization(b.g, { normInternals: true });
+    expect(sites.map((s) => s.prefix)).toEqual(['conv1/weights_quant', 'conv1/act_quant', 'in/fused_instance_norm/centered/act_quant', 'in/fused_instance_norm/square/act_quant', 'in/fused_instance_norm/add/act_quant', 'in/fused_instance_norm/rsqrt/act_quant', 'in/fused_instance_norm/act_quant']);
+    quantizeGraph(b.g, { kind: 'const' }, { normInternals: true });
+    const f = quantCheck(b.g, 'tflite');
+    expect(f.filter((x) => x.rule === 'missing-range')).toEqual([]);
+    expect(lint(b.g, { disable: ['dynamic-input'] }).filter((x) => x.rule === 'op-outside-target').map((x) => x.op)).toEqual(['Rsqrt']);
   });
 });
