@@ -1,6 +1,5 @@
 import { loadGraphModelSync, type GraphModel as TfGraphModel } from '@tensorflow/tfjs-converter';
 import * as tf from '@tensorflow/tfjs-core';
-type GraphModel = TfGraphModel<tf.io.IOHandlerSync>;
 import {
   Graph,
   GraphValidationError,
@@ -8,13 +7,14 @@ import {
   TfpassError,
   isTfpassError,
   parseInput,
-  type DType,
   type Executor,
 } from '@tfpass/core';
 import { graphToArtifacts } from '@tfpass/tfjs-format';
 import { useBackend, type BackendName } from './backend.js';
 import { fillDefaults } from './defaults.js';
 import { installKernels, kernelEpoch, supportsOp, unsupportedOp } from './kernels.js';
+
+type GraphModel = TfGraphModel<tf.io.IOHandlerSync>;
 
 installKernels();
 
@@ -402,4 +402,3 @@ export function sharedExecutor(backend: BackendName = 'wasm'): TfjsExecutor {
   return e;
 }
 
-export type { DType };
