@@ -154,6 +154,11 @@ function shapeOf(g: Graph, tensor: string): number[] | undefined {
   if (n.op === 'Const') return n.attrs.getTensor('value').shape;
   if ((n.op === 'Identity' || n.op === 'ReadVariableOp') && n.dataInputs[0]) return shapeOf(g, n.dataInputs[0]);
   if (n.op === 'VariableV2' || n.op === 'VarHandleOp') return n.attrs.getShape('shape') ?? undefined;
+  if (n.op === 'Mul' || n.op === 'Add' || n.op === 'AddV2' || n.op === 'Sub') {
+    // Folded weights (mul_fold = W * multiplier): the larger operand's shape.
+    const shapes = n.dataInputs.map((i) => shapeOf(g, i)).filter((x): x is number[] => !!x);
+    return shapes.sort((a, b) => b.length - a.length)[0];
+  }
   const os = n.attrs.has('_output_shapes') ? n.attrs.getShapes('_output_shapes')[parseInput(tensor).port] : undefined;
   return os ?? undefined;
 }
