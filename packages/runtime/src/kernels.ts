@@ -318,9 +318,9 @@ export function dequantizer(t: DType, minRange: number, maxRange: number, mode: 
     return (q) => f(f(f(q + half) * scaleFactor) + mn);
   }
   if (mode === 'MIN_FIRST') {
-    // Range stretched by steps/(steps-1) in double, then applied in float32 (QuantizedTensorToFloat).
+    // QuantizedToFloatStruct: scale = float(max - min) / (steps - 1.0), then min + (q - lowest)*scale in float.
     const steps = hi - lo + 1;
-    const rangeScale = f((f(mx - mn) * (steps / (steps - 1))) / steps);
+    const rangeScale = f(f(mx - mn) / (steps - 1));
     return (q) => f(f(f(q - lo) * rangeScale) + mn);
   }
   if (mode === 'SCALED') {

@@ -188,7 +188,9 @@ describe('Dequantize', () => {
       // qint8 MIN_COMBINED: (q + 128) * (max-min)/255 + min
       ['qint8', 'MIN_COMBINED', -1, 1, [-128, 127, 0], [-1, 1, fr(fr(128 * fr(2 / 255)) - 1)]],
       // quint8 MIN_FIRST: range stretched by 256/255, step = range/256
-      ['quint8', 'MIN_FIRST', 0, 25.5, [0, 10, 255], [0, fr(10 * fr((25.5 * 256) / 255 / 256)), fr(255 * fr((25.5 * 256) / 255 / 256))]],
+      ['quint8', 'MIN_FIRST', 0, 25.5, [0, 10, 255], [0, fr(10 * fr(25.5 / 255)), fr(255 * fr(25.5 / 255))]],
+      // quantize_weights output: [-1, 0, 0.5, 1] quantized to [0, 128, 192, 255] with min -1, max 1
+      ['quint8', 'MIN_FIRST', -1, 1, [0, 128, 192, 255], [-1, fr(fr(128 * fr(2 / 255)) - 1), fr(fr(192 * fr(2 / 255)) - 1), fr(fr(255 * fr(2 / 255)) - 1)]],
       // SCALED: quint8 q*max/255; qint8 q*max(min/-128, max/127)
       ['quint8', 'SCALED', 0, 2.55, [0, 100, 255], [0, fr(100 * fr(2.55 / 255)), fr(255 * fr(2.55 / 255))]],
       ['qint8', 'SCALED', -1, 1, [-128, 0, 127], [fr(-128 * fr(1 / 127)), 0, fr(127 * fr(1 / 127))]],
