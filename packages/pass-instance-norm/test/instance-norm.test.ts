@@ -112,6 +112,11 @@ describe.each(cases)('fuse_instance_norm: %s', (_, build, form) => {
     const ops = new Set(after.nodes().map((n) => n.op));
     for (const op of ['SquaredDifference', 'Pow', 'RealDiv', 'Sqrt', 'StopGradient', 'Neg']) expect(ops.has(op), op).toBe(false);
     expect(after.node(fused[0]!.output).attrs.getString('_tfpass_fused')).toBe('output');
+    for (const n of after.nodes().filter((x) => x.attrs.has('_tfpass_fused'))) {
+      const def = lib.getOpDef(n.op)!;
+      for (const a of def.attrs) if (a.default === undefined) expect(n.attrs.has(a.name), `${n.name}.${a.name}`).toBe(true);
+      for (const k of n.attrs.keys()) if (!k.startsWith('_')) expect(def.attrs.some((a) => a.name === k), `${n.name}.${k}`).toBe(true);
+    }
     const rep = await expectSameOutputs(before, after, { inputs: { x: { shape: [2, 5, 4, 3], low: -3, high: 3 } }, outputs: ['out'], atol: 1e-5, rtol: 1e-4, trials: 2 });
     expect(rep.outputs[0]!.ok).toBe(true);
     // Idempotent: the canonical form is not matched again.
