@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeGraph, metaCollection, metaSaver, decodeVariableDef, readModel, encodeModel } from '@tfpass/core';
-import { DebiasedEma, applySites, quantizeGraph, planQuantization, quantizeEval, quantizeTraining, trackedRange } from '../src/index.js';
+import { Tensor, encodeGraph, metaCollection, metaSaver, decodeVariableDef, readModel, encodeModel } from '@tfpass/core';
+import { DebiasedEma, applySites, quantCheck, quantizeGraph, planQuantization, quantizeEval, quantizeTraining, trackedRange } from '../src/index.js';
 import { G } from './helpers.js';
 
 const fq = (p: string) => `${p}/FakeQuantWithMinMaxVars`;
@@ -163,6 +163,29 @@ describe('contrib placement rules (spec §1.3–1.4)', () => {
     const r = applySites(b.g, s, { kind: 'const' });
     expect(b.g.node('c/weights_quant/FakeQuantWithMinMaxVarsPerChannel').op).toBe('FakeQuantWithMinMaxVarsPerChannel');
     expect(r.warnings[0]).toMatch(/TOCO/);
+  });
+});
+
+describe('Concat and pooling (spec §1.8, §4.3)', () => {
+  it('no fake quant on ConcatV2/AvgPool/MaxPool outputs; the converter derives their ranges', () => {
+    const b = new G();
+    b.input('x', [1, 8, 8, 3]);
+    for (const s of ['a', 'b']) {
+      b.conv(`${s}/Conv2D`, 'x', b.konst(`${s}/w`, [3, 3, 3, 4]));
+      b.op(`${s}/Relu`, 'Relu', [`${s}/Conv2D`]);
+    }
+    const axis = b.g.addNode({ name: 'axis', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: Tensor.fromValues('int32', [], [3]) } } }).name;
+    b.op('cat', 'ConcatV2', ['a/Relu', 'b/Relu', axis], { N: { i: 2 }, Tidx: { type: 'int32' } });
+    const pool = { ksize: { list: { i: [1, 2, 2, 1] } }, strides: { list: { i: [1, 2, 2, 1] } }, padding: { s: 'VALID' } };
+    b.op('avg', 'AvgPool', ['cat'], pool);
+    b.op('max', 'MaxPool', ['avg'], pool);
+    b.conv('c/Conv2D', 'max', b.konst('c/w', [1, 1, 8, 2]));
+    b.op('c/Relu', 'Relu', ['c/Conv2D']);
+    const sites = planQuantization(b.g);
+    expect(sites.map((s) => s.tensor).filter((t) => ['cat', 'avg', 'max'].includes(t))).toEqual([]);
+    expect(sites.filter((s) => s.name === 'act_quant').map((s) => s.tensor)).toEqual(['a/Relu', 'b/Relu', 'c/Relu']);
+    quantizeGraph(b.g, { kind: 'const' });
+    expect(quantCheck(b.g, 'tflite').filter((f) => f.rule === 'missing-range')).toEqual([]);
   });
 });
 
