@@ -1,13 +1,32 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, buildOnce, tfpass, tmp } from './helpers.js';
 
-// What `npm i -g @tfpass/cli` installs: the CLI, core and the CLI's dependencies.
-const PACKAGES = ['core', 'cli', 'pass-strip', 'pass-fold-constants', 'pass-fold-bn', 'runtime', 'tfjs-format', 'checkpoint'];
+// What `npm i -g @tfpass/cli` installs: the CLI and, transitively, every @tfpass package it depends on.
+function tfpassDeps(): string[] {
+  const out = new Set<string>();
+  const visit = (dir: string) => {
+    if (out.has(dir)) return;
+    out.add(dir);
+    const pj = JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8'));
+    for (const d of Object.keys({ ...pj.dependencies, ...pj.peerDependencies })) if (d.startsWith('@tfpass/')) visit(d.slice('@tfpass/'.length));
+  };
+  visit('cli');
+  return [...out].sort();
+}
+const PACKAGES = tfpassDeps();
 
-beforeAll(() => buildOnce());
+beforeAll(() => {
+  buildOnce();
+  // every packed package needs its dist
+  try {
+    execFileSync('npx', ['tsc', '-b', ...PACKAGES.map((p) => `packages/${p}`)], { cwd: ROOT, stdio: 'pipe' });
+  } catch (e) {
+    process.stderr.write(`tsc -b reported errors (packing the existing dist):\n${(e as { stdout?: Buffer }).stdout?.toString().slice(0, 2000)}\n`);
+  }
+});
 
 function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
