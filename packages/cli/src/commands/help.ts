@@ -56,7 +56,7 @@ export async function run(ctx: Ctx): Promise<number> {
     const dflt = p.required ? 'required' : p.default === undefined || (Array.isArray(p.default) && !p.default.length) ? 'no default' : `default ${JSON.stringify(p.default)}`;
     ctx.print(`  ${k.padEnd(w)}  ${type}; ${dflt}. ${p.description}`);
   }
-  ctx.print(`  ${'ignore_errors'.padEnd(w)}  bool; default false. continue with the unchanged graph if the pass fails`);
+  if (!def.params?.ignore_errors) ctx.print(`  ${'ignore_errors'.padEnd(w)}  bool; default false. continue with the unchanged graph if the pass fails`);
   if (def.inject && Object.keys(def.inject).length) ctx.print(`\nneeds: ${Object.keys(def.inject).join(', ')} (provided by tfpass)`);
   ctx.print(`\nexample:\n  tfpass transform --in_graph=in.pb --out_graph=out.pb --inputs=input --outputs=output \\\n    --transforms='${def.example ?? def.name}'`);
   return 0;
