@@ -166,7 +166,8 @@ export function structuralPasses(lib: Lib): PassDefinition<any>[] {
         const { old_node_name: from, new_node_name: to } = ctx.params;
         if (!graph.has(from)) throw new lib.GraphValidationError(from, 'rename_node: no such node');
         if (from !== to && graph.has(to)) throw new lib.GraphValidationError(to, 'rename_node: a node already has this name');
-        graph.renameNode(from, to);
+        // The bulk rename scans inputs once instead of building the consumer index.
+        graph.renameNodes(new Map([[from, to]]));
       },
     },
     {
@@ -267,16 +268,16 @@ function hashBytes(b: Uint8Array, h: number): number {
 }
 
 /** A key equal for nodes with the same op, device and inputs (attrs are compared apart). */
-function wiringKey(lib: Lib, node: Node): string {
+function wiringKey(lib: Lib, node: Node, into: ReadonlyMap<string, string>): string {
   const data: string[] = [];
   const ctl: string[] = [];
   for (const s of node.inputs) {
     const r = lib.parseInput(s);
-    if (r.control) ctl.push(r.node);
-    else data.push(`${r.node}:${r.port}`);
+    const name = into.get(r.node) ?? r.node;
+    if (r.control) ctl.push(name);
+    else data.push(`${name}:${r.port}`);
   }
-  ctl.sort();
-  return `${node.op}|${node.device}|${data.join(',')}|${ctl.join(',')}`;
+  return `${node.op}|${node.device}|${data.join(',')}|${[...new Set(ctl)].sort().join(',')}`;
 }
 
 /** A key equal for equal attribute maps (tensors by hash; `sameTensors` confirms). */
@@ -333,11 +334,12 @@ function mergeDuplicates(lib: Lib, graph: Graph, ctx: PassContext) {
   const keep = protectedNames(lib, ctx);
   // wiring key -> the first node wired so, and (once a second one shows up) attr key -> nodes
   const seen = new Map<string, { first: Node; byAttrs?: Map<string, Node[]> }>();
-  const dropped = new Set<string>();
-  // Producers first (graph order otherwise), so the first of a group in graph order is kept.
+  const into = new Map<string, string>(); // merged node -> the node kept in its place
+  // Producers first (graph order otherwise), so the first of a group in graph order is kept;
+  // keys read inputs through `into`, so a merge upstream shows in its readers' keys.
   for (const node of graph.topoOrder()) {
     if (keep.has(node.name) || !mergeable(lib, node)) continue;
-    const key = wiringKey(lib, node);
+    const key = wiringKey(lib, node, into);
     const entry = seen.get(key);
     if (!entry) {
       seen.set(key, { first: node });
@@ -348,20 +350,28 @@ function mergeDuplicates(lib: Lib, graph: Graph, ctx: PassContext) {
     const ak = attrsKey(node);
     const same = entry.byAttrs.get(ak);
     const twin = same?.find((b) => sameTensors(b, node));
-    if (!twin) {
-      if (same) same.push(node);
-      else entry.byAttrs.set(ak, [node]);
-      continue;
-    }
-    // Readers of every port (and control edges) move to the twin.
-    for (const c of graph.consumersOf(node.name)) {
-      if (c.control) {
-        c.node.removeControlInput(node.name);
-        if (c.node !== twin) c.node.addControlInput(twin.name);
-      } else c.node.setInput(c.index, lib.formatInput({ node: twin.name, port: c.port }));
-    }
-    dropped.add(node.name);
+    if (twin) into.set(node.name, twin.name);
+    else if (same) same.push(node);
+    else entry.byAttrs.set(ak, [node]);
   }
-  graph.removeNodes(dropped);
-  ctx.count('merged', dropped.size);
+  if (!into.size) return;
+  // One scan rewires readers of every port and control edge (no consumer index needed).
+  for (const n of graph) {
+    if (into.has(n.name)) continue;
+    const ins = n.inputs;
+    let hit = false;
+    for (const s of ins) if (into.has(lib.parseInput(s).node)) hit = true;
+    if (!hit) continue;
+    n.setInputs(
+      ins
+        .map((s) => {
+          const r = lib.parseInput(s);
+          const to = into.get(r.node);
+          return to === undefined ? s : r.control ? '^' + to : lib.formatInput({ node: to, port: r.port });
+        })
+        .filter((s) => s !== '^' + n.name),
+    );
+  }
+  graph.removeNodes(into.keys());
+  ctx.count('merged', into.size);
 }
