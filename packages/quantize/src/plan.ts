@@ -12,6 +12,7 @@ export const PASS_THROUGH = new Set(['Reshape', 'Identity', 'BatchToSpaceND', 'S
 export const FAKE_QUANTS = new Set(['FakeQuantWithMinMaxVars', 'FakeQuantWithMinMaxArgs', 'FakeQuantWithMinMaxVarsPerChannel']);
 /** Consumers under these prefixes are ignored (contrib common.SKIPPED_PREFIXES). */
 const SKIPPED_PREFIXES = ['gradients/', 'RMSProp/', 'Adagrad/', 'Const_', 'HistogramSummary', 'ScalarSummary'];
+const GRADIENT_SCOPE = /(^|\/)gradients(_\d+)?\//;
 const VARIABLES = new Set(['VariableV2', 'Variable', 'VarHandleOp']);
 const ADDS = new Set(['Add', 'AddV2']);
 const BIAS_ADDS = new Set(['Add', 'AddV2', 'BiasAdd']);
@@ -102,7 +103,7 @@ export function planQuantization(graph: Graph, opts: PlanOptions = {}): Site[] {
   const consumersOf = (n: Node): Node[] => {
     const seen = new Set<Node>();
     for (const c of g.tensorConsumers(n.name)) {
-      if (SKIPPED_PREFIXES.some((p) => c.node.name.startsWith(p))) continue;
+      if (SKIPPED_PREFIXES.some((p) => c.node.name.startsWith(p)) || GRADIENT_SCOPE.test(c.node.name)) continue;
       seen.add(c.node);
     }
     return [...seen];
@@ -365,6 +366,8 @@ export function planQuantization(graph: Graph, opts: PlanOptions = {}): Site[] {
   };
   for (const n of nodes) {
     if (!INTERMEDIATE.has(n.op) || quantizedOps.has(n.name)) continue;
+    // Not contrib: its skip list misses Keras' `training/…/gradients/…` ops (tensorflow#27880).
+    if (GRADIENT_SCOPE.test(n.name)) continue;
     if (n.attrs.has('_tfpass_fused')) continue;
     memo.clear();
     if (!quantizable(n)) continue;
