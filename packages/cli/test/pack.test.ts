@@ -26,7 +26,7 @@ beforeAll(() => {
   } catch (e) {
     process.stderr.write(`tsc -b reported errors (packing the existing dist):\n${(e as { stdout?: Buffer }).stdout?.toString().slice(0, 2000)}\n`);
   }
-});
+}, 600_000);
 
 function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
@@ -74,5 +74,5 @@ describe('npm pack', () => {
     const t = await tfpass(['transform', `--in_graph=${g}`, `--out_graph=${join(out, 'o.pbtxt')}`, '--transforms=rename_prefix(from=a/, to=b/) remove_nodes(op=Identity)', '--outputs=b/y', '--json'], { cwd: prefix, bin });
     expect(t.stderr).toBe('');
     expect(JSON.parse(t.stdout).steps.map((s: { package: string }) => s.package)).toEqual(['tfpass-pass-example', '@tfpass/pass-strip']);
-  });
+  }, 600_000); // npm pack + two offline installs: slow on a busy machine
 });
