@@ -39,7 +39,7 @@ describe('parseTransforms', () => {
           expect(again.map((c) => [c.name, c.params])).toEqual(calls.map((c) => [c.name, c.params]));
         }
       }),
-      fuzzParams(2000, 9201),
+      fuzzParams(1000, 9201),
     );
   });
 
@@ -194,7 +194,7 @@ describe('readTfjsModel', () => {
         const grew = process.memoryUsage().arrayBuffers - before;
         if (grew > 256 * 2 ** 20) throw new Error(`readTfjsModel allocated ${(grew / 2 ** 20).toFixed(0)} MiB for ${JSON.stringify(json).slice(0, 300)}`);
       }),
-      fuzzParams(400, 9401),
+      fuzzParams(200, 9401),
     );
   });
 
@@ -214,7 +214,7 @@ describe('readTfjsModel', () => {
         const d = write(text, shards);
         expectClean('readTfjsModel(bytes)', text, () => readTfjsModel(d));
       }),
-      fuzzParams(300, 9402),
+      fuzzParams(200, 9402),
     );
   });
 });
@@ -260,7 +260,7 @@ describe('plugin manifests', () => {
         }
         expectClean('discoverPlugins(manifest edits)', json, () => discover(JSON.stringify(json)), 2000);
       }),
-      fuzzParams(60, 9501),
+      fuzzParams(40, 9501),
     );
   });
 
@@ -271,7 +271,7 @@ describe('plugin manifests', () => {
         for (const m of muts) s = applyTextMutation(s, m);
         expectClean('discoverPlugins(text)', s, () => discover(s), 2000);
       }),
-      fuzzParams(30, 9502),
+      fuzzParams(20, 9502),
     );
   });
 });

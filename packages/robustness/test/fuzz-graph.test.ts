@@ -123,7 +123,7 @@ describe('readModel on mutated text GraphDefs', () => {
         const b = new TextEncoder().encode(s);
         expectClean('readModel(text)', s, () => readAndWrite(b, undefined, 'fuzz.pbtxt'));
       }),
-      fuzzParams(150, 9004),
+      fuzzParams(100, 9004),
     );
   });
 

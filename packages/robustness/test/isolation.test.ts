@@ -3,14 +3,14 @@
  * its name and package version, the output is not created (or left as it was), the input is
  * untouched; Ctrl-C during the write of a big output leaves no partial file.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readModel, writeGraph } from '@tfpass/core';
+import { Graph, Tensor, readModel, writeGraph } from '@tfpass/core';
 import { randomGraph } from '@tfpass/runtime/testing';
 import { bigGraph } from './big-graph.js';
 
@@ -86,8 +86,11 @@ describe('a third-party pass that fails', () => {
     ['break_graph', /nowhere/],
     ['reject_async', /a string, not an Error/],
   ] as const) {
-    it(`${pass}: reported with pass and package@version, no output, input untouched`, async () => {
+    it(`${pass}: reported with pass and package@version, output not written, input untouched`, async () => {
       const out = join(dir, `${pass}.pb`);
+      // One case runs over an existing output: it must be left byte-identical.
+      const existing = pass === 'explode_after_edit';
+      if (existing) writeFileSync(out, 'previous result');
       const before = sha(input);
       const r = await cli(['transform', `--in_graph=${input}`, `--out_graph=${out}`, '--outputs=output', `--transforms=strip_unused_nodes ${pass} sort_by_execution_order`, '--plugin', plugin], dir);
       expect(r.status, r.stderr).not.toBe(0);
@@ -95,19 +98,12 @@ describe('a third-party pass that fails', () => {
       expect(r.stderr).toContain('tfpass-pass-boom@3.1.4');
       expect(r.stderr).toMatch(detail);
       expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
-      expect(existsSync(out)).toBe(false);
+      if (existing) expect(readFileSync(out, 'utf8')).toBe('previous result');
+      else expect(existsSync(out)).toBe(false);
       expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
       expect(sha(input)).toBe(before);
     });
   }
-
-  it('an existing output file is left byte-identical', async () => {
-    const out = join(dir, 'existing.pb');
-    writeFileSync(out, 'previous result');
-    const r = await cli(['transform', `--in_graph=${input}`, `--out_graph=${out}`, '--outputs=output', '--transforms=explode', '--plugin', plugin], dir);
-    expect(r.status).toBe(9);
-    expect(readFileSync(out, 'utf8')).toBe('previous result');
-  });
 
   it('a plugin whose register() throws is named with its version and nothing runs', async () => {
     const bad = join(dir, 'node_modules', 'tfpass-pass-badreg');
@@ -132,7 +128,7 @@ describe('a third-party pass that fails', () => {
 describe('Ctrl-C', () => {
   it('SIGINT while the output is being written leaves no partial or temp file', async () => {
     const big = join(dir, 'big.pb');
-    writeGraph(bigGraph(96 * 2 ** 20, 1024).graph, big);
+    writeGraph(bigGraph(64 * 2 ** 20, 1024).graph, big);
     const inHash = sha(big);
     const outDir = join(dir, 'sigint');
     mkdirSync(outDir);
@@ -170,5 +166,52 @@ describe('Ctrl-C', () => {
     });
     expect(r.status === 130 || r.signal === 'SIGINT', `status ${r.status} signal ${r.signal}`).toBe(true);
     expect(readdirSync(outDir)).toEqual([]);
+  });
+});
+
+// ---- names from the graph never become paths ------------------------------------------------
+
+/**
+ * `tfpass run --out_dir` writes one `.npy` per output named after the node: hostile node names
+ * (separators, `..`, control characters, very long names) must stay single, harmless file names.
+ */
+const HOSTILE = ['a/../../../escaped', '..', 'back\\slash', 'tab\there', 'new\nline', 'bell\u0007', 'x'.repeat(400), '/abs'];
+
+describe('tfpass run --out_dir with hostile node names', () => {
+  it('writes every output inside the folder under a safe single-component name', () => {
+    const g = new Graph();
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: { type: 'float32' }, shape: { shape: [2] } } });
+    g.addNode({ name: 'c', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.fromValues('float32', [2], [1, 2]) } } });
+    const names: string[] = [];
+    for (const n of HOSTILE) {
+      try {
+        g.addNode({ name: n, op: 'Add', inputs: ['x', 'c'], attrs: { T: { type: 'float32' } } });
+        names.push(n);
+      } catch (e) {
+        // The IR may refuse some names outright, which is also safe.
+        expect((e as { code?: string }).code).toMatch(/^E_/);
+      }
+    }
+    const base = join(dir, 'paths');
+    mkdirSync(base);
+    const graphFile = join(base, 'hostile.pb');
+    writeGraph(g, graphFile);
+    const work = join(base, 'work', 'deeper');
+    mkdirSync(work, { recursive: true });
+    const outDir = join(work, 'outs');
+    const r = spawnSync(process.execPath, [BIN, 'run', graphFile, '--input', 'x=2', '--outputs', names.join(','), '--out_dir', outDir], { cwd: work, encoding: 'utf8', env: { ...process.env, TFPASS_PROGRESS: '0' } });
+    // The IR accepts these names, so the run must succeed and write safe names.
+    expect(r.status, r.stderr).toBe(0);
+    const files = readdirSync(outDir);
+    expect(files.length).toBe(names.length);
+    for (const f of files) {
+      expect(f).toMatch(/\.npy$/);
+      expect(f).not.toMatch(/[\\/\u0000-\u001f\u007f]/);
+      expect(Buffer.byteLength(f)).toBeLessThanOrEqual(255);
+    }
+    // Nothing escaped the folder.
+    expect(readdirSync(work).sort()).toEqual(['outs']);
+    expect(readdirSync(join(base, 'work')).sort()).toEqual(['deeper']);
+    expect(readdirSync(base).sort()).toEqual(['hostile.pb', 'work']);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { CommandSpec } from '../args.js';
@@ -17,7 +18,22 @@ export const spec: CommandSpec = {
   maxPositionals: 1,
 };
 
-export const npyName = (t: string) => t.replace(/[/:]/g, '_') + '.npy';
+/**
+ * File name for a fetched tensor: node names come from the graph, so separators and control
+ * characters become '_' and a long name is cut (with a hash of the full name kept unique).
+ */
+export const npyName = (t: string): string => {
+  let s = t.replace(/[/\\:\u0000-\u001f\u007f]/g, '_');
+  if (Buffer.byteLength(s) > 200) {
+    let cut = '';
+    for (const ch of s) {
+      if (Buffer.byteLength(cut + ch) > 150) break;
+      cut += ch;
+    }
+    s = `${cut}_${createHash('sha256').update(t).digest('hex').slice(0, 16)}`;
+  }
+  return s + '.npy';
+};
 
 export async function run(ctx: Ctx): Promise<number> {
   const path = graphArg(ctx);
