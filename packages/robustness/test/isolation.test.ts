@@ -215,3 +215,36 @@ describe('tfpass run --out_dir with hostile node names', () => {
     expect(readdirSync(base).sort()).toEqual(['hostile.pb', 'work']);
   });
 });
+
+// ---- plugins come only from manifests ---------------------------------------------------------
+
+describe('plugin loading', () => {
+  it('a package without a tfpass manifest is never imported, even when its name looks like a plugin', async () => {
+    const proj = join(dir, 'manifestless');
+    const marker = join(proj, 'imported.txt');
+    for (const [name, manifest] of [['tfpass-pass-sneaky', false], ['tfpass-pass-lazy', true]] as const) {
+      const pkg = join(proj, 'node_modules', name);
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({
+        name, version: '1.0.0', type: 'module', main: './index.js',
+        ...(manifest ? { tfpass: { apiVersion: 1, entry: './index.js', passes: [{ name: 'lazy_pass', summary: 'x' }] } } : {}),
+      }));
+      // Importing the package leaves a trace: the test fails if either is ever loaded.
+      writeFileSync(join(pkg, 'index.js'), `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(marker)}, '${name}\\n');\nexport function register(api) { api.registerPass({ name: '${name === 'tfpass-pass-sneaky' ? 'sneaky' : 'lazy_pass'}', summary: 'x', run() {} }); }\n`);
+    }
+    // Asking for the manifest-less package's pass: unknown pass, nothing imported.
+    const r = await cli(['transform', `--in_graph=${input}`, `--out_graph=${join(proj, 'o.pb')}`, '--transforms=sneaky'], proj);
+    expect(r.status).toBe(7);
+    expect(r.stderr).toMatch(/E_UNKNOWN_PASS/);
+    // Listing passes reads manifests only: the manifest's pass is listed, its code not imported.
+    const l = await cli(['passes'], proj);
+    expect(l.status, l.stderr).toBe(0);
+    expect(l.stdout).toContain('lazy_pass');
+    expect(l.stdout).not.toContain('sneaky');
+    expect(existsSync(marker)).toBe(false);
+    // Control: using the manifest's pass imports exactly that package.
+    const u = await cli(['transform', `--in_graph=${input}`, `--out_graph=${join(proj, 'o.pb')}`, '--transforms=lazy_pass'], proj);
+    expect(u.status, u.stderr).toBe(0);
+    expect(readFileSync(marker, 'utf8')).toBe('tfpass-pass-lazy\n');
+  });
+});
