@@ -120,9 +120,16 @@ describe('readCheckpoint on mutated bundles', () => {
           let index = b.index;
           let data = b.data[0]!;
           if (where === 'data') for (const m of muts) data = applyMutation(data, m);
+          else if (where === 'index') for (const m of muts) index = applyMutation(index, m);
           else {
-            for (const m of muts) index = applyMutation(index, m);
-            if (where === 'index+crc') index = fixCrcs(index);
+            // Length-preserving edits of the blocks only (footer kept, offsets valid), then
+            // fresh CRCs: these reach the entry protos, shapes, offsets and sizes.
+            let body: Uint8Array = index.subarray(0, index.length - 48);
+            for (const m of muts) body = applyMutation(body, m.kind === 'flip' || m.kind === 'random' ? m : { kind: 'flip', bits: [m.kind === 'truncate' ? m.at : m.kind === 'length' ? m.field * 8 + (m.value % 8) : m.from] });
+            const out = new Uint8Array(index.length);
+            out.set(body);
+            out.set(index.subarray(index.length - 48), body.length);
+            index = fixCrcs(out);
           }
           writeFileSync(`${prefix}.index`, index);
           writeFileSync(`${prefix}.data-00000-of-00001`, data);

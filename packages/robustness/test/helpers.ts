@@ -29,7 +29,11 @@ export function fuzzParams(numRuns: number, seed: number): fc.Parameters<unknown
 /** Counters printed at the end of each file: inputs tried and outcomes, per parser. */
 export const tally = new Map<string, { runs: number; ok: number; errors: Map<string, number>; worstMs: number }>();
 
+/** Error kinds seen (numbers and quoted names blanked), with TFPASS_FUZZ_VERBOSE=1. */
+const messages = new Map<string, number>();
+
 export function printTally(): void {
+  for (const [k, n] of [...messages].sort((a, b) => b[1] - a[1])) console.log(`[fuzz]   ${n}x ${k}`);
   for (const [k, v] of tally) {
     const errs = [...v.errors].map(([c, n]) => `${c}=${n}`).join(' ');
     console.log(`[fuzz] ${k}: ${v.runs} inputs, ${v.ok} parsed, errors ${errs || 'none'}, slowest ${v.worstMs.toFixed(0)} ms`);
@@ -73,6 +77,10 @@ export function expectClean<T>(parser: string, input: unknown, parse: () => T, m
       throw new Error(`${parser}: error message is not short (${lines.length} lines, ${e.message.length} chars): ${e.message.slice(0, 300)}`);
     }
     t.errors.set(e.code, (t.errors.get(e.code) ?? 0) + 1);
+    if (process.env.TFPASS_FUZZ_VERBOSE) {
+      const kind = e.message.replace(/^[^ ]*: /, '').replace(/\d+/g, 'N').replace(/'[^']*'/g, "'…'").slice(0, 70);
+      messages.set(`${parser}: ${kind}`, (messages.get(`${parser}: ${kind}`) ?? 0) + 1);
+    }
   }
   const ms = performance.now() - t0;
   t.worstMs = Math.max(t.worstMs, ms);
