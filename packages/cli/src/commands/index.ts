@@ -29,6 +29,7 @@ export const commands = new Map<string, CommandEntry>([
   ['calibrate', { summary: 'record activation ranges over sample data', load: () => import('./calibrate.js') }],
   ['quant-check', { summary: 'tensors a converter needs a range for and lacks', load: () => import('./quant-check.js') }],
   ['lint', { summary: "the quantization debugging checklist as rules", load: () => import('./lint.js') }],
+  ['quantize', { summary: "contrib's create_training_graph / create_eval_graph, written as a MetaGraphDef", load: () => import('./quantize.js') }],
   ['qat', { summary: 'quantization-aware training, then a deployable frozen fake-quant graph (needs @tfpass/train)', load: () => import('./qat.js') }],
   // The flow itself lives in @tfpass/train (runDemo); this is its command-line face.
   ['demo', { summary: 'the seed end to end: QAT, freeze, transform, verify (needs @tfpass/train)', load: () => import('./demo.js') }],
