@@ -405,7 +405,7 @@ export function readModel(src: string | Uint8Array, opts: ReadOptions = {}): Mod
   let kind = opts.kind;
   if (!kind) {
     if (file && /\.meta$/.test(file)) kind = 'meta';
-    else if (file && /saved_model\.pbtxt?$/.test(basename(file))) kind = 'saved_model';
+    else if (file && /saved_model\.pb(txt)?$/.test(basename(file))) kind = 'saved_model';
     else kind = text ? detectTextKind(str) : detectBinaryKind(bytes, file);
   }
   if (bytes.length === 0) throw new GraphFormatError({ file, offset: 0 }, 'file is empty');
