@@ -23,6 +23,7 @@ export const spec: CommandSpec = {
     plugin: { type: 'list', value: 'PKG|PATH', description: 'use this plugin (wins over discovered ones)' },
     force: { type: 'bool', description: 'allow writing over the input file' },
     report: { type: 'bool', description: "print every pass's notes, warnings and counters" },
+    report_html: { type: 'string', value: 'FILE', description: 'write an HTML page showing what the pipeline changed (tfpass view BEFORE AFTER, with per-pass rows)' },
   },
 };
 
@@ -46,6 +47,9 @@ export async function run(ctx: Ctx): Promise<number> {
   const model = core.readModel(inPath);
   const before = histogram(model.graph);
   const nodesBefore = model.graph.size;
+  const htmlOut = ctx.str('report_html');
+  if (htmlOut) checkNotInput(inPath, htmlOut, ctx.bool('force'));
+  const original = htmlOut ? model.graph.clone() : undefined;
 
   const services = new Services();
   const logger = {
@@ -83,6 +87,12 @@ export async function run(ctx: Ctx): Promise<number> {
   if (keep) core.writeModel(model, outPath, { format, protect: [inPath], force: ctx.bool('force') });
   else core.writeGraph(model.graph, outPath, { format, protect: [inPath], force: ctx.bool('force') });
 
+  if (htmlOut && original) {
+    const view = await needModule<{ diffHtml(a: unknown, b: unknown, o: object): string }>('@tfpass/view', ['diffHtml'], 'transform --report_html');
+    const passes = reports.map((r) => ({ name: r.name, ms: r.ms, before: r.nodesBefore, after: r.nodesAfter, notes: [...r.messages, ...r.warnings] }));
+    core.writeFileAtomic(htmlOut, view.diffHtml(original, model.graph, { title: `${basename(inPath)} → ${basename(outPath)}`, passes }));
+    ctx.print(`wrote ${htmlOut}`);
+  }
   const diff = histogramDiff(before, histogram(model.graph));
   const container = keep ? (model.kind === 'meta' ? 'MetaGraphDef' : 'SavedModel') : 'GraphDef';
   ctx.emit({
