@@ -316,12 +316,31 @@ class BundleReader implements Checkpoint {
     const e = this.entries.get(name);
     if (!e) throw new CheckpointError(indexFileName(this.prefix), `no tensor named '${name}' in the checkpoint`);
     if (e.slices.length === 0) return this.readEntry(e);
-    const full = e.dtype === 'string' ? Tensor.zeros('string', e.shape) : new Tensor(e.dtype, [...e.shape], allocate(e.dtype, numElements(e.shape)));
+    const where = indexFileName(this.prefix);
+    if (e.dtype !== 'string' && dtypeSize(e.dtype) === 0) {
+      throw new CheckpointError(where, `tensor '${name}' has dtype ${DataType[e.tfDtype] ?? e.tfDtype}, which tfpass cannot decode`);
+    }
+    // Slices are read (and checked against the data files) before the full tensor is
+    // allocated, so a corrupt index cannot make us allocate a huge tensor from tiny files.
+    const parts: [Extent[], Tensor][] = [];
+    let covered = 0;
     for (const extents of e.slices) {
       const se = this.sliceEntries.get(sliceKeyId(name, extents));
-      if (!se) throw new CheckpointError(indexFileName(this.prefix), `tensor '${name}': slice ${formatExtents(extents)} is listed but has no entry`);
-      copySlice(full, extents, this.readEntry(se));
+      if (!se) throw new CheckpointError(where, `tensor '${name}': slice ${formatExtents(extents)} is listed but has no entry`);
+      const lens = extents.map((x, d) => (x.length < 0 ? e.shape[d]! : x.length));
+      if (extents.length !== e.shape.length || extents.some((x, d) => x.length >= 0 && (x.start < 0 || x.start + x.length > e.shape[d]!))) {
+        throw new CheckpointError(where, `tensor '${name}': slice ${formatExtents(extents)} does not fit its shape [${e.shape.join(',')}]`);
+      }
+      const part = this.readEntry(se);
+      if (part.dtype !== e.dtype || part.size !== numElements(lens)) {
+        throw new CheckpointError(where, `tensor '${name}': slice ${formatExtents(extents)} stores ${part.dtype}[${part.shape.join(',')}], expected ${e.dtype} with ${numElements(lens)} elements`);
+      }
+      covered += part.size;
+      parts.push([extents, part]);
     }
+    if (covered < numElements(e.shape)) throw new CheckpointError(where, `tensor '${name}': its slices cover ${covered} of ${numElements(e.shape)} elements`);
+    const full = e.dtype === 'string' ? Tensor.zeros('string', e.shape) : new Tensor(e.dtype, [...e.shape], allocate(e.dtype, numElements(e.shape)));
+    for (const [extents, part] of parts) copySlice(full, extents, part);
     return full;
   }
 

@@ -226,7 +226,7 @@ export function decodeNpy(bytes: Uint8Array, file = '<npy>'): Tensor {
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*True/.test(header);
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || shapeText === undefined) throw new FileError(file, `unreadable .npy header: ${header.trim()}`);
+  if (!descr || shapeText === undefined) throw new FileError(file, `unreadable .npy header: ${JSON.stringify(header.trim().slice(0, 120))}`);
   if (fortran) throw new FileError(file, 'Fortran-ordered .npy arrays are not supported');
   const dtype = NPY_DTYPES[descr.replace('=', '<')];
   if (!dtype) throw new FileError(file, `unsupported .npy dtype '${descr}'`);
