@@ -130,7 +130,13 @@ export function discoverPlugins(opts: { cwd?: string; extraDirs?: string[] } = {
 
 /** Check a plugin's manifest fits this core; returns a reason when it does not. */
 export function incompatibility(p: DiscoveredPlugin): string | undefined {
-  if (p.manifest.apiVersion !== PLUGIN_API_VERSION) return `asks for plugin API ${p.manifest.apiVersion}, this core offers ${PLUGIN_API_VERSION}`;
+  if (p.manifest.apiVersion !== PLUGIN_API_VERSION) return `asks for plugin API ${JSON.stringify(p.manifest.apiVersion)}, this core offers ${PLUGIN_API_VERSION}`;
+  // Manifests read by other hosts (e.g. the CLI's --plugin PATH) may not be cleaned up yet.
+  if (typeof p.name !== 'string' || typeof p.version !== 'string') return 'package.json needs a string "name" and "version"';
+  if (p.peerCore !== undefined && typeof p.peerCore !== 'string') return 'peerDependencies["@tfpass/core"] is not a version range';
+  if (!Array.isArray(p.manifest.passes) || !p.manifest.passes.every((x) => x && typeof x === 'object' && typeof x.name === 'string')) {
+    return 'manifest "passes" must be a list of { name, summary }';
+  }
   if (p.peerCore && !satisfies(CORE_VERSION, p.peerCore)) return `needs @tfpass/core ${p.peerCore}, this is ${CORE_VERSION}`;
   if (typeof p.manifest.entry !== 'string') return 'manifest has no entry';
   return undefined;

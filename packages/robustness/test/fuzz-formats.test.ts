@@ -11,6 +11,7 @@ import { PassRegistry, Tensor, announcePlugins, discoverPlugins, formatTransform
 import { decodeNpy, encodeNpy } from '@tfpass/runtime';
 import { randomGraph } from '@tfpass/runtime/testing';
 import { readTfjsModel, writeTfjsModel } from '@tfpass/tfjs-format';
+import { loadHost } from '@tfpass/cli';
 import { applyMutation, applyTextMutation, expectClean, fuzzParams, mutationArb, printTally, textMutationArb } from './helpers.js';
 
 afterAll(printTally);
@@ -248,6 +249,8 @@ describe('plugin manifests', () => {
     const found = discoverPlugins({ cwd: root });
     for (const p of found) incompatibility(p);
     announcePlugins(found, new PassRegistry());
+    // The CLI reads an explicit `--plugin PATH` manifest with its own reader.
+    loadHost({ cwd: root, plugins: [join(root, 'node_modules', 'tfpass-pass-fuzz')] });
   };
 
   it('structurally edited manifests are discovered, skipped or rejected with a typed error', () => {
