@@ -146,7 +146,6 @@ interface RemoveParams {
   max_inputs: number;
 }
 
-const SWITCH_OPS = new Set(['Switch', 'RefSwitch', '_SwitchN']);
 
 export function removeNodes(lib: Lib): PassDefinition<RemoveParams> {
   return {
@@ -168,35 +167,79 @@ export function removeNodes(lib: Lib): PassDefinition<RemoveParams> {
       if (max < 1) throw new lib.ParamError('remove_nodes', 'max_inputs', `must be at least 1, got ${max}`);
       const keep = protectedNames(lib, ctx);
       const implicitOutputs = ctx.outputs.length === 0;
+      // One scan: who is read at all, and who is read at a port other than 0.
+      const read = new Set<string>();
+      const otherPort = new Set<string>();
+      for (const n of graph) {
+        for (const s of n.inputs) {
+          const r = lib.parseInput(s);
+          read.add(r.node);
+          if (!r.control && r.port !== 0) otherPort.add(r.node);
+        }
+      }
+      const heads = new Map<string, Node>();
       let kept = 0;
-      // Producers first, so each reader is rewired once even along Identity chains.
-      for (const head of graph.topoOrder()) {
-        if (!ops.has(head.op) || keep.has(head.name)) continue;
-        const data = head.dataInputs;
-        if (data.length < 1 || data.length > max) continue;
-        const cons = graph.consumersOf(head.name);
-        if (implicitOutputs && cons.length === 0) continue;
-        const target = data[0]!;
-        const src = lib.parseInput(target);
-        if (src.node === head.name) continue;
-        if (cons.some((c) => !c.control && c.port !== 0)) {
+      for (const n of graph) {
+        if (!ops.has(n.op) || keep.has(n.name)) continue;
+        const data = n.dataInputs;
+        if (data.length < 1 || data.length > max || lib.parseInput(data[0]!).node === n.name) continue;
+        if (implicitOutputs && !read.has(n.name)) continue;
+        if (otherPort.has(n.name)) {
           kept++;
           continue;
         }
-        const ctl = head.controlInputs;
-        const readers = new Set(cons.map((c) => c.node));
-        graph.replaceUses(head.name, target);
-        for (const c of cons) {
-          if (!c.control) continue;
-          // A control edge on `head` waits for `head:0`; the closest equivalent is the producer.
-          c.node.removeControlInput(head.name);
-          if (c.node.name !== src.node) c.node.addControlInput(src.node);
-        }
-        for (const r of readers) for (const d of ctl) if (d !== r.name) r.addControlInput(d);
-        graph.removeNode(head.name);
-        ctx.count('removed');
-        if (SWITCH_OPS.has(graph.get(src.node)?.op ?? '') && cons.some((c) => c.control)) ctx.count('loop_control_edges_moved');
+        heads.set(n.name, n);
       }
+      if (!heads.size) {
+        if (kept) ctx.note(`${kept} node(s) kept because outputs other than :0 are read`);
+        return;
+      }
+      // What a removed head stands for: its first input (through removed heads) and the control
+      // dependencies its readers must take over (its own and those of heads it bypasses).
+      const memo = new Map<string, { target: string; ctl: string[] }>();
+      const resolve = (name: string): { target: string; ctl: string[] } => {
+        let m = memo.get(name);
+        if (m) return m;
+        const h = heads.get(name)!;
+        memo.set(name, (m = { target: h.dataInputs[0]!, ctl: [] })); // guards a cycle of heads
+        const src = lib.parseInput(m.target);
+        const ctl = new Set<string>();
+        if (heads.has(src.node)) {
+          const up = resolve(src.node);
+          m.target = up.target;
+          for (const c of up.ctl) ctl.add(c);
+        }
+        for (const c of h.controlInputs) {
+          if (!heads.has(c)) ctl.add(c);
+          else {
+            const up = resolve(c);
+            ctl.add(lib.parseInput(up.target).node);
+            for (const x of up.ctl) ctl.add(x);
+          }
+        }
+        m.ctl = [...ctl];
+        return m;
+      };
+      // One more scan rewires every reader of a removed head.
+      for (const n of graph) {
+        if (heads.has(n.name)) continue;
+        const ins = n.inputs;
+        let hit = false;
+        for (const s of ins) if (heads.has(lib.parseInput(s).node)) hit = true;
+        if (!hit) continue;
+        const extra: string[] = [];
+        const next = ins.map((s) => {
+          const r = lib.parseInput(s);
+          if (!heads.has(r.node)) return s;
+          const m = resolve(r.node);
+          for (const c of m.ctl) extra.push('^' + c);
+          // A control edge on the head waits for its `:0`; the closest equivalent is the producer.
+          return r.control ? '^' + lib.parseInput(m.target).node : m.target;
+        });
+        n.setInputs([...next, ...extra].filter((s) => s !== '^' + n.name));
+      }
+      graph.removeNodes(heads.keys());
+      ctx.count('removed', heads.size);
       if (kept) ctx.note(`${kept} node(s) kept because outputs other than :0 are read`);
     },
   };
