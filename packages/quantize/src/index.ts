@@ -10,3 +10,4 @@ export { makePasses, register } from './passes.js';
 export * from './calibrate.js';
 export * from './freeze-ranges.js';
 export * from './quantize-nodes.js';
+export * from './bias-correction.js';

@@ -186,6 +186,30 @@ export function weightRange(g: Graph, x: string, site: Pick<Site, 'symmetric' | 
   return channels ? { min: ranges.map((r) => r[0]), max: ranges.map((r) => r[1]) } : { min: ranges[0]![0], max: ranges[0]![1] };
 }
 
+/**
+ * Channels of a per-channel site: the last dimension, except for depthwise filters
+ * [kh, kw, C, M] whose output channels are C*M (TFLite's per-channel axis); those are
+ * quantized through a [kh, kw, C*M] view (`dwShape` set).
+ */
+export function siteChannels(g: Graph, site: Pick<Site, 'tensor' | 'perChannel' | 'layer'>): { channels?: number; dwShape?: number[] } {
+  if (!site.perChannel) return {};
+  const x = site.tensor;
+  const sh = shapeOf(g, x);
+  if (!sh || sh.length === 0 || sh[sh.length - 1]! < 1) throw new TfpassError('E_PASS', `per-channel quantization of '${x}' needs a known last dimension`);
+  if (site.layer && g.get(site.layer)?.op === 'DepthwiseConv2dNative' && sh.length === 4) return { channels: sh[2]! * sh[3]!, dwShape: sh };
+  return { channels: sh[sh.length - 1]! };
+}
+
+/**
+ * The range a const-mode weight site gets: the ranges file's entry, except that a per-tensor
+ * entry for a per-channel site (or no entry) is replaced by the weights' own per-channel range.
+ */
+export function constWeightRange(g: Graph, site: Site, ranges: Ranges | undefined, channels = siteChannels(g, site).channels): Range | undefined {
+  const r = ranges?.[site.tensor] ?? ranges?.[`${site.tensor}:0`];
+  if (!r || (channels && !Array.isArray(r.min))) return weightRange(g, site.tensor, site, channels) ?? r;
+  return r;
+}
+
 /** Point the listed consumers' inputs that read `tensor` at `to`. */
 export function reroute(g: Graph, tensor: string, to: string, consumers: readonly string[]): number {
   const t = parseInput(tensor);
@@ -213,23 +237,11 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
   const p = site.prefix;
   const x = site.tensor;
   const fqAttrs = { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } };
-  let channels: number | undefined;
-  let dwShape: number[] | undefined;
-  if (site.perChannel) {
-    const sh = shapeOf(g, x);
-    if (!sh || sh.length === 0 || sh[sh.length - 1]! < 1) throw new TfpassError('E_PASS', `per-channel quantization of '${x}' needs a known last dimension`);
-    channels = sh[sh.length - 1]!;
-    if (site.layer && g.get(site.layer)?.op === 'DepthwiseConv2dNative' && sh.length === 4) {
-      // Depthwise filters are [kh, kw, C, M]: the output channels are C*M, not the last dim.
-      dwShape = sh;
-      channels = sh[2]! * sh[3]!;
-    }
-  }
+  const { channels, dwShape } = siteChannels(g, site);
   const fqOp = channels ? 'FakeQuantWithMinMaxVarsPerChannel' : 'FakeQuantWithMinMaxVars';
   const vshape = channels ? [channels] : [];
   let r: Range | undefined = mode.kind !== 'training' ? mode.ranges?.[x] ?? mode.ranges?.[`${x}:0`] : undefined;
-  // Per-channel weights: a per-tensor range in the file would waste the channels; use the data.
-  if (mode.kind === 'const' && site.kind === 'weights' && (!r || (channels && !Array.isArray(r.min)))) r = weightRange(g, x, site, channels) ?? r;
+  if (mode.kind === 'const' && site.kind === 'weights') r = constWeightRange(g, site, mode.ranges, channels) ?? r;
   if (mode.kind === 'const' && mode.requireRanges && !r) throw new TfpassError('E_USAGE', `no range for '${x}' (site ${p}) in the ranges file`);
   if (r) checkRange(x, r);
   const [imin, imax] = rangeArrays(r ?? { min: site.init[0], max: site.init[1] }, channels);

@@ -5,7 +5,7 @@ import { PassRegistry, TOKENS, Tensor, readGraph, registerPlugin, runPipeline, t
 import { modelPath } from '@tfpass/core/testing';
 import { sharedExecutor } from '@tfpass/runtime';
 import { randomInputs } from '@tfpass/runtime/testing';
-import { applySites, calibrate, constValue, nudge, planQuantization, quantCheck, loadTarget, insertFakeQuant } from '../src/index.js';
+import { applySites, calibrate, constValue, correctBiases, nudge, planQuantization, quantCheck, loadTarget, insertFakeQuant } from '../src/index.js';
 import { G } from './helpers.js';
 import { syntheticImage } from './images.js';
 
@@ -128,7 +128,7 @@ describe('calibration and numerics', () => {
   });
 
   const path = modelPath('keras-mobilenet-0.25-128/mnet.pb');
-  it.runIf(!!path)('keras MobileNet 0.25: fold BNs, calibrate on 32 inputs, report SQNR of the fake-quant graph vs float', async () => {
+  it.runIf(!!path)('keras MobileNet 0.25: fold BNs, calibrate on 32 inputs, 8-bit per-channel + bias correction reaches 20 dB SQNR vs float', async () => {
     const float = readGraph(path!);
     const reg = new PassRegistry();
     for (const p of ['@tfpass/pass-strip', '@tfpass/pass-fold-constants', '@tfpass/pass-fold-bn']) await registerPlugin(await import(p), reg);
@@ -137,23 +137,31 @@ describe('calibration and numerics', () => {
     await runPipeline(float, 'remove_nodes(op=Identity) fold_constants fold_batch_norms', { registry: reg, inputs: ['input_1'], outputs: ['output_0'], container: child });
     const sites = planQuantization(float);
     expect(sites.filter((s) => s.kind === 'weights').length).toBe(27);
-    // Calibration and evaluation inputs: seeded synthetic images in [-1, 1] (MobileNet's
-    // preprocessed range; smooth gradients, waves and blobs), disjoint seeds.
+    // Evaluation distribution: seeded synthetic 128x128x3 images in [-1, 1] (MobileNet's
+    // preprocessed range; tanh of smooth gradients + 4 low-frequency waves + 3 Gaussian blobs
+    // per channel, see images.ts). Calibration seeds 100..131, evaluation seeds 1000..1003.
     const calib = Array.from({ length: 32 }, (_, i) => ({ input_1: syntheticImage(100 + i) }));
     const ranges = await calibrate(float, { inputs: ['input_1'], data: calib, method: 'minmax', executor: exec });
-    const variants: [string, Parameters<typeof planQuantization>[1]][] = [
-      ['8-bit, per-tensor weights (contrib)', {}],
-      ['8-bit, per-channel weights', { perChannel: true }],
-      ['8-bit activations, 10-bit per-channel weights', { perChannel: true, weightBits: 10 }],
+    // Bias correction is computed on the same 32 calibration inputs, on a copy of the float graph.
+    const corrected = float.clone();
+    const pcSites = planQuantization(corrected, { perChannel: true });
+    const fixes = await correctBiases(corrected, pcSites, { data: calib, executor: exec, ranges });
+    expect(fixes.length).toBe(27);
+    const variants: [string, Graph, Parameters<typeof planQuantization>[1]][] = [
+      ['8-bit, per-tensor weights (contrib)', float, {}],
+      ['8-bit, per-channel weights', float, { perChannel: true }],
+      ['8-bit, per-channel weights + bias correction', corrected, { perChannel: true }],
     ];
-    const graphs = variants.map(([, o]) => {
-      const q = float.clone();
+    const graphs = variants.map(([, base, o]) => {
+      const q = base.clone();
       applySites(q, planQuantization(q, o), { kind: 'const', ranges, requireRanges: true });
       return q;
     });
+    // Depthwise weights are quantized per output channel C*M (27 per-channel sites: 14 conv, 13 depthwise).
+    expect(graphs[1]!.nodes().filter((n) => n.op === 'FakeQuantWithMinMaxVarsPerChannel').length).toBe(27);
     const sig = new Array(variants.length).fill(0);
     const noise = new Array(variants.length).fill(0);
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 4; i++) {
       const feeds = { input_1: syntheticImage(1000 + i) };
       const [a] = await exec.run(float, feeds, ['output_0']);
       const fa = a!.toFloat32();
@@ -168,11 +176,11 @@ describe('calibration and numerics', () => {
       if (i === 0) expect(await checkSites(graphs[0]!, feeds)).toBe(sites.length);
     }
     const sqnr = sig.map((s, v) => 10 * Math.log10(s / noise[v]));
-    variants.forEach(([name], v) => console.log(`[quantize] keras-mobilenet-0.25-128 SQNR vs float, ${name}: ${sqnr[v]!.toFixed(1)} dB (minmax calibration on 32 inputs, 2 held-out)`));
-    // Measured: per-tensor ≈ -2 dB (folded depthwise weights span [-6, 71]), per-channel ≈ 11–13 dB,
-    // 10-bit weights ≈ 20–21 dB. The 20 dB target is NOT met with 8-bit weights on this model.
+    variants.forEach(([name], v) => console.log(`[quantize] keras-mobilenet-0.25-128 SQNR vs float, ${name}: ${sqnr[v]!.toFixed(1)} dB (minmax calibration on 32 inputs, 4 held-out)`));
+    // Per-channel alone stays near 13 dB: each weight layer is quantized at 41-55 dB, but the
+    // folded BN biases cancel most of W*x, so the mean shift from weight rounding dominates
+    // the output; bias correction removes that shift.
     expect(sqnr[1]).toBeGreaterThan(sqnr[0]! + 10);
-    expect(sqnr[1]).toBeGreaterThanOrEqual(10);
-    expect(sqnr[2]).toBeGreaterThanOrEqual(18);
+    expect(sqnr[2]).toBeGreaterThanOrEqual(20);
   });
 });
