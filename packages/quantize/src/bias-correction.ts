@@ -16,12 +16,16 @@ export interface BiasCorrectionOptions {
   executor: Executor;
   /** Ranges file (weights without an entry use their own min/max, as the const rewrite does). */
   ranges?: Ranges;
+  /** Change the bias Consts (default true); false only measures (for a ranges file). */
+  apply?: boolean;
 }
 
 export interface BiasCorrection {
   layer: string;
   bias: string;
-  /** Largest |shift| subtracted from one channel. */
+  /** Subtracted from the bias, per channel. */
+  shift: number[];
+  /** Largest |shift| of one channel. */
   maxShift: number;
 }
 
@@ -117,16 +121,28 @@ export async function correctBiases(graph: Graph, sites: Site[], opts: BiasCorre
     const shift = new Float64Array(j.channels);
     for (let k = 0; k < e.length; k++) shift[k % j.channels]! += e[k]!;
     const per = e.length / j.channels;
-    const bt = j.bias.attrs.getTensor('value');
-    const b = bt.toFloat32();
-    let maxShift = 0;
-    const nb = Float32Array.from(b, (v, k) => {
-      const d = shift[k]! / per;
-      maxShift = Math.max(maxShift, Math.abs(d));
-      return v - d;
-    });
-    j.bias.attrs.setTensor('value', new Tensor('float32', bt.shape, nb));
-    out.push({ layer: j.layer.name, bias: j.bias.name, maxShift });
+    const d = Array.from(shift, (v) => v / per);
+    out.push({ layer: j.layer.name, bias: j.bias.name, shift: d, maxShift: Math.max(...d.map(Math.abs)) });
   }
+  if (opts.apply !== false) applyBiasShifts(graph, Object.fromEntries(out.map((c) => [c.bias, c.shift])));
   return out;
+}
+
+/**
+ * Subtract stored shifts from float32 bias Consts (by node name). Returns the names changed;
+ * throws when a listed node is not a float32 Const with as many values as its shift.
+ */
+export function applyBiasShifts(graph: Graph, shifts: Record<string, number[]>): string[] {
+  const done: string[] = [];
+  for (const [name, d] of Object.entries(shifts)) {
+    const n = graph.get(name);
+    const t = n?.op === 'Const' ? n.attrs.getTensor('value') : undefined;
+    if (!n || !t || t.dtype !== 'float32' || t.size !== d.length) {
+      throw new TfpassError('E_USAGE', `bias shift for '${name}': expected a float32 Const with ${d.length} values, found ${n ? `${n.op}${t ? ` ${t.dtype}[${t.shape}]` : ''}` : 'no node'}`);
+    }
+    const b = t.toFloat32();
+    n.attrs.setTensor('value', new Tensor('float32', t.shape, Float32Array.from(b, (v, k) => v - d[k]!)));
+    done.push(name);
+  }
+  return done;
 }

@@ -1,6 +1,7 @@
 import { ParamError, TfpassError, type PassDefinition, type PluginApi } from '@tfpass/core';
 import { planQuantization, type PlanOptions } from './plan.js';
-import { readRanges } from './ranges.js';
+import { readBiasShifts, readRanges } from './ranges.js';
+import { applyBiasShifts } from './bias-correction.js';
 import { applySites } from './rewrite.js';
 import { quantizeEval, quantizeTraining } from './training.js';
 import { freezeRequantizationRangesFromFile } from './freeze-ranges.js';
@@ -76,14 +77,21 @@ export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
         ranges: { type: 'string', default: '', description: 'JSON ranges file (tfpass calibrate); weights default to their own min/max' },
         per_channel: { type: 'bool', default: false, description: 'FakeQuantWithMinMaxVarsPerChannel on conv weights (TOCO accepts only per-tensor)' },
         require_ranges: { type: 'bool', default: true, description: 'fail when an activation has no range in the file' },
+        bias_correction: { type: 'bool', default: true, description: "subtract the ranges file's bias shifts (weight-rounding mean error, from calibration) when its weight options match" },
       },
       run(graph, ctx) {
-        const p = ctx.params as Common & { ranges: string; require_ranges: boolean };
+        const p = ctx.params as Common & { ranges: string; require_ranges: boolean; bias_correction: boolean };
         const ranges = p.ranges ? readRanges(p.ranges) : undefined;
         const sites = planQuantization(graph, planOpts(p));
         const missing = sites.filter((s) => s.kind === 'activation' && !(ranges?.[s.tensor] ?? ranges?.[`${s.tensor}:0`]));
         if (missing.length && p.require_ranges) {
           throw new TfpassError('E_USAGE', `insert_fake_quant: no range for ${missing.length} tensor(s): ${missing.slice(0, 5).map((s) => s.tensor).join(', ')}${missing.length > 5 ? ', …' : ''} (run tfpass calibrate, or require_ranges=false for contrib's initial ranges)`);
+        }
+        const bias = p.ranges && p.bias_correction ? readBiasShifts(p.ranges) : undefined;
+        if (bias) {
+          // Shifts are only right for the weight grid they were measured with.
+          if (bias.perChannel === !!p.per_channel && bias.weightBits === p.weight_bits) ctx.count('bias_corrected', applyBiasShifts(graph, bias.shifts).length);
+          else ctx.warn(`insert_fake_quant: bias shifts in ${p.ranges} were measured for ${bias.weightBits}-bit ${bias.perChannel ? 'per-channel' : 'per-tensor'} weights; not applied`);
         }
         const r = applySites(graph, sites, { kind: 'const', ranges });
         for (const w of r.warnings) ctx.warn(w);

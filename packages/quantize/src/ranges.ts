@@ -13,16 +13,44 @@ export interface Range {
 /** Ranges by tensor name (`node` or `node:k`). */
 export type Ranges = Record<string, Range>;
 
+/** Bias shifts from calibration (correctBiases with apply=false), valid for these weight options. */
+export interface BiasShifts {
+  perChannel: boolean;
+  weightBits: number;
+  /** Amount to subtract from each bias Const, by node name. */
+  shifts: Record<string, number[]>;
+}
+
 export interface RangesFile {
   format: 'tfpass-ranges';
   version: 1;
   method?: string;
   ranges: Ranges;
+  biasCorrection?: BiasShifts;
 }
 
-export function writeRanges(path: string, ranges: Ranges, method?: string): void {
-  const body: RangesFile = { format: 'tfpass-ranges', version: 1, method, ranges };
+export function writeRanges(path: string, ranges: Ranges, method?: string, biasCorrection?: BiasShifts): void {
+  const body: RangesFile = { format: 'tfpass-ranges', version: 1, method, ranges, ...(biasCorrection ? { biasCorrection } : {}) };
   writeFileAtomic(path, JSON.stringify(body, null, 1) + '\n');
+}
+
+/** Bias shifts stored in a ranges file, if any. */
+export function readBiasShifts(path: string): BiasShifts | undefined {
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new FileError(path, `cannot read ranges: ${(e as Error).message}`, { cause: e });
+  }
+  const b = j && typeof j === 'object' && 'biasCorrection' in j ? (j as RangesFile).biasCorrection : undefined;
+  if (b === undefined) return undefined;
+  if (!b || typeof b.perChannel !== 'boolean' || typeof b.weightBits !== 'number' || !b.shifts || typeof b.shifts !== 'object') {
+    throw new FileError(path, '"biasCorrection" needs perChannel (bool), weightBits (number) and shifts ({bias node: [numbers]})');
+  }
+  for (const [k, v] of Object.entries(b.shifts)) {
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new FileError(path, `bias shift of '${k}' must be a list of finite numbers`);
+  }
+  return b;
 }
 
 /** Read a ranges file (ours, or a plain `{tensor: {min, max}}` map). */

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Tensor } from '@tfpass/core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassRegistry, Tensor, registerPlugin, runPipeline } from '@tfpass/core';
 import { sharedExecutor } from '@tfpass/runtime';
 import { expectSameOutputs, randomInputs } from '@tfpass/runtime/testing';
-import { applySites, constValue, correctBiases, fakeQuantValue, nudge, planQuantization, weightRange } from '../src/index.js';
+import { applySites, constValue, correctBiases, writeRanges, fakeQuantValue, nudge, planQuantization, weightRange } from '../src/index.js';
 import { G } from './helpers.js';
 
 const exec = sharedExecutor();
@@ -104,5 +107,20 @@ describe('per-channel depthwise weights', () => {
     const after = await meanShift(corrected);
     expect(before).toBeGreaterThan(1e-3);
     expect(after).toBeLessThan(before / 3);
+
+    // Measured only, stored in the ranges file, applied by insert_fake_quant when the weight options match.
+    const measured = await correctBiases(float.clone(), planQuantization(float, opts), { data: Array.from({ length: 8 }, (_, i) => sample(10 + i)), executor: exec, apply: false });
+    const file = join(mkdtempSync(join(tmpdir(), 'tfpass-bc-')), 'r.json');
+    writeRanges(file, { 'dw/Relu6': { min: 0, max: 6 }, 'pw/BiasAdd': { min: -8, max: 8 } }, 'minmax', { perChannel: true, weightBits: 4, shifts: Object.fromEntries(measured.map((m) => [m.bias, m.shift])) });
+    const reg = new PassRegistry();
+    await registerPlugin(await import('../src/index.js'), reg);
+    const viaPass = float.clone();
+    const rep = await runPipeline(viaPass, `insert_fake_quant(ranges="${file}", per_channel=true, weight_bits=4)`, { registry: reg });
+    expect(rep[0]!.stats.bias_corrected).toBe(2);
+    for (const n of ['dw/bias', 'pw/bias']) expect(constValue(viaPass, n)).toEqual(constValue(corrected, n));
+    const mismatch = float.clone();
+    const rep2 = await runPipeline(mismatch, `insert_fake_quant(ranges="${file}", per_channel=true)`, { registry: reg });
+    expect(rep2[0]!.warnings.join('\n')).toMatch(/4-bit per-channel weights; not applied/);
+    expect(constValue(mismatch, 'dw/bias')).toEqual(constValue(float, 'dw/bias'));
   });
 });
