@@ -242,6 +242,8 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
   const vshape = channels ? [channels] : [];
   let r: Range | undefined = mode.kind !== 'training' ? mode.ranges?.[x] ?? mode.ranges?.[`${x}:0`] : undefined;
   if (mode.kind === 'const' && site.kind === 'weights') r = constWeightRange(g, site, mode.ranges, channels) ?? r;
+  // Eval graph over frozen weights: a per-tensor file range would give every channel the same init.
+  if (mode.kind === 'eval' && site.kind === 'weights' && channels && r && !Array.isArray(r.min)) r = weightRange(g, x, site, channels) ?? r;
   if (mode.kind === 'const' && mode.requireRanges && !r) throw new TfpassError('E_USAGE', `no range for '${x}' (site ${p}) in the ranges file`);
   if (r) checkRange(x, r);
   const [imin, imax] = rangeArrays(r ?? { min: site.init[0], max: site.init[1] }, channels);

@@ -27,7 +27,9 @@ describe('per-channel depthwise weights', () => {
     for (const kind of ['const', 'eval', 'training'] as const) {
       const g = depthwiseNet().g;
       const sites = planQuantization(g, { perChannel: true });
-      applySites(g, sites, kind === 'training' ? { kind } : { kind });
+      // The per-tensor weight range calibrate records must not flatten the channels.
+      const ranges = { 'dw/depthwise_weights': { min: -20, max: 20 }, 'dw/Relu6': { min: 0, max: 6 } };
+      applySites(g, sites, kind === 'training' ? { kind } : { kind, ranges });
       const fq = g.nodes().filter((n) => n.op === 'FakeQuantWithMinMaxVarsPerChannel');
       expect(fq.length, kind).toBe(1);
       const view = g.producer(fq[0]!.dataInputs[0]!)!;
@@ -40,8 +42,10 @@ describe('per-channel depthwise weights', () => {
       if (kind === 'const') {
         expect(constValue(g, fq[0]!.dataInputs[1]!)!.length).toBe(8);
         expect(constValue(g, fq[0]!.dataInputs[2]!)!.length).toBe(8);
+        expect(new Set(constValue(g, fq[0]!.dataInputs[2]!)).size).toBe(8);
       } else {
         expect(g.node(`${sites[0]!.prefix}/min`).attrs.getShape('shape')).toEqual([8]);
+        if (kind === 'eval') expect(new Set(constValue(g, `${sites[0]!.prefix}/max/Initializer/Const`)).size).toBe(8);
         expect(g.node(`${sites[0]!.prefix}/max`).attrs.getShape('shape')).toEqual([8]);
       }
       if (kind === 'training') expect(constValue(g, `${sites[0]!.prefix}/BatchMin/reduction_indices`)).toEqual([0, 1]);
