@@ -66,8 +66,9 @@ function roundingError(g: Graph, site: Site, ranges: Ranges | undefined): Float3
 /**
  * Shift the bias after every quantized Conv2D / DepthwiseConv2dNative / MatMul with Const
  * weights and a Const bias by the mean output error its weight rounding causes on `data`.
- * Call on the float graph with the sites planned for it (before or after applySites: only
- * bias Consts change). Returns one entry per corrected layer.
+ * Call on the float graph with the sites planned for it, before applySites (the layer must
+ * still read its weight Const; the rewrite keeps the changed bias Consts). Returns one entry
+ * per corrected layer.
  */
 export async function correctBiases(graph: Graph, sites: Site[], opts: BiasCorrectionOptions): Promise<BiasCorrection[]> {
   const jobs: { site: Site; layer: Node; input: string; wIndex: number; delta: Float32Array; bias: Node; channels: number }[] = [];
