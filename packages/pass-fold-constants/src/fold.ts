@@ -7,7 +7,11 @@ export interface FoldParams {
   exclude_op: string[];
   exclude_node: string[];
   max_constant_size_in_bytes: number;
+  fold_fake_quant: boolean;
 }
+
+/** Converters (TOCO, vendor NPU tools) read weight ranges from these; folding them away loses the ranges. */
+const FAKE_QUANT = new Set(['FakeQuantWithMinMaxVars', 'FakeQuantWithMinMaxArgs', 'FakeQuantWithMinMaxVarsPerChannel']);
 
 /** Ops whose value may change between runs or that have side effects (besides OpDef.isStateful). */
 const NEVER = new Set([
@@ -76,6 +80,7 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
   const outNames = new Set(outs.map((o) => o.node));
   const excludeOp = new Set(p.exclude_op);
   const excludeNode = new Set(p.exclude_node);
+  let keptFakeQuants = 0;
 
   if (p.clear_output_shapes) for (const n of g) n.attrs.delete('_output_shapes');
 
@@ -97,10 +102,16 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
       }
     }
     if (n.op !== 'Const') {
+      if (!p.fold_fake_quant && FAKE_QUANT.has(n.op)) {
+        if (n.inputs.every((s) => foldable.has(lib.nodeNameOf(s)))) keptFakeQuants++;
+        continue;
+      }
       if (excludeOp.has(n.op) || isStateful(lib, n.op) || !executor.supportsOp(n.op)) continue;
     } else if (n.attrs.optType('dtype') === 'resource') continue;
     if (n.inputs.every((s) => foldable.has(lib.nodeNameOf(s)))) foldable.add(n.name);
   }
+
+  if (keptFakeQuants) ctx.note(`kept ${keptFakeQuants} fake-quant(s) of constants so converters still see their ranges (fold_fake_quant=true folds them)`);
 
   // 2. Targets: folded values some non-constant node (or an output) still reads.
   const targets = new Map<string, Set<number>>();
@@ -262,6 +273,11 @@ export function foldConstantsPass(lib: Lib): PassDefinition<FoldParams> {
       exclude_op: { type: 'string', repeated: true, description: 'op types never folded' },
       exclude_node: { type: 'string', repeated: true, description: 'node names never folded' },
       max_constant_size_in_bytes: { type: 'int', default: 10 * 1024 * 1024, description: 'larger results are not materialised' },
+      fold_fake_quant: {
+        type: 'bool',
+        default: false,
+        description: 'also fold fake-quants of constants (TF does; converters then lose the weight ranges they read from them)',
+      },
     },
     inject: { executor: lib.TOKENS.executor },
     example: 'fold_constants(ignore_errors=true)',
