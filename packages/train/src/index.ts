@@ -5,3 +5,4 @@ export * from './pipeline.js';
 export * from './demo.js';
 export * from './report.js';
 export * from './job.js';
+export * from './coverage.js';

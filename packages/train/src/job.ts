@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Graph, Tensor, TfpassError, UsageError, writeGraph, writeModel } from '@tfpass/core';
 import { runGraph, readNpy, type BackendName } from '@tfpass/runtime';
-import { quantizeEval, quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
+import { quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
+import { evalMetaGraph } from './coverage.js';
 import { freezeGraph } from '@tfpass/checkpoint';
 import { qat, type LossKind, type QatResult, type StepInfo } from './qat.js';
 import { runFirstParty, SEED_PIPELINE } from './pipeline.js';
@@ -128,7 +129,7 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
   });
   writeFileSync((files.loss = join(dir, 'loss.svg')), lossCurveSvg(result.history, { quantDelay: o.quantDelay, title: 'QAT loss' }));
 
-  const ev = quantizeEval(result.graph, { ...o, foldBatchNorms: false });
+  const ev = evalMetaGraph(result.graph, result.sites);
   writeModel(ev.model, (files.eval = join(dir, 'eval.meta')), { format: 'binary' });
   const frozen = freezeGraph({ inputGraph: ev.model, inputCheckpoint: dir, outputNodeNames: outputs });
   await runFirstParty(frozen, SEED_PIPELINE, names, outputs, o.backend);

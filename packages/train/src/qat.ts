@@ -13,6 +13,7 @@ import { buildGraphModel, fromTf, registerKernel, nudge, toTf, useBackend, type 
 import { planQuantization, reroute, trackedRange, type PlanOptions, type Site } from '@tfpass/quantize';
 import { readCheckpoint, writeCheckpoint, resolveCheckpoint } from '@tfpass/checkpoint';
 import { registerGradientFixes, registerWasmGradKernels } from './wasm-grad-kernels.js';
+import { completeSites } from './coverage.js';
 
 export type LossKind = 'mse' | 'softmax_cross_entropy' | 'sparse_softmax_cross_entropy';
 
@@ -36,6 +37,8 @@ export interface QatOptions extends PlanOptions {
   loss?: LossKind;
   emaDecay?: number;
   backend?: BackendName;
+  /** Add EMA sites for tensors contrib's placement leaves without a range (default true). */
+  completeCoverage?: boolean;
   /** Train BiasAdd constants too (default true). */
   trainBiases?: boolean;
   checkpointDir?: string;
@@ -234,7 +237,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   installSteKernel();
   registerGradientFixes();
   const float = opts.graph;
-  const sites = planQuantization(float, opts);
+  const sites = opts.completeCoverage === false ? planQuantization(float, opts) : completeSites(float, opts).sites;
   if (sites.length === 0) throw new TfpassError('E_PASS', 'qat: the graph has no quantizable layers (Conv2D, DepthwiseConv2dNative, MatMul with constant weights)');
   const { graph: tg, train } = buildTrainingGraph(float, sites);
   const names = trainableConsts(tg, train, opts.trainBiases ?? true);
@@ -355,6 +358,11 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       return lossOf(opts.loss ?? 'mse', list[0]!, target);
     }, true, varList) as tf.Scalar;
     const loss = lossT.dataSync()[0]!;
+    if (!Number.isFinite(loss)) {
+      tf.dispose([...observed, lossT, target, ...Object.values(feeds)]);
+      quantActive = true;
+      throw new TfpassError('E_NUMERIC', `qat: training diverged at step ${step} (loss ${loss}${quantActive && step >= delay ? ', fake-quant active' : ''}); lower --lr or check the inputs`);
+    }
     // Activation ranges: zero-debiased EMA of each batch's range (includes 0, as contrib).
     const emaSites = train.filter((t) => t.ema);
     if (emaSites.length) {

@@ -26,6 +26,10 @@ describe('demo', () => {
     expect(r.sqnrDb).toBeGreaterThan(15);
     expect(r.agreement).toBeGreaterThan(0.9);
     expect(r.after.params).toBeLessThanOrEqual(r.before.params);
+    // Coverage completed beyond contrib: only the instance norm's var + eps (before Rsqrt) is left to the converter.
+    const missing = r.findings.filter((f) => f.rule === 'missing-range');
+    expect(missing.map((f) => f.consumerOp)).toEqual(['Rsqrt']);
+    expect(r.findings.filter((f) => f.rule !== 'missing-range')).toEqual([]);
     expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(['model', 'prepare', 'qat', 'eval', 'freeze', 'pipeline', 'verify', 'quant-check', 'summary']);
     expect(readFileSync(r.files.loss!, 'utf8')).toContain('<svg');
     expect(readFileSync(r.files.report!, 'utf8')).toContain('| qat |');

@@ -1,0 +1,79 @@
+/**
+ * Complete the fake-quant placement. contrib's rules leave some tensors without a range (an
+ * Add of two activations followed by a Relu, ops outside its patterns) and TOCO then fails with
+ * "lacking min/max data" — the seed's "fake-quant nodes inserted incompletely". This finds those
+ * tensors with @tfpass/quantize's quant-check and adds an EMA-tracked activation site for each.
+ */
+import { createMetaModel, type Graph, type Model } from '@tfpass/core';
+import { QuantBuilder, applySites, buildSaver, loadTarget, planQuantization, quantCheck, type PlanOptions, type Site } from '@tfpass/quantize';
+
+export interface CoverageOptions extends PlanOptions {
+  /** Converter profile whose needs are completed (default tflite). */
+  target?: string;
+}
+
+/**
+ * Ops that blow up when their input is rounded to 0 (a contrib range always contains 0, so a
+ * small positive value such as var + eps can land on it): fake-quantizing their input during
+ * training turns into Inf/NaN. Those tensors are left to the converter and reported.
+ */
+const ZERO_UNSAFE = new Set(['Rsqrt', 'Sqrt', 'Reciprocal', 'Inv', 'Log', 'RealDiv', 'Div', 'FloorDiv', 'Pow']);
+
+/** contrib's sites plus one `coverage_quant` site per tensor the target would still lack a range for. */
+export function completeSites(graph: Graph, opts: CoverageOptions = {}): { sites: Site[]; added: Site[]; skipped: string[] } {
+  const sites = planQuantization(graph, opts);
+  const added: Site[] = [];
+  const skipped: string[] = [];
+  const target = loadTarget(opts.target ?? 'tflite');
+  for (let round = 0; round < 4; round++) {
+    const probe = graph.clone();
+    applySites(probe, [...sites, ...added], { kind: 'const' });
+    const missing = quantCheck(probe, target).filter((f) => f.rule === 'missing-range' && f.tensor);
+    let grew = false;
+    for (const f of missing) {
+      const tensor = f.tensor!;
+      const producer = graph.producer(tensor);
+      if (!producer || skipped.includes(tensor) || [...sites, ...added].some((s) => s.tensor === tensor)) continue;
+      const reads = graph.tensorConsumers(tensor);
+      const consumers = [...new Set(reads.map((c) => c.node.name))];
+      if (!consumers.length) continue;
+      // RealDiv/Div/Pow are only unsafe through their second input.
+      if (reads.some((c) => ZERO_UNSAFE.has(c.node.op) && (!/Div|Pow/.test(c.node.op) || c.index === 1))) {
+        skipped.push(tensor);
+        continue;
+      }
+      added.push({
+        name: 'act_quant',
+        prefix: `${producer.name}/coverage_quant`,
+        tensor,
+        producer: producer.name,
+        producerOp: producer.op,
+        consumers,
+        kind: 'activation',
+        tracking: 'moving_average',
+        numBits: opts.activationBits ?? 8,
+        narrowRange: false,
+        symmetric: false,
+        perChannel: false,
+        init: [-6, 6],
+      });
+      grew = true;
+    }
+    if (!grew) break;
+  }
+  return { sites: [...sites, ...added], added, skipped };
+}
+
+/**
+ * contrib's create_eval_graph for the given sites (range variables read, never updated) as a
+ * MetaGraphDef: `variables` collection plus a saver over them, so TF and `tfpass freeze` restore
+ * every range from a checkpoint.
+ */
+export function evalMetaGraph(graph: Graph, sites: Site[]): { model: Model; variables: number } {
+  const g = graph.clone();
+  const b = new QuantBuilder(g);
+  applySites(g, sites, { kind: 'eval' }, b);
+  const saver = buildSaver(g, b.variables);
+  const model = createMetaModel(g, { collections: { variables: { variables: b.variables } }, saverDef: saver });
+  return { model, variables: b.variables.length };
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { Graph, Tensor } from '@tfpass/core';
+import { planQuantization, quantCheck, loadTarget, applySites } from '@tfpass/quantize';
+import { completeSites } from '../src/index.js';
+
+const f32 = { type: 'float32' as const };
+
+/** Two conv+Relu branches added and followed by a Relu: contrib leaves the sum without a range. */
+function twoBranches(): Graph {
+  const g = new Graph();
+  g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: f32, shape: { shape: [1, 4, 4, 2] } } });
+  for (const b of ['a', 'b']) {
+    g.addNode({ name: `${b}/w`, op: 'Const', attrs: { dtype: f32, value: { tensor: Tensor.fromValues('float32', [1, 1, 2, 2], [0.1, 0.2, -0.3, 0.4]) } } });
+    g.addNode({ name: `${b}/Conv2D`, op: 'Conv2D', inputs: ['x', `${b}/w`], attrs: { T: f32, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'SAME' }, data_format: { s: 'NHWC' } } });
+    g.addNode({ name: `${b}/bias`, op: 'Const', attrs: { dtype: f32, value: { tensor: Tensor.fromValues('float32', [2], [0.1, -0.1]) } } });
+    g.addNode({ name: `${b}/BiasAdd`, op: 'BiasAdd', inputs: [`${b}/Conv2D`, `${b}/bias`], attrs: { T: f32 } });
+    g.addNode({ name: `${b}/Relu`, op: 'Relu', inputs: [`${b}/BiasAdd`], attrs: { T: f32 } });
+  }
+  g.addNode({ name: 'sum', op: 'AddV2', inputs: ['a/Relu', 'b/Relu'], attrs: { T: f32 } });
+  g.addNode({ name: 'sum/Relu', op: 'Relu', inputs: ['sum'], attrs: { T: f32 } });
+  g.addNode({ name: 'head/w', op: 'Const', attrs: { dtype: f32, value: { tensor: Tensor.fromValues('float32', [1, 1, 2, 1], [0.5, -0.5]) } } });
+  g.addNode({ name: 'head/Conv2D', op: 'Conv2D', inputs: ['sum/Relu', 'head/w'], attrs: { T: f32, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'SAME' }, data_format: { s: 'NHWC' } } });
+  return g;
+}
+
+describe('completeSites', () => {
+  it('adds a range where contrib leaves the converter without one, and nothing else', () => {
+    const g = twoBranches();
+    const missingWith = (sites: ReturnType<typeof planQuantization>) => {
+      const probe = g.clone();
+      applySites(probe, sites, { kind: 'const' });
+      return quantCheck(probe, loadTarget('tflite')).filter((f) => f.rule === 'missing-range').map((f) => f.tensor);
+    };
+    const contrib = planQuantization(g);
+    expect(missingWith(contrib)).toContain('sum/Relu');
+    const { sites, added } = completeSites(g);
+    expect(added.map((s) => s.tensor)).toEqual(missingWith(contrib));
+    expect(added.every((s) => s.tracking === 'moving_average' && s.kind === 'activation')).toBe(true);
+    expect(missingWith(sites)).toEqual([]);
+    expect(sites.length).toBe(contrib.length + added.length);
+  });
+});
