@@ -50,4 +50,29 @@ describe('transform --report_html, view, quantize', () => {
     expect(mins.length).toBe(out.sites);
     expect(existsSync(join(dir, 'conv.pb'))).toBe(true);
   });
+
+  it('calibrate --bias_correction stores per-channel bias shifts that insert_fake_quant can apply', async () => {
+    const dir = tmp();
+    const g = join(dir, 'net.pb');
+    const net = new core.Graph();
+    const f32 = { type: 'float32' as const };
+    net.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: f32, shape: { shape: [1, 6, 6, 3] } } });
+    net.addNode({ name: 'w', op: 'Const', attrs: { dtype: f32, value: { tensor: core.Tensor.fromValues('float32', [3, 3, 3, 4], Array.from({ length: 108 }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 4)))) } } });
+    net.addNode({ name: 'conv', op: 'Conv2D', inputs: ['x', 'w'], attrs: { T: f32, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'SAME' }, data_format: { s: 'NHWC' } } });
+    net.addNode({ name: 'b', op: 'Const', attrs: { dtype: f32, value: { tensor: core.Tensor.fromValues('float32', [4], [0.1, -0.2, 0.3, 0]) } } });
+    net.addNode({ name: 'bias', op: 'BiasAdd', inputs: ['conv', 'b'], attrs: { T: f32, data_format: { s: 'NHWC' } } });
+    net.addNode({ name: 'relu', op: 'Relu', inputs: ['bias'], attrs: { T: f32 } });
+    core.writeGraph(net, g);
+    const ranges = join(dir, 'r.json');
+    const r = await tfpass(['calibrate', g, '--input', 'x=1,6,6,3', '--out', ranges, '--bias_correction', '--weight_bits', '4', '--batches', '4']);
+    expect(r.status, r.stderr).toBe(0);
+    const file = JSON.parse(readFileSync(ranges, 'utf8'));
+    expect(file.biasCorrection.weightBits).toBe(4);
+    expect(file.biasCorrection.shifts.b).toHaveLength(4);
+    const t = await tfpass(['transform', `--in_graph=${g}`, `--out_graph=${join(dir, 'q.pb')}`, '--inputs=x', '--outputs=relu', `--transforms=insert_fake_quant(ranges=${ranges}, weight_bits=4, bias_correction=true)`]);
+    expect(t.status, t.stderr).toBe(0);
+    const q = core.readGraph(join(dir, 'q.pb'));
+    const nb = q.node('b').attrs.getTensor('value').toNumbers();
+    nb.forEach((v, i) => expect(v).toBeCloseTo([0.1, -0.2, 0.3, 0][i]! - file.biasCorrection.shifts.b[i], 5));
+  });
 });

@@ -16,6 +16,9 @@ export const spec: CommandSpec = {
     method: { type: 'string', value: 'minmax|ema|percentile=P', default: 'minmax', description: 'how ranges are taken from the batches' },
     out: { type: 'string', value: 'ranges.json', description: 'where to write the ranges' },
     batches: { type: 'number', value: 'N', description: 'most batches to run (default: every --data file, or 8 random draws)' },
+    bias_correction: { type: 'bool', description: 'also measure the per-channel bias shift that weight rounding causes (applied by insert_fake_quant(bias_correction=true))' },
+    per_channel: { type: 'bool', description: 'with --bias_correction: per-channel weight ranges (as insert_fake_quant(per_channel=true))' },
+    weight_bits: { type: 'number', value: '8', description: 'with --bias_correction: weight bits (as insert_fake_quant(weight_bits=N))' },
   },
   maxPositionals: 1,
 };
@@ -26,14 +29,16 @@ interface CalibrateApi {
     batches: Iterable<Record<string, Tensor>> | AsyncIterable<Record<string, Tensor>>,
     opts: { executor: Executor; method?: string; outputs?: string[]; onProgress?: (done: number, total: number) => void },
   ): Promise<Record<string, unknown>>;
-  writeRanges(path: string, ranges: Record<string, unknown>, method?: string): void;
+  writeRanges(path: string, ranges: Record<string, unknown>, method?: string, bias?: { perChannel: boolean; weightBits: number; shifts: Record<string, number[]> }): void;
+  planQuantization(g: Graph, o: object): unknown[];
+  correctBiases(g: Graph, sites: unknown[], o: { data: Iterable<Record<string, Tensor>>; executor: Executor; ranges?: Record<string, unknown>; apply?: boolean }): Promise<{ bias: string; shift: number[]; maxShift: number }[]>;
 }
 
 export async function run(ctx: Ctx): Promise<number> {
   const path = graphArg(ctx);
   const out = ctx.str('out');
   if (!out) throw new UsageError('--out ranges.json is required');
-  const q = await needModule<CalibrateApi>('@tfpass/quantize', ['calibrate', 'writeRanges'], 'calibrate');
+  const q = await needModule<CalibrateApi>('@tfpass/quantize', ['calibrate', 'writeRanges', 'planQuantization', 'correctBiases'], 'calibrate');
   const core = await import('@tfpass/core');
   const g = await readAnyGraph(core, path, 'calibrate');
   const rt = await loadRuntime('calibrate');
@@ -50,7 +55,17 @@ export async function run(ctx: Ctx): Promise<number> {
     ...(outputs.length ? { outputs } : {}),
     onProgress: (done, total) => ctx.progress(`calibrating: ${done}/${total} runs`, done < total),
   });
-  q.writeRanges(out, ranges, method);
+  let bias: { perChannel: boolean; weightBits: number; shifts: Record<string, number[]> } | undefined;
+  if (ctx.bool('bias_correction')) {
+    const perChannel = ctx.bool('per_channel');
+    const weightBits = ctx.num('weight_bits') ?? 8;
+    const sites = q.planQuantization(g, { perChannel, weightBits });
+    const corr = await q.correctBiases(g.clone(), sites, { data: [...batches()], executor: executorFor(rt, ctx), ranges, apply: false });
+    bias = { perChannel, weightBits, shifts: Object.fromEntries(corr.map((c) => [c.bias, c.shift])) };
+    const worst = corr.reduce((m, c) => Math.max(m, c.maxShift), 0);
+    ctx.print(`bias correction: ${corr.length} layers, largest shift ${worst.toPrecision(3)}`);
+  }
+  q.writeRanges(out, ranges, method, bias);
   const count = Object.keys(ranges).length;
   ctx.emit({ ok: true, out, method, batches: n, tensors: count, inputs: feeds.describe });
   ctx.print(`${count} ranges from ${n} batches (${method}) -> ${out}`);
