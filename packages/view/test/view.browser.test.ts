@@ -106,6 +106,14 @@ describe.skipIf(noBrowser)('tfpass view in headless Chromium', () => {
       const boxes = await page.locator('g.node').count();
       console.log(`[view] ${label}: ${g.size} nodes, first draw ${first.toFixed(0)} ms, fully expanded (${boxes} boxes) ${expanded} ms`);
       expect(boxes).toBeGreaterThan(100);
+      // Every edge is drawn, the ones spanning many ranks outside dagre (that keeps this fast).
+      const layout = await page.evaluate(() => (window as unknown as { __tfpassLayout: { edges: number; long: number } }).__tfpassLayout);
+      expect(layout.long).toBeGreaterThan(0);
+      expect(await page.locator('path.edge').count()).toBe(layout.edges);
+      // Clicking a box of the expanded graph still shows that node.
+      const unit = (await page.locator('g.node').nth(boxes >> 1).getAttribute('data-unit'))!;
+      await page.evaluate((u) => document.querySelector(`g.node[data-unit="${CSS.escape(u)}"]`)!.dispatchEvent(new MouseEvent('click', { bubbles: true })), unit);
+      expect(await page.textContent('#details h2')).toBe(unit);
       await page.screenshot({ path: join(artifacts, `view-${label}.png`) });
       expect(errors).toEqual([]);
     });
