@@ -54,6 +54,7 @@ table.attrs td{vertical-align:top;padding:2px 4px;border-bottom:1px solid #eee;w
 .edge{fill:none;stroke:#999;stroke-width:1}
 .edge.ctl{stroke-dasharray:3 3}
 .edge.long{stroke:#bbb}
+.edge.hl{stroke:#d62728;stroke-width:2}
 .legend span{display:inline-block;padding:1px 6px;border-radius:3px;margin-right:3px;font-size:11px}
 .badge{padding:1px 5px;border-radius:3px;font-size:11px;border:1px solid #888}
 .flag{color:#b00;font-weight:600}

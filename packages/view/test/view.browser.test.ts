@@ -110,10 +110,12 @@ describe.skipIf(noBrowser)('tfpass view in headless Chromium', () => {
       const layout = await page.evaluate(() => (window as unknown as { __tfpassLayout: { edges: number; long: number } }).__tfpassLayout);
       expect(layout.long).toBeGreaterThan(0);
       expect(await page.locator('path.edge').count()).toBe(layout.edges);
-      // Clicking a box of the expanded graph still shows that node.
-      const unit = (await page.locator('g.node').nth(boxes >> 1).getAttribute('data-unit'))!;
+      // Clicking a box of the expanded graph still shows that node and highlights its edges,
+      // long ones included.
+      const unit = (await page.locator('path.edge.long').first().getAttribute('data-w'))!;
       await page.evaluate((u) => document.querySelector(`g.node[data-unit="${CSS.escape(u)}"]`)!.dispatchEvent(new MouseEvent('click', { bubbles: true })), unit);
       expect(await page.textContent('#details h2')).toBe(unit);
+      expect(await page.locator(`path.edge.long.hl[data-w="${unit}"]`).count()).toBeGreaterThan(0);
       await page.screenshot({ path: join(artifacts, `view-${label}.png`) });
       expect(errors).toEqual([]);
     });
