@@ -131,24 +131,26 @@ export function installSteKernel(): void {
     // The trainer publishes each node's range, so a step reads no tensors back.
     const known = publishedRanges.get(ctx.node);
     const n = known ? nudge(known[0], known[1], bits, narrow) : nudge(mn.dataSync()[0]!, mx.dataSync()[0]!, bits, narrow);
-    // One pass over the values in JS (TF's float32 formula) beats seven wasm elementwise ops;
-    // the pass-through mask for the gradient comes out of the same loop.
-    const fq = tf.customGrad(((xx: tf.Tensor, save: (t: tf.Tensor[]) => void) => {
-      const v = xx.dataSync() as Float32Array;
-      const out = new Float32Array(v.length);
-      const mask = new Float32Array(v.length);
-      for (let i = 0; i < v.length; i++) {
-        const a = v[i]!;
-        const c = a > n.max ? n.max : a < n.min ? n.min : a;
-        mask[i] = c === a ? 1 : 0;
-        out[i] = Math.fround(Math.fround(Math.floor(Math.fround(Math.fround(Math.fround(c - n.min) / n.scale) + 0.5)) * n.scale) + n.min);
-      }
-      const m = tf.tensor(mask, xx.shape, 'float32');
-      save([m]);
-      return { value: tf.tensor(out, xx.shape, 'float32'), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]!) };
-    }) as never);
+    const fq = opsFakeQuant(n);
     return fq(x) as tf.Tensor;
   });
+}
+
+type NudgedRange = ReturnType<typeof nudge>;
+
+/**
+ * TF's float32 formula as backend ops (stays in wasm memory, SIMD; a JS pass over the values
+ * measured slower because of the copies out of and back into wasm), with the pass-through mask
+ * for the gradient.
+ */
+function opsFakeQuant(n: NudgedRange) {
+  return tf.customGrad(((xx: tf.Tensor, save: (t: tf.Tensor[]) => void) => {
+    const clamped = tf.clipByValue(xx, n.min, n.max);
+    save([xx, clamped]);
+    const q = tf.floor(tf.add(tf.div(tf.sub(clamped, n.min), n.scale), 0.5));
+    const value = tf.add(tf.mul(q, n.scale), n.min);
+    return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.cast(tf.equal(saved[0]!, saved[1]!), 'float32')) };
+  }) as never);
 }
 
 /** Ranges of fake-quant nodes by node name, set by the trainer before each step. */
