@@ -402,51 +402,53 @@ export function formatExtents(ex: Extent[]): string {
   return ex.map((e) => (e.length < 0 ? '-' : `${e.start},${e.length}`)).join(':');
 }
 
-/** Copy `part` into `full` at the given extents (generic N-d strided copy). */
-function copySlice(full: Tensor, extents: Extent[], part: Tensor): void {
-  const rank = full.shape.length;
+/**
+ * Walk the region of `shape` that `extents` select, in row-major order: `visit(k, off, width)`
+ * gets the region-local element index and the element's offset in the full tensor.
+ */
+function walkSlice(shape: number[], extents: Extent[], width: number, visit: (k: number, off: number) => void): number[] {
+  const rank = shape.length;
   const starts = extents.map((e) => (e.length < 0 ? 0 : e.start));
-  const lens = extents.map((e, i) => (e.length < 0 ? full.shape[i]! : e.length));
-  const width = full.dtype === 'complex64' || full.dtype === 'complex128' ? 2 : 1;
+  const lens = extents.map((e, i) => (e.length < 0 ? shape[i]! : e.length));
   const strides = new Array<number>(rank).fill(1);
-  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * full.shape[i + 1]!;
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * shape[i + 1]!;
   const total = numElements(lens);
   const idx = new Array<number>(rank).fill(0);
-  const src = part.data as unknown as { [i: number]: unknown };
-  const dst = full.data as unknown as { [i: number]: unknown };
   for (let k = 0; k < total; k++) {
     let off = 0;
     for (let d = 0; d < rank; d++) off += (starts[d]! + idx[d]!) * strides[d]!;
-    for (let c = 0; c < width; c++) dst[off * width + c] = src[k * width + c];
+    for (let c = 0; c < width; c++) visit(k * width + c, off * width + c);
     for (let d = rank - 1; d >= 0; d--) {
       if (++idx[d]! < lens[d]!) break;
       idx[d] = 0;
     }
   }
+  return lens;
+}
+
+function complexWidth(t: Tensor): number {
+  return t.dtype === 'complex64' || t.dtype === 'complex128' ? 2 : 1;
+}
+
+/** Copy `part` into `full` at the given extents (generic N-d strided copy). */
+function copySlice(full: Tensor, extents: Extent[], part: Tensor): void {
+  const src = part.data as unknown as { [i: number]: unknown };
+  const dst = full.data as unknown as { [i: number]: unknown };
+  walkSlice(full.shape, extents, complexWidth(full), (k, off) => {
+    dst[off] = src[k];
+  });
 }
 
 /** Cut the extents' region out of a full tensor (used to write partitioned tensors). */
 export function sliceTensor(full: Tensor, extents: Extent[]): Tensor {
-  const rank = full.shape.length;
-  const starts = extents.map((e) => (e.length < 0 ? 0 : e.start));
   const lens = extents.map((e, i) => (e.length < 0 ? full.shape[i]! : e.length));
-  const width = full.dtype === 'complex64' || full.dtype === 'complex128' ? 2 : 1;
-  const strides = new Array<number>(rank).fill(1);
-  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * full.shape[i + 1]!;
   const total = numElements(lens);
   const out = full.dtype === 'string' ? Tensor.zeros('string', lens) : new Tensor(full.dtype, lens, allocate(full.dtype, total));
-  const idx = new Array<number>(rank).fill(0);
   const src = full.data as unknown as { [i: number]: unknown };
   const dst = out.data as unknown as { [i: number]: unknown };
-  for (let k = 0; k < total; k++) {
-    let off = 0;
-    for (let d = 0; d < rank; d++) off += (starts[d]! + idx[d]!) * strides[d]!;
-    for (let c = 0; c < width; c++) dst[k * width + c] = src[off * width + c];
-    for (let d = rank - 1; d >= 0; d--) {
-      if (++idx[d]! < lens[d]!) break;
-      idx[d] = 0;
-    }
-  }
+  walkSlice(full.shape, extents, complexWidth(full), (k, off) => {
+    dst[k] = src[off];
+  });
   return out;
 }
 
