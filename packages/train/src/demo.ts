@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Graph, Tensor, countFlops, inferShapes, writeGraph, writeModel, PassRegistry, registerPlugin } from '@tfpass/core';
+import { Graph, Tensor, countFlops, inferShapes, writeGraph, writeModel } from '@tfpass/core';
 import { Rng, compareTensors, runGraph, type BackendName } from '@tfpass/runtime';
 import { applySites, quantCheck, loadTarget } from '@tfpass/quantize';
 import { evalMetaGraph } from './coverage.js';
@@ -82,21 +82,6 @@ function costs(g: Graph, size: number): { nodes: number; params: number; macs: n
   return { nodes: g.size, params: r.params, macs: r.macs };
 }
 
-/** Instance-norm fusion, when @tfpass/pass-instance-norm is installed. */
-async function fuseInstanceNorm(g: Graph): Promise<string> {
-  try {
-    const mod = await import('@tfpass/pass-instance-norm' as string);
-    const reg = new PassRegistry();
-    await registerPlugin(mod, reg, { packageName: '@tfpass/pass-instance-norm', packageVersion: '0.1.0' });
-    if (!reg.has('fuse_instance_norm')) return 'fuse_instance_norm not available';
-    const { runPipeline } = await import('@tfpass/core');
-    const [r] = await runPipeline(g, 'fuse_instance_norm', { registry: reg });
-    return `fuse_instance_norm: ${r!.nodesBefore} → ${r!.nodesAfter} nodes`;
-  } catch (e) {
-    return `fuse_instance_norm skipped (${(e as Error).message.split('\n')[0]})`;
-  }
-}
-
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const dir = resolve(opts.out);
   mkdirSync(dir, { recursive: true });
@@ -125,9 +110,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   // 2. Inference preparation for QAT: instance norm fused, batch norms folded into the convs.
   const prepared = float.clone();
   await timed('prepare', async () => {
-    const inNote = await fuseInstanceNorm(prepared);
-    const reps = await runFirstParty(prepared, 'fold_constants fold_batch_norms fold_old_batch_norms', [DEMO_INPUT], [DEMO_OUTPUT], backend);
-    return `${inNote}; BN folded (${reps[0]!.nodesBefore} → ${reps[reps.length - 1]!.nodesAfter} nodes)`;
+    const reps = await runFirstParty(prepared, 'fuse_instance_norm fold_constants fold_batch_norms fold_old_batch_norms', [DEMO_INPUT], [DEMO_OUTPUT], backend);
+    const fused = reps[0]!.stats.fused ?? 0;
+    return `${fused} instance norm fused (no SquaredDifference left), batch norms folded: ${reps[0]!.nodesBefore} → ${reps[reps.length - 1]!.nodesAfter} nodes`;
   }, (s) => s);
   writeGraph(prepared, (files.prepared = join(dir, 'prepared.pb')));
 

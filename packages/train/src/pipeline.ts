@@ -4,6 +4,7 @@ import { Graph, PassRegistry, TOKENS, registerPlugin, runPipeline, type StepRepo
 import * as strip from '@tfpass/pass-strip';
 import * as foldConstants from '@tfpass/pass-fold-constants';
 import * as foldBn from '@tfpass/pass-fold-bn';
+import * as instanceNorm from '@tfpass/pass-instance-norm';
 import { createExecutor, type BackendName } from '@tfpass/runtime';
 
 export const SEED_PIPELINE =
@@ -14,7 +15,7 @@ let registry: PassRegistry | undefined;
 async function firstParty(): Promise<PassRegistry> {
   if (registry) return registry;
   const r = new PassRegistry();
-  for (const [mod, name] of [[strip, '@tfpass/pass-strip'], [foldConstants, '@tfpass/pass-fold-constants'], [foldBn, '@tfpass/pass-fold-bn']] as const) {
+  for (const [mod, name] of [[strip, '@tfpass/pass-strip'], [foldConstants, '@tfpass/pass-fold-constants'], [foldBn, '@tfpass/pass-fold-bn'], [instanceNorm, '@tfpass/pass-instance-norm']] as const) {
     await registerPlugin(mod, r, { packageName: name, packageVersion: '0.1.0' });
   }
   return (registry = r);
