@@ -1,16 +1,9 @@
 import type { Graph } from '@tfpass/core';
+// Types only: nothing of @tfpass/quantize loads until a command needs it.
+import type { Finding } from '@tfpass/quantize';
 import { needModule } from './optional.js';
 
-export interface Finding {
-  rule: string;
-  severity: 'error' | 'warning';
-  message: string;
-  tensor?: string;
-  node?: string;
-  op?: string;
-  consumer?: string;
-  consumerOp?: string;
-}
+export type { Finding };
 
 /** What the CLI uses from @tfpass/quantize (an optional install). */
 export interface QuantizeApi {
