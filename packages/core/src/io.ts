@@ -69,11 +69,10 @@ function readVarint(b: Uint8Array, pos: number): [number, number] | undefined {
 interface TopField { field: number; wire: number; start: number; len: number; tagStart: number }
 
 /**
- * Walk top-level fields without decoding them: fast container detection and an exact byte
- * offset for truncation or corruption at the top level.
+ * Walk top-level fields without decoding them, checking each one's framing: fast container
+ * detection and an exact byte offset for truncation or corruption at the top level.
  */
-export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
-  const out: TopField[] = [];
+function* topFields(b: Uint8Array, file?: string): Generator<TopField> {
   let pos = 0;
   while (pos < b.length) {
     const at = pos;
@@ -87,14 +86,14 @@ export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
       case 0: {
         const v = readVarint(b, pos);
         if (!v) throw new GraphFormatError({ file, offset: pos }, `truncated varint in field ${field}`);
-        out.push({ field, wire, start: pos, len: v[1] - pos, tagStart: at });
+        yield { field, wire, start: pos, len: v[1] - pos, tagStart: at };
         pos = v[1];
         break;
       }
       case 1: case 5: {
         const len = wire === 1 ? 8 : 4;
         if (pos + len > b.length) throw new GraphFormatError({ file, offset: pos }, `field ${field} is truncated`);
-        out.push({ field, wire, start: pos, len, tagStart: at });
+        yield { field, wire, start: pos, len, tagStart: at };
         pos += len;
         break;
       }
@@ -104,7 +103,7 @@ export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
         if (l[1] + l[0] > b.length) {
           throw new GraphFormatError({ file, offset: at }, `field ${field} claims ${l[0]} bytes but only ${b.length - l[1]} remain (file truncated or corrupt)`);
         }
-        out.push({ field, wire, start: l[1], len: l[0], tagStart: at });
+        yield { field, wire, start: l[1], len: l[0], tagStart: at };
         pos = l[1] + l[0];
         break;
       }
@@ -112,7 +111,10 @@ export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
         throw new GraphFormatError({ file, offset: at }, `invalid wire type ${wire} for field ${field}: not a protobuf message`);
     }
   }
-  return out;
+}
+
+export function scanTopLevel(b: Uint8Array, file?: string): TopField[] {
+  return [...topFields(b, file)];
 }
 
 /** First field's wire type inside a length-delimited payload, or -1. */
@@ -130,52 +132,29 @@ function firstWire(b: Uint8Array, start: number, len: number): number {
  * SavedModel: 1 saved_model_schema_version(varint), 2 meta_graphs*.
  */
 function detectBinaryKind(b: Uint8Array, file?: string): ContainerKind {
-  let pos = 0;
   let f1 = 0;
   let f1Len = 0;
   let f2 = 0;
   let f2Len = 0;
-  while (pos < b.length) {
-    const at = pos;
-    const tag = readVarint(b, pos);
-    if (!tag) throw new GraphFormatError({ file, offset: at }, 'truncated field tag');
-    const field = Math.floor(tag[0] / 8);
-    const wire = tag[0] & 7;
-    pos = tag[1];
-    if (field === 0) throw new GraphFormatError({ file, offset: at }, 'invalid field number 0: not a protobuf message');
+  for (const { field, wire, start, len } of topFields(b, file)) {
     if (wire === 0) {
       if (field === 1) return 'saved_model';
       if (field === 3) return 'graph';
-      const v = readVarint(b, pos);
-      if (!v) throw new GraphFormatError({ file, offset: pos }, `truncated varint in field ${field}`);
-      pos = v[1];
       continue;
     }
-    if (wire === 1 || wire === 5) {
-      pos += wire === 1 ? 8 : 4;
-      if (pos > b.length) throw new GraphFormatError({ file, offset: at }, `field ${field} is truncated`);
-      continue;
-    }
-    if (wire !== 2) throw new GraphFormatError({ file, offset: at }, `invalid wire type ${wire} for field ${field}: not a protobuf message`);
-    const l = readVarint(b, pos);
-    if (!l) throw new GraphFormatError({ file, offset: pos }, `truncated length of field ${field}`);
-    if (l[1] + l[0] > b.length) {
-      throw new GraphFormatError({ file, offset: at }, `field ${field} claims ${l[0]} bytes but only ${b.length - l[1]} remain (file truncated or corrupt)`);
-    }
-    const start = l[1];
-    pos = start + l[0];
+    if (wire !== 2) continue;
     if (field === 1) {
       f1++;
-      f1Len = l[0];
+      f1Len = len;
       if (f1 > 1) return 'graph';
     } else if (field === 2) {
       f2++;
-      f2Len = l[0];
+      f2Len = len;
     } else if (field === 3 || field === 5 || field === 6) {
       return 'meta';
     } else if (field === 4) {
       // GraphDef.versions holds varints; a collection_def map entry starts with its string key.
-      const w = firstWire(b, start, l[0]);
+      const w = firstWire(b, start, len);
       if (w === 0) return 'graph';
       if (w === 2) return 'meta';
     }

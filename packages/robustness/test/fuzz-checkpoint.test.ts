@@ -11,21 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tensor } from '@tfpass/core';
 import { crc32c, maskCrc, readCheckpoint, writeCheckpoint } from '@tfpass/checkpoint';
 import { modelsDir } from '@tfpass/core/testing';
-import { GiB, applyMutation, expectClean, fuzzParams, mutationArb, printTally } from './helpers.js';
+import { GiB, applyMutation, expectClean, fuzzParams, mutationArb, printTally, readVarint as varint } from './helpers.js';
 
 afterAll(printTally);
-
-function varint(b: Uint8Array, pos: number, end: number): [number, number] | undefined {
-  let v = 0;
-  let mul = 1;
-  for (let i = 0; i < 10 && pos + i < end; i++) {
-    const c = b[pos + i]!;
-    v += (c & 0x7f) * mul;
-    mul *= 128;
-    if (!(c & 0x80)) return [v, pos + i + 1];
-  }
-  return undefined;
-}
 
 /** Rewrite each reachable block's trailer CRC so mutations inside blocks get past the checksum. */
 function fixCrcs(b: Uint8Array): Uint8Array {

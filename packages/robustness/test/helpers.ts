@@ -100,7 +100,7 @@ export function encodeVarint(v: number): number[] {
   return out;
 }
 
-function readVarint(b: Uint8Array, pos: number, end: number): [number, number] | undefined {
+export function readVarint(b: Uint8Array, pos: number, end: number): [number, number] | undefined {
   let v = 0;
   let mul = 1;
   for (let i = 0; i < 10 && pos + i < end; i++) {
