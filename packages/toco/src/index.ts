@@ -1,1 +1,3 @@
 export type * from "./lowered.js";
+export * from "./quantize.js";
+export * from "./quantize-params.js";

@@ -1,0 +1,48 @@
+import type { Model } from '@tfpass/tflite';
+import { TfpassError } from '@tfpass/core';
+import type { LoweredModel, Note } from './lowered.js';
+
+/** A `tfpass calibrate` range (see @tfpass/quantize `Range`): scalars, or one value per channel. */
+export interface FileRange {
+  min: number | number[];
+  max: number | number[];
+  numBits?: number;
+  narrowRange?: boolean;
+}
+
+export interface QuantizeOptions {
+  /** `--inference_type`: QUANTIZED_UINT8 → 'uint8' (TOCO 1.15 exactly), INT8 → 'int8' (today's converter). */
+  inferenceType: 'uint8' | 'int8';
+  /** `--inference_input_type` (default: float32 for int8, uint8 for uint8, as the converters do). */
+  inferenceInputType?: 'float32' | 'uint8' | 'int8';
+  /** `--inference_output_type` (same defaults). */
+  inferenceOutputType?: 'float32' | 'uint8' | 'int8';
+  /** `--mean_values`/`--std_dev_values`, one per model input in subgraph input order: real = (q − mean)/std. */
+  meanValues?: number[];
+  stdValues?: number[];
+  /** `--default_ranges_min/max`: the range of every activation still without one. */
+  defaultRanges?: { min: number; max: number };
+  /** `--change_concat_input_ranges`: concat inputs take the output's (union) range. */
+  changeConcatInputRanges?: boolean;
+  /** `--allow_nudging_weights_to_use_fast_gemm_kernel`. */
+  allowNudgingWeights?: boolean;
+  /**
+   * `--ranges FILE` (already read, e.g. with @tfpass/quantize `readRanges`): ranges keyed by TF
+   * tensor name (`node` or `node:k`), matched to TFLite tensors by name. Used where the lowered
+   * model has no FakeQuant range; FakeQuant ranges win.
+   */
+  rangesFromFile?: Record<string, FileRange>;
+}
+
+/** A model that cannot be quantized as asked (missing ranges, per-channel for uint8, …). */
+export class QuantizationError extends TfpassError {
+  constructor(detail: string) {
+    super('E_GRAPH_VALIDATION', detail);
+  }
+}
+
+/** Quantize a lowered float model: uint8 exactly as TOCO 1.15, or int8 as today's converter. */
+export function quantizeLowered(lowered: LoweredModel, options: QuantizeOptions): { model: Model; notes: Note[] } {
+  void lowered;
+  throw new QuantizationError(`quantization to ${options.inferenceType} is not implemented yet`);
+}
