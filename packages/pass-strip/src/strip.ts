@@ -7,6 +7,7 @@ interface StripParams {
   name: string[];
   type_for_name: DType[];
   shape_for_name: string[];
+  pin_shapes: boolean;
 }
 
 /** Pick the k-th value of a parameter given once (for every input) or once per input. */
@@ -17,21 +18,30 @@ function perInput<T>(lib: Lib, param: string, vals: T[], i: number, n: number): 
   return vals[i];
 }
 
+const fmt = (s: Shape | null) => (s ? `[${s.map((d) => (d < 0 ? '?' : d)).join(',')}]` : 'unknown');
+const sameShape = (a: Shape | null, b: Shape) => a !== null && a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Nodes that already are graph inputs: they keep their own dtype and shape. */
+const FED = new Set(['Placeholder', 'PlaceholderWithDefault']);
+
 export function stripUnusedNodes(lib: Lib): PassDefinition<StripParams> {
   return {
     name: 'strip_unused_nodes',
     summary: 'Keep only what --outputs need; turn each --inputs node into a Placeholder of the given type and shape',
     description:
       'Walks back from --outputs (data and control edges) and stops at --inputs. Every input that is not a Placeholder ' +
-      '(e.g. the Mfcc node of an audio front end) becomes a Placeholder of `type`/`shape`. Unlike TensorFlow, `shape` ' +
-      '(and `type_for_name`/`shape_for_name`) also apply to inputs that already are Placeholders, so converters get static shapes. ' +
-      '`type` and `shape` may be given once (for every input) or once per input, in --inputs order.',
+      '(e.g. the Mfcc node of an audio front end) becomes a Placeholder of `type`/`shape`. As in TensorFlow, an input that ' +
+      'already is a Placeholder keeps its dtype and shape (a warning says when `shape` differs); `pin_shapes=true` fills ' +
+      "the unknown dimensions of existing Placeholders from `shape`/`shape_for_name` and refuses another rank or a different known dimension. " +
+      'Unlike TensorFlow, a PlaceholderWithDefault input also keeps its own dtype and shape (TF gives it `type`/`shape`, which breaks ' +
+      'its readers when they differ). `type` and `shape` may be given once (for every input) or once per input, in --inputs order.',
     params: {
       type: { type: 'dtype', repeated: true, description: 'dtype of new Placeholders: once for all inputs or once per input (default float)' },
-      shape: { type: 'string', repeated: true, description: 'shape like "1,224,224,3" (-1 = unknown): once for all inputs or once per input; also applied to existing Placeholders' },
+      shape: { type: 'string', repeated: true, description: 'shape of new Placeholders like "1,224,224,3" (-1 = unknown): once for all inputs or once per input' },
       name: { type: 'string', repeated: true, description: 'an input name that the next type_for_name/shape_for_name apply to' },
       type_for_name: { type: 'dtype', repeated: true, description: 'dtype for the input named by the matching name=' },
       shape_for_name: { type: 'string', repeated: true, description: 'shape for the input named by the matching name=' },
+      pin_shapes: { type: 'bool', default: false, description: 'also give existing Placeholders the shape (only unknown dimensions are filled; same dtype and rank required). Not in TensorFlow' },
     },
     example: 'strip_unused_nodes(type=float, shape="1,49,10")',
     run(graph: Graph, ctx: PassContext<StripParams>) {
@@ -83,7 +93,11 @@ export function stripUnusedNodes(lib: Lib): PassDefinition<StripParams> {
         if (p.type_for_name[i] !== undefined) e.type = p.type_for_name[i];
         if (p.shape_for_name[i] !== undefined) e.shape = parseShape(lib, pass, 'shape_for_name', p.shape_for_name[i]!);
       });
-      const explicitType = new Set(p.name.filter((_, i) => p.type_for_name[i] !== undefined));
+      const namedType = new Map(p.name.flatMap((n, i) => (p.type_for_name[i] !== undefined ? [[n, p.type_for_name[i]!] as const] : [])));
+
+      // Pinning is checked before anything changes, so a refused pin leaves the graph as it was.
+      const existing = [...inputs].map((n) => graph.get(n)).filter((n): n is Node => !!n && keep.has(n.name) && FED.has(n.op));
+      const pins = p.pin_shapes ? existing.flatMap((n) => pinFor(lib, n, byName.get(n.name)?.shape, namedType.get(n.name))) : [];
 
       const removed = graph.size - keep.size;
       graph.retain(keep);
@@ -96,12 +110,20 @@ export function stripUnusedNodes(lib: Lib): PassDefinition<StripParams> {
         const others = inputList.filter((x) => lib.parseInput(x).node === r.node);
         if (others.length > 1) throw new lib.PassError(pass, `--inputs names several outputs of '${r.node}'; a node can become only one Placeholder`);
       }
+      const ignored: string[] = [];
       for (const name of inputs) {
         const node = graph.get(name);
         if (!node) continue;
         const want = byName.get(name) ?? {};
-        if (node.op === 'Placeholder') {
-          updatePlaceholder(node, want, explicitType.has(name), ctx);
+        if (FED.has(node.op)) {
+          if (node.op === 'PlaceholderWithDefault') toPlaceholder(node, ctx);
+          const own = shapeOf(node);
+          const dtype = node.attrs.optType('dtype');
+          const named = namedType.get(name);
+          const why: string[] = [];
+          if (!p.pin_shapes && want.shape && !sameShape(own, want.shape)) why.push(fmt(own));
+          if (named && named !== dtype) why.push(`${dtype ?? 'no dtype'}, not type_for_name ${named}`);
+          if (why.length) ignored.push(`'${name}' ${why.join(' ')}`);
           continue;
         }
         const port = inputList.map((s) => lib.parseInput(s)).find((r) => r.node === name)?.port ?? 0;
@@ -116,29 +138,62 @@ export function stripUnusedNodes(lib: Lib): PassDefinition<StripParams> {
         ctx.count('placeholders_created');
         ctx.note(`'${name}' (${was}) is now a Placeholder ${want.type ?? 'float32'} [${(want.shape ?? []).join(',')}]`);
       }
+      for (const { node, shape } of pins) {
+        const old = shapeOf(node);
+        node.attrs.setShape('shape', shape);
+        if (node.attrs.has('_output_shapes')) node.attrs.setShapes('_output_shapes', [shape]);
+        ctx.count('placeholders_pinned');
+        ctx.note(`Placeholder '${node.name}' now has shape ${fmt(shape)} (was ${fmt(old)}; pin_shapes=true)`);
+      }
+      if (ignored.length) {
+        ctx.warn(`type/shape apply only to the Placeholders this pass creates (as in TensorFlow); kept existing ${ignored.join(', ')} as they are (pin_shapes=true fills unknown dimensions)`);
+      }
     },
   };
 }
 
-function updatePlaceholder(node: Node, want: { type?: DType; shape?: Shape }, typeByName: boolean, ctx: PassContext<any>) {
-  if (want.shape) {
-    const old = node.attrs.kind('shape') === 'shape' ? node.attrs.getShape('shape') : null;
-    const same = old !== null && old.length === want.shape.length && old.every((d, i) => d === want.shape![i]);
-    if (!same) {
-      node.attrs.setShape('shape', want.shape);
-      if (node.attrs.has('_output_shapes')) node.attrs.setShapes('_output_shapes', [want.shape]);
-      ctx.count('placeholders_reshaped');
-      ctx.note(`Placeholder '${node.name}' now has shape [${want.shape.join(',')}] (was ${old ? `[${old.join(',')}]` : 'unknown'}; TensorFlow would have ignored shape= here)`);
-    }
+function shapeOf(node: Node): Shape | null {
+  return node.attrs.kind('shape') === 'shape' ? node.attrs.getShape('shape') : null;
+}
+
+/** A fed PlaceholderWithDefault never uses its default: a Placeholder of the same dtype and shape. */
+function toPlaceholder(node: Node, ctx: PassContext<any>) {
+  const dtype = node.attrs.getType('dtype');
+  const shape = shapeOf(node);
+  node.op = 'Placeholder';
+  node.setInputs([]);
+  node.device = '';
+  for (const k of node.attrs.keys()) node.attrs.delete(k);
+  node.attrs.setType('dtype', dtype);
+  if (shape) node.attrs.setShape('shape', shape);
+  ctx.count('placeholders_created');
+  ctx.note(`'${node.name}' (PlaceholderWithDefault) is now a Placeholder ${dtype} ${fmt(shape)}`);
+}
+
+/**
+ * The shape pin_shapes gives an existing Placeholder: its unknown dims filled from `want`.
+ * Another dtype, another rank or a different known dimension would change what the graph computes: refused.
+ */
+function pinFor(lib: Lib, node: Node, wanted: Shape | undefined, namedType: DType | undefined): { node: Node; shape: Shape }[] {
+  const pass = 'strip_unused_nodes';
+  const dtype = node.attrs.optType('dtype');
+  // `type=` is only the default for new Placeholders; a type_for_name naming this input must agree.
+  if (namedType && dtype && namedType !== dtype) {
+    throw new lib.ParamError(pass, 'pin_shapes', `Placeholder '${node.name}' is ${dtype}, type_for_name gives ${namedType}; pinning never changes an input's dtype`);
   }
-  // `type=` is a default for new Placeholders; only an explicit type_for_name changes an existing one.
-  if (want.type && typeByName) {
-    const old = node.attrs.optType('dtype');
-    if (old !== want.type) {
-      node.attrs.setType('dtype', want.type);
-      ctx.note(`Placeholder '${node.name}' now has dtype ${want.type} (was ${old ?? 'unset'})`);
-    }
+  if (!wanted) return [];
+  const want = { shape: wanted };
+  const own = shapeOf(node);
+  if (own === null) return [{ node, shape: want.shape }];
+  if (own.length !== want.shape.length) {
+    throw new lib.ParamError(pass, 'pin_shapes', `Placeholder '${node.name}' has rank ${own.length} ${fmt(own)}, shape= gives rank ${want.shape.length} ${fmt(want.shape)}; pinning never changes an input's rank`);
   }
+  const bad = own.findIndex((d, i) => d >= 0 && want.shape![i]! >= 0 && d !== want.shape![i]);
+  if (bad >= 0) {
+    throw new lib.ParamError(pass, 'pin_shapes', `Placeholder '${node.name}' ${fmt(own)} has dimension ${bad} = ${own[bad]}, shape= gives ${want.shape[bad]}; pinning only fills unknown dimensions`);
+  }
+  const shape = own.map((d, i) => (d >= 0 ? d : want.shape![i]!));
+  return sameShape(own, shape) ? [] : [{ node, shape }];
 }
 
 interface RemoveParams {

@@ -3,26 +3,71 @@ import { describe, expect, it } from 'vitest';
 import { fixture, floatConst, graph, ins, iota, lib, names, run } from './helpers.js';
 
 describe('strip_unused_nodes', () => {
-  it('applies shape= to an input that already is a Placeholder (TF ignores it) and says so', async () => {
-    const g = graph([{ name: 'image', op: 'Placeholder', attrs: { dtype: { type: 'float32' }, shape: { shape: [-1, -1, -1, 3] } } }, ['relu', 'Relu', ['image']], ['unused', 'Const']]);
-    const [rep] = await run(g, 'strip_unused_nodes(type=float, shape="1,384,384,3")', { inputs: ['image'], outputs: ['relu'] });
-    expect(g.node('image').attrs.getShape('shape')).toEqual([1, 384, 384, 3]);
-    expect(g.node('image').attrs.getType('dtype')).toBe('float32');
-    expect(rep!.messages.join('\n')).toMatch(/Placeholder 'image' now has shape \[1,384,384,3\].*TensorFlow would have ignored/);
-    expect(rep!.stats.placeholders_reshaped).toBe(1);
+  const image = (shape: number[] | undefined, dtype = 'float32'): lib.NodeSpec => ({ name: 'image', op: 'Placeholder', attrs: { dtype: { type: dtype }, ...(shape ? { shape: { shape } } : {}) } });
+
+  it('leaves an existing Placeholder as it is, as TF does, and warns once that shape= was not applied (issue 17)', async () => {
+    const g = graph([image([-1, -1, -1, 3]), { name: 'wav', op: 'Placeholder', attrs: { dtype: { type: 'string' }, shape: { shape: [] } } }, ['relu', 'Relu', ['image']], ['dec', 'DecodeWav', ['wav']], ['unused', 'Const']]);
+    const [rep] = await run(g, 'strip_unused_nodes(type=float, shape="1,384,384,3")', { inputs: ['image', 'wav'], outputs: ['relu', 'dec'] });
+    expect(g.node('image').attrs.getShape('shape')).toEqual([-1, -1, -1, 3]);
+    expect(g.node('wav').attrs.getType('dtype')).toBe('string');
+    expect(g.node('wav').attrs.getShape('shape')).toEqual([]);
+    expect(rep!.warnings).toHaveLength(1);
+    expect(rep!.warnings[0]).toMatch(/apply only to the Placeholders this pass creates.*'image' \[\?,\?,\?,3\], 'wav' \[\].*pin_shapes=true/);
+    expect(rep!.stats.placeholders_pinned).toBeUndefined();
     expect(g.has('unused')).toBe(false);
   });
 
-  it('type= does not change an existing int Placeholder (ids stay int32), type_for_name does', async () => {
+  it('no warning when shape= equals the existing shape', async () => {
+    const g = graph([image([1, 384, 384, 3]), ['relu', 'Relu', ['image']]]);
+    const [rep] = await run(g, 'strip_unused_nodes(type=float, shape="1,384,384,3")', { inputs: ['image'], outputs: ['relu'] });
+    expect(rep!.warnings).toEqual([]);
+  });
+
+  it('pin_shapes=true fills only unknown dimensions of an existing Placeholder', async () => {
+    const g = graph([image([-1, -1, -1, 3]), ['relu', 'Relu', ['image']]]);
+    const [rep] = await run(g, 'strip_unused_nodes(type=float, shape="1,384,384,-1", pin_shapes=true)', { inputs: ['image'], outputs: ['relu'] });
+    expect(g.node('image').attrs.getShape('shape')).toEqual([1, 384, 384, 3]);
+    expect(rep!.stats.placeholders_pinned).toBe(1);
+    expect(rep!.warnings).toEqual([]);
+    const unknownRank = graph([image(undefined), ['relu', 'Relu', ['image']]]);
+    await run(unknownRank, 'strip_unused_nodes(shape="2,3", pin_shapes=true)', { inputs: ['image'], outputs: ['relu'] });
+    expect(unknownRank.node('image').attrs.getShape('shape')).toEqual([2, 3]);
+  });
+
+  it('pin_shapes=true refuses another rank, a different known dimension or another dtype, and changes nothing', async () => {
+    const cases: [number[], string, string, RegExp][] = [
+      [[-1, 3], 'float32', 'strip_unused_nodes(shape="1,384,384,3", pin_shapes=true)', /rank 2 \[\?,3\].*rank 4.*never changes an input's rank/],
+      [[1, 800, 600, 3], 'float32', 'strip_unused_nodes(shape="1,384,384,3", pin_shapes=true)', /dimension 1 = 800, shape= gives 384; pinning only fills unknown dimensions/],
+      [[26], 'int32', 'strip_unused_nodes(name=image, type_for_name=float, shape_for_name="26", pin_shapes=true)', /is int32, type_for_name gives float32; pinning never changes an input's dtype/],
+    ];
+    for (const [shape, dtype, t, msg] of cases) {
+      const g = graph([image(shape, dtype), ['relu', 'Relu', ['image']], ['unused', 'Const']]);
+      const err = await run(g, t, { inputs: ['image'], outputs: ['relu'] }).catch((e) => e);
+      expect(err).toMatchObject({ code: 'E_PARAM' });
+      expect(err.message).toMatch(msg);
+      expect(g.node('image').attrs.getShape('shape')).toEqual(shape);
+      expect(g.has('unused')).toBe(true);
+    }
+  });
+
+  it('type= and type_for_name never change an existing Placeholder (ids stay int32); a mismatch is warned', async () => {
     const g = graph([
       { name: 'ids', op: 'Placeholder', attrs: { dtype: { type: 'int32' } } },
-      { name: 'keep_prob', op: 'Placeholder', attrs: { dtype: { type: 'float32' } } },
+      { name: 'keep_prob', op: 'Placeholder', attrs: { dtype: { type: 'float32' }, shape: { shape: [1] } } },
       ['out', 'Mul', ['ids', 'keep_prob']],
     ]);
-    await run(g, 'strip_unused_nodes(type=float, name=keep_prob, type_for_name=float16, shape_for_name="1")', { inputs: ['ids', 'keep_prob'], outputs: ['out'] });
+    const [rep] = await run(g, 'strip_unused_nodes(type=float, name=keep_prob, type_for_name=float16, shape_for_name="1")', { inputs: ['ids', 'keep_prob'], outputs: ['out'] });
     expect(g.node('ids').attrs.getType('dtype')).toBe('int32');
-    expect(g.node('keep_prob').attrs.getType('dtype')).toBe('float16');
-    expect(g.node('keep_prob').attrs.getShape('shape')).toEqual([1]);
+    expect(g.node('keep_prob').attrs.getType('dtype')).toBe('float32');
+    expect(rep!.warnings.join('\n')).toMatch(/'keep_prob' float32, not type_for_name float16/);
+  });
+
+  it('a PlaceholderWithDefault input becomes a Placeholder of its own dtype and shape (TF would give it type=/shape=)', async () => {
+    const g = graph([['def', 'Const'], { name: 'is_training', op: 'PlaceholderWithDefault', inputs: ['def'], attrs: { dtype: { type: 'bool' }, shape: { shape: [] } } }, ['out', 'LogicalNot', ['is_training']]]);
+    await run(g, 'strip_unused_nodes(type=float, shape="1,384,384,3")', { inputs: ['is_training'], outputs: ['out'] });
+    const n = g.node('is_training');
+    expect([n.op, n.attrs.getType('dtype'), n.attrs.getShape('shape'), n.inputs]).toEqual(['Placeholder', 'bool', [], []]);
+    expect(g.has('def')).toBe(false);
   });
 
   it('matches repeated type/shape to --inputs in order', async () => {
