@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { Graph } from './graph.js';
+import type { Executor } from './executor.js';
 import { ParamError, PassError, TfpassError, UnknownPassError, isTfpassError, nearest } from './errors.js';
 import { parseDType } from './dtype.js';
 import { parseTransforms, type TransformCall } from './transform-string.js';
@@ -119,19 +120,32 @@ function coerceOne(pass: string, name: string, spec: ParamSpec, v: string): unkn
   }
 }
 
+export interface CoerceOptions {
+  /** Refuse parameters the pass does not read (TF ignores them; default false). */
+  strict?: boolean;
+  /** Told about each parameter ignored because the pass does not read it. */
+  onIgnored?: (param: string, message: string) => void;
+}
+
 /**
- * Check raw TF params against a schema: unknown names are errors (TF ignores them),
- * single-valued params given twice are errors, defaults fill the rest.
+ * Check raw TF params against a schema. As in TF, a parameter the pass does not read is
+ * ignored (reported through `onIgnored`, refused with `strict`); single-valued params given
+ * twice are errors, defaults fill the rest.
  */
-export function coerceParams(def: PassDefinition, raw: Record<string, string[]>): Record<string, unknown> {
+export function coerceParams(def: PassDefinition, raw: Record<string, string[]>, opts: CoerceOptions = {}): Record<string, unknown> {
   const schema: ParamSchema = { ignore_errors: { type: 'bool', default: false, description: 'continue with the unchanged graph if the pass fails' }, ...(def.params ?? {}) };
   const out: Record<string, unknown> = {};
+  const unread: string[] = [];
   for (const [k, vs] of Object.entries(raw)) {
     const spec = schema[k];
     if (!spec) {
+      unread.push(k);
       const names = Object.keys(schema);
       const near = nearest(k, names);
-      throw new ParamError(def.name, k, `unknown parameter${near.length ? ` (did you mean '${near[0]}'?)` : ''}; accepted: ${names.join(', ')}`);
+      const mean = near.length ? ` (did you mean '${near[0]}'?)` : '';
+      if (opts.strict) throw new ParamError(def.name, k, `unknown parameter${mean}; accepted: ${names.join(', ')}`);
+      opts.onIgnored?.(k, `parameter '${k}' is not one this pass reads; ignored, as TensorFlow does${mean}; accepted: ${names.join(', ')} (--strict refuses it)`);
+      continue;
     }
     if (k === 'ignore_errors') {
       const v = vs[0]!.toLowerCase();
@@ -145,7 +159,11 @@ export function coerceParams(def: PassDefinition, raw: Record<string, string[]>)
   }
   for (const [k, spec] of Object.entries(schema)) {
     if (k in out) continue;
-    if (spec.required) throw new ParamError(def.name, k, 'is required');
+    if (spec.required) {
+      // A misspelling of a required name (`form=` for `from=`) was ignored above: point at it.
+      const typo = unread.find((u) => nearest(u, [k]).length);
+      throw new ParamError(def.name, k, `is required${typo ? ` (did you mean '${k}' for '${typo}'?)` : ''}`);
+    }
     out[k] = spec.repeated ? [...((spec.default as unknown[] | undefined) ?? [])] : spec.default;
   }
   return out;
@@ -236,6 +254,8 @@ export interface PipelineOptions {
   onStep?: (phase: 'start' | 'end', step: StepReport) => void;
   /** Explains which package provides an unknown pass. */
   hint?: (name: string) => string | undefined;
+  /** Refuse parameters a pass does not read (default: ignore them with a warning, as TF does). */
+  strict?: boolean;
 }
 
 function toSteps(transforms: string | readonly (string | PipelineStep)[]): PipelineStep[] {
@@ -255,14 +275,20 @@ export async function runPipeline(
   const registry = opts.registry ?? defaultRegistry();
   const logger = opts.logger ?? silentLogger;
   const steps = toSteps(transforms);
-  const resolved: { pass: RegisteredPass; params: Record<string, unknown> }[] = [];
+  const resolved: { pass: RegisteredPass; params: Record<string, unknown>; ignored: string[] }[] = [];
   for (const s of steps) {
     const pass = await registry.resolve(s.name, opts.hint);
-    resolved.push({ pass, params: coerceParams(pass.def, s.params ?? {}) });
+    const ignored: string[] = [];
+    // Warned now (before anything runs) and kept in the step's report.
+    const onIgnored = (_: string, m: string) => {
+      ignored.push(m);
+      logger.warn(`${pass.def.name}: ${m}`);
+    };
+    resolved.push({ pass, params: coerceParams(pass.def, s.params ?? {}, { strict: opts.strict, onIgnored }), ignored });
   }
   const parent = opts.container ?? rootContainer;
   const reports: StepReport[] = [];
-  for (const { pass, params } of resolved) {
+  for (const { pass, params, ignored } of resolved) {
     const def = pass.def;
     const child = parent.createChildContainer();
     if (!child.isRegistered(TOKENS.logger, true)) child.register(TOKENS.logger, { useValue: logger });
@@ -270,7 +296,8 @@ export async function runPipeline(
     const services: Record<string, unknown> = {};
     for (const [local, token] of Object.entries(def.inject ?? {})) {
       if (!child.isRegistered(token, true)) {
-        throw new PassError(def.name, `needs the service ${token.description ?? String(token)}, which this host does not provide`, pass.origin);
+        const how = token === TOKENS.executor ? ' (transformGraph() loads one from @tfpass/runtime; with runPipeline register an Executor yourself)' : '';
+        throw new PassError(def.name, `needs the service ${token.description ?? String(token)}, which this host does not provide${how}`, pass.origin);
       }
       services[local] = child.resolve(token);
     }
@@ -281,7 +308,7 @@ export async function runPipeline(
       nodesBefore: graph.size,
       nodesAfter: graph.size,
       messages: [],
-      warnings: [],
+      warnings: [...ignored],
       stats: {},
     };
     const ctx: PassContext = {
@@ -333,7 +360,8 @@ export async function runPipeline(
 /**
  * TF's Python `TransformGraph(graph_def, inputs, outputs, transforms)`: returns the
  * transformed graph (the input graph is left unchanged). Passes come from the default
- * registry; installed plugins are discovered on first use.
+ * registry; installed plugins are discovered on first use. A pass that runs the graph
+ * (`fold_constants`) gets an executor from `@tfpass/runtime`, imported only then.
  */
 export async function transformGraph(
   graph: Graph,
@@ -344,6 +372,8 @@ export async function transformGraph(
     onReport?: (r: StepReport[]) => void;
     /** Look for installed plugins first (default true; false runs only what `registry` holds). */
     discover?: boolean;
+    /** Runs graphs for passes that need one (default: a shared one from @tfpass/runtime, when installed). */
+    executor?: Executor;
   } = {},
 ): Promise<Graph> {
   const g = graph.clone();
@@ -352,14 +382,49 @@ export async function transformGraph(
     const { ensurePluginsDiscovered } = await import('./plugin.js');
     await ensurePluginsDiscovered(registry);
   }
-  const reports = await runPipeline(g, typeof transforms === 'string' ? transforms : transforms.join(' '), {
+  const steps = toSteps(typeof transforms === 'string' ? transforms : transforms.join(' '));
+  let container = opts.container ?? rootContainer;
+  if (!container.isRegistered(TOKENS.executor, true)) {
+    const needs: string[] = [];
+    for (const s of steps) {
+      const p = await registry.resolve(s.name, opts.hint);
+      if (Object.values(p.def.inject ?? {}).includes(TOKENS.executor)) needs.push(p.def.name);
+    }
+    if (needs.length) {
+      container = container.createChildContainer();
+      container.register(TOKENS.executor, { useValue: opts.executor ?? (await loadExecutor(needs[0]!)) });
+    }
+  }
+  const reports = await runPipeline(g, steps, {
     ...opts,
+    container,
     registry,
     inputs: [...inputs],
     outputs: [...outputs],
   });
   opts.onReport?.(reports);
   return g;
+}
+
+const RUNTIME = '@tfpass/runtime';
+
+/**
+ * The runtime's shared executor for `pass`, imported on first need. The specifier is a
+ * variable so core never depends on the runtime (or TensorFlow.js) statically.
+ */
+export async function loadExecutor(pass: string, specifier = RUNTIME): Promise<Executor> {
+  let rt: { sharedExecutor?: () => Executor; createExecutor?: () => Executor };
+  try {
+    rt = await import(/* @vite-ignore */ specifier);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_LOAD_URL' || /Cannot find (package|module)|Failed to load url/.test(String((e as Error).message))) && String((e as Error).message).includes(specifier);
+    if (!missing) throw e;
+    throw new PassError(pass, `runs the graph, which needs ${specifier} (TensorFlow.js): npm install ${specifier}, or pass { executor } to transformGraph`);
+  }
+  const make = rt.sharedExecutor ?? rt.createExecutor;
+  if (typeof make !== 'function') throw new PassError(pass, `${specifier} has no sharedExecutor/createExecutor export; install a version matching @tfpass/core`);
+  return make();
 }
 
 export type { TransformCall };

@@ -4,7 +4,7 @@ import { container } from 'tsyringe';
 import { fileURLToPath } from 'node:url';
 import {
   Graph, PassRegistry, ParamError, PassError, UnknownPassError, GraphValidationError, TOKENS,
-  coerceParams, definePass, discoverPlugins, loadPlugin, registerPlugin, runPipeline, transformGraph,
+  coerceParams, definePass, discoverPlugins, loadExecutor, loadPlugin, registerPlugin, runPipeline, transformGraph, Tensor,
   type PassDefinition, type Logger,
 } from '@tfpass/core';
 
@@ -52,9 +52,17 @@ describe('parameter coercion', () => {
       expect(() => coerceParams(def, raw)).toThrow(re);
     }
   });
-  it('a misspelt parameter is an error that suggests and lists the accepted names', () => {
+  it('a parameter the pass does not read is ignored with a message naming it, as TF does (issue 17)', () => {
+    const seen: [string, string][] = [];
+    const p = coerceParams(def, { cuont: ['2'], fallback_min: ['-10'] }, { onIgnored: (k, m) => seen.push([k, m]) });
+    expect(p).toMatchObject({ count: 1 });
+    expect(p).not.toHaveProperty('cuont');
+    expect(seen.map((s) => s[0])).toEqual(['cuont', 'fallback_min']);
+    expect(seen[0]![1]).toMatch(/parameter 'cuont' is not one this pass reads; ignored, as TensorFlow does \(did you mean 'count'\?\).*--strict refuses it/);
+  });
+  it('with strict, a misspelt parameter is an error that suggests and lists the accepted names', () => {
     try {
-      coerceParams(def, { cuont: ['2'] });
+      coerceParams(def, { cuont: ['2'] }, { strict: true });
       expect.unreachable();
     } catch (e) {
       const err = e as ParamError;
@@ -134,8 +142,21 @@ describe('the seed pipeline through transformGraph', () => {
     registry.register(definePass({ name: 'fold_constants', summary: '', run: () => void ran++ }));
     await expect(runPipeline(small(), 'fold_constants fold_constans', { registry })).rejects.toThrow(UnknownPassError);
     await expect(runPipeline(small(), 'fold_constants fold_constans', { registry })).rejects.toThrow(/unknown transform 'fold_constans'; did you mean 'fold_constants'\?/);
-    await expect(runPipeline(small(), 'fold_constants fold_constants(bogus=1)', { registry })).rejects.toThrow(ParamError);
+    await expect(runPipeline(small(), 'fold_constants fold_constants(bogus=1)', { registry, strict: true })).rejects.toThrow(ParamError);
     expect(ran).toBe(0);
+  });
+
+  it('without strict, an unknown parameter runs the pass and is warned (the XLNet export passes fallback_min to quantize_weights)', async () => {
+    const registry = new PassRegistry();
+    let ran = 0;
+    registry.register(definePass({ name: 'quantize_weights', summary: '', params: { minimum_size: { type: 'int', default: 1024, description: '' } }, run: () => void ran++ }));
+    const warned: string[] = [];
+    const logger: Logger = { info() {}, debug() {}, warn: (m) => warned.push(m) };
+    const [rep] = await runPipeline(small(), 'quantize_weights(fallback_min=-10, fallback_max=10)', { registry, logger });
+    expect(ran).toBe(1);
+    expect(rep!.warnings).toHaveLength(2);
+    expect(rep!.warnings[0]).toMatch(/parameter 'fallback_min' is not one this pass reads; ignored/);
+    expect(warned[1]).toMatch(/^quantize_weights: parameter 'fallback_max'/);
   });
 });
 
@@ -239,5 +260,46 @@ describe('a pass from outside core with an injected service', () => {
     const [p] = discoverPlugins({ extraDirs: [fixture] }).filter((x) => x.name === 'tfpass-fixture-plugin-clock');
     await expect(loadPlugin({ ...p!, peerCore: '^2.0.0' }, new PassRegistry())).rejects.toThrow(/needs @tfpass\/core \^2.0.0/);
     await expect(loadPlugin({ ...p!, manifest: { ...p!.manifest, apiVersion: 9 } }, new PassRegistry())).rejects.toThrow(/plugin API 9/);
+  });
+});
+
+describe('transformGraph provides an executor (issue 17)', () => {
+  const needsExecutor = (seen: number[][]) =>
+    definePass({
+      name: 'fold_constants',
+      summary: '',
+      inject: { executor: TOKENS.executor },
+      async run(graph, ctx) {
+        const ex = ctx.services.executor as import('@tfpass/core').Executor;
+        const [t] = await ex.run(graph, {}, ['sum']);
+        seen.push(t!.toNumbers());
+      },
+    });
+  function consts(): Graph {
+    const g = new Graph();
+    g.addNode({ name: 'a', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.fromValues('float32', [2], [1, 2]) } } });
+    g.addNode({ name: 'b', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.fromValues('float32', [2], [10, 20]) } } });
+    g.addNode({ name: 'sum', op: 'Add', inputs: ['a', 'b'], attrs: { T: { type: 'float32' } } });
+    return g;
+  }
+
+  it('loads @tfpass/runtime lazily for a pass that runs the graph, with no container in user code (also under ignore_errors)', async () => {
+    const registry = new PassRegistry();
+    const seen: number[][] = [];
+    registry.register(needsExecutor(seen));
+    await transformGraph(consts(), [], ['sum'], 'fold_constants(ignore_errors=true) fold_constants', { registry, discover: false });
+    expect(seen).toEqual([[11, 22], [11, 22]]);
+  });
+
+  it('takes an executor given in the options, and explains what to install when the runtime is missing', async () => {
+    const registry = new PassRegistry();
+    const seen: number[][] = [];
+    registry.register(needsExecutor(seen));
+    const fake = { supportsOp: () => true, run: async () => [Tensor.fromValues('float32', [1], [7])] };
+    await transformGraph(consts(), [], ['sum'], 'fold_constants', { registry, discover: false, executor: fake });
+    expect(seen).toEqual([[7]]);
+    const err = await loadExecutor('fold_constants', '@tfpass/no-such-runtime').catch((e) => e);
+    expect(err).toBeInstanceOf(PassError);
+    expect(err.message).toMatch(/fold_constants.*needs @tfpass\/no-such-runtime \(TensorFlow\.js\): npm install @tfpass\/no-such-runtime/);
   });
 });
