@@ -1,7 +1,7 @@
 import { UsageError, nearest } from '@tfpass/core/errors';
 import { formatUsage, parseArgs } from './args.js';
 import { commands } from './commands/index.js';
-import { Ctx, processIo, reportError, type Io } from './ui.js';
+import { Ctx, isBrokenPipe, processIo, reportError, type Io } from './ui.js';
 import { cliVersion } from './version.js';
 
 function topUsage(): string {
@@ -44,6 +44,13 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     const code = await mod.run(new Ctx(args, io, name));
     return code ?? 0;
   } catch (e) {
-    return reportError(e, io, { json, verbose });
+    // The reader of stdout went away (`| head`): what it wanted was printed; stop quietly.
+    if (isBrokenPipe(e)) return 0;
+    try {
+      return reportError(e, io, { json, verbose });
+    } catch (e2) {
+      if (isBrokenPipe(e2)) return 0;
+      throw e2;
+    }
   }
 }

@@ -1,4 +1,6 @@
 import { EXIT_CODES, isTfpassError, type ErrorCode } from '@tfpass/core/errors';
+import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { ParsedArgs } from './args.js';
 
 export interface Io {
@@ -9,14 +11,57 @@ export interface Io {
   cwd: string;
 }
 
-export function processIo(): Io {
+/** Write to an fd synchronously (ordered, nothing left buffered at exit); a non-blocking pipe is waited on. */
+function writeFd(fd: number, s: string): void {
+  const buf = Buffer.from(s);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+  }
+}
+
+/** stdout's reader went away (`tfpass … | head`): the command stops and tfpass exits quietly. */
+export class BrokenPipe extends Error {
+  readonly code = 'EPIPE';
+}
+
+/** True when `e` (or one of its causes) is a write to a pipe nobody reads any more. */
+export function isBrokenPipe(e: unknown): boolean {
+  for (let c = e, depth = 0; c && depth < 8; depth++, c = (c as { cause?: unknown }).cause) {
+    if ((c as { code?: unknown }).code === 'EPIPE') return true;
+  }
+  return false;
+}
+
+/** The process's stdout/stderr (fds 1 and 2; works the same in the worker thread). */
+export function fdIo(tty: { stderr: boolean } = { stderr: isatty(2) }): Io {
   return {
-    out: (s) => void process.stdout.write(s),
-    err: (s) => void process.stderr.write(s),
-    tty: process.env.TFPASS_PROGRESS === '1' || (process.env.TFPASS_PROGRESS !== '0' && !!process.stderr.isTTY),
+    out: (s) => {
+      try {
+        writeFd(1, s);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EPIPE') throw new BrokenPipe('stdout was closed by its reader');
+        throw e;
+      }
+    },
+    err: (s) => {
+      try {
+        writeFd(2, s);
+      } catch {
+        /* nowhere left to report to */
+      }
+    },
+    tty: process.env.TFPASS_PROGRESS === '1' || (process.env.TFPASS_PROGRESS !== '0' && tty.stderr),
     cwd: process.cwd(),
   };
 }
+
+export const processIo = (): Io => fdIo();
 
 /** What a command gets: its parsed flags plus output helpers that honour --json/--quiet. */
 export class Ctx {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { fromText, toText } from '@bufbuild/protobuf/txtpb';
@@ -7,6 +7,7 @@ import { MetaGraphDefSchema, type MetaGraphDef } from './gen/tensorflow/core/pro
 import { SavedModelSchema, type SavedModel } from './gen/tensorflow/core/protobuf/saved_model_pb.js';
 import { FileError, GraphFormatError, TfpassError } from './errors.js';
 import { Graph } from './graph.js';
+import { STDIO_PATH, readStdin, refuseOverwrite, writeFileAtomic } from './files.js';
 
 export type ContainerKind = 'graph' | 'meta' | 'saved_model';
 export type TextOrBinary = 'binary' | 'text';
@@ -332,6 +333,7 @@ function pickMeta(sm: SavedModel, tags: string[] | undefined, file?: string): nu
 
 /** Resolve a path: a SavedModel directory means its saved_model.pb / .pbtxt. */
 function resolvePath(path: string): string {
+  if (path === STDIO_PATH) return path;
   let st;
   try {
     st = statSync(path);
@@ -351,6 +353,7 @@ const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
 const MAX_TEXT_BYTES = 0x1fffffe8;
 
 function readBytes(path: string): Uint8Array {
+  if (path === STDIO_PATH) return readStdin(MAX_MESSAGE_BYTES);
   // Refuse before reading: a file over the limit would otherwise be pulled whole into memory.
   let size = 0;
   try {
@@ -425,43 +428,8 @@ export function formatFromPath(path: string): TextOrBinary {
   return /\.(pbtxt|txt|prototxt|pbtext)$/i.test(path) ? 'text' : 'binary';
 }
 
-/** Write bytes atomically: a temp file in the same folder, fsync, then rename. */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tfpass-${process.pid}-${Date.now().toString(36)}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w', 0o644);
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, Math.min(buf.length - off, 1 << 30));
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    if (e instanceof TfpassError) throw e;
-    throw new FileError(path, `cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-  }
-}
-
 function guard(path: string, opts: WriteOptions): void {
-  if (opts.force) return;
-  for (const p of opts.protect ?? []) {
-    try {
-      const a = existsSync(p) && existsSync(path) ? [statSync(p), statSync(path)] : undefined;
-      if (a && a[0]!.ino === a[1]!.ino && a[0]!.dev === a[1]!.dev) {
-        throw new FileError(path, 'refusing to overwrite the input file (use --force)');
-      }
-    } catch (e) {
-      if (e instanceof TfpassError) throw e;
-    }
-  }
+  refuseOverwrite(path, opts.protect ?? [], opts.force);
 }
 
 /** Encode a graph as binary or text GraphDef. */

@@ -5,6 +5,7 @@ export * from './tensor.js';
 export * from './attrs.js';
 export * from './graph.js';
 export * from './io.js';
+export * from './files.js';
 export * from './pattern.js';
 export * from './transform-string.js';
 export * from './pass.js';
