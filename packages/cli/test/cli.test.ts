@@ -55,13 +55,28 @@ describe.concurrent('transform: TF flag compatibility', () => {
       ],
       { cwd: dir },
     );
-    expect(r.stderr).toBe('');
+    // As in TF, shape= is not applied to the existing Placeholder: one warning line says so (issue 17).
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/strip_unused_nodes: type\/shape apply only to the Placeholders this pass creates.*'input_1'/);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/677 -> \d+ nodes/);
     expect(r.stdout).toMatch(/op types changed: .*Identity 136 -> 1/);
     const g = core.readGraph(join(dir, 'frozen_opt.pb'));
     expect(g.nodes().filter((n) => n.op === 'Rsqrt')).toHaveLength(0);
-    expect(g.node('input_1').attrs.getShape('shape')).toEqual([1, 384, 384, 3]);
+    expect(g.node('input_1').attrs.getShape('shape')).toEqual(core.readGraph(MNET).node('input_1').attrs.getShape('shape'));
+  });
+
+  it('a parameter the pass does not read is warned about and ignored, as TF does; --strict refuses it', async () => {
+    if (!MNIST) return void console.log('models not available: skipped');
+    const dir = tmp();
+    const args = ['transform', `--in_graph=${MNIST}`, '--out_graph=o.pb', '--outputs=Softmax', '--transforms=remove_nodes(op=Identity, fallback_min=-10)'];
+    let r = await tfpass(args, { cwd: dir });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/remove_nodes: parameter 'fallback_min' is not one this pass reads; ignored/);
+    r = await tfpass([...args.slice(0, 2), '--out_graph=o2.pb', ...args.slice(3), '--strict'], { cwd: dir });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/E_PARAM.*fallback_min.*unknown parameter/);
+    expect(existsSync(join(dir, 'o2.pb'))).toBe(false);
   });
 
   it('--json gives one parseable document with per-pass reports', async () => {

@@ -23,6 +23,7 @@ export const spec: CommandSpec = {
     plugin: { type: 'list', value: 'PKG|PATH', description: 'use this plugin (wins over discovered ones)' },
     force: { type: 'bool', description: 'allow writing over the input file' },
     report: { type: 'bool', description: "print every pass's notes, warnings and counters" },
+    strict: { type: 'bool', description: 'refuse pass parameters a pass does not read (TensorFlow ignores them; by default they are warned about)' },
     report_html: { type: 'string', value: 'FILE', description: 'write an HTML page showing what the pipeline changed (tfpass view BEFORE AFTER, with per-pass rows)' },
   },
 };
@@ -70,6 +71,7 @@ export async function run(ctx: Ctx): Promise<number> {
     registry,
     container: services.asContainer(),
     logger,
+    strict: ctx.bool('strict'),
     inputs: splitList(ctx.flags.inputs),
     outputs: splitList(ctx.flags.outputs),
     onStep: (phase, r) => {
