@@ -1,4 +1,5 @@
 import type { DType, Executor, Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
+import { NotFolded, evalExact, fromTensor, needsExact, toTensor } from './exact.js';
 
 export type Lib = PluginApi['lib'];
 
@@ -34,6 +35,12 @@ function isStateful(lib: Lib, op: string): boolean {
 }
 
 /** Values of Shape/Size/Rank/ShapeN when the input shapes are fully known. */
+function countOutputs(shapes: Map<string, ShapeInfo>, name: string): number {
+  let k = 0;
+  while (shapes.has(`${name}:${k}`) || (k === 0 && shapes.has(name))) k++;
+  return k;
+}
+
 function shapeValues(lib: Lib, n: Node, shapes: Map<string, ShapeInfo> | undefined): Tensor[] | undefined {
   if (!shapes) return undefined;
   const ins = n.dataInputs.map((s) => {
@@ -84,17 +91,42 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
 
   if (p.clear_output_shapes) for (const n of g) n.attrs.delete('_output_shapes');
 
-  const hasShapeOps = g.nodes().some((n) => SHAPE_OPS.has(n.op));
-  const shapes = hasShapeOps ? lib.inferShapes(g, {}, { useOutputShapes: !p.clear_output_shapes }) : undefined;
+  // Dtypes (and shapes) of every tensor: integer folding and the size bound depend on them.
+  const types = lib.inferShapes(g, {}, { useOutputShapes: !p.clear_output_shapes });
+  const dtypeOf = (t: string): DType | undefined => {
+    const d = types.get(t)?.dtype;
+    return d && d !== 'invalid' ? d : undefined;
+  };
+  const maxElems = (d: DType | undefined) => Math.floor(p.max_constant_size_in_bytes / Math.max(1, (d && lib.dtypeSize(d)) || 1));
 
-  // 1. Which nodes have a value known before any input is fed.
+  // 1. Which nodes have a value known before any input is fed. Integer values the runtime would
+  //    get wrong are computed exactly here (exact.ts) or the node is left unfolded with a note.
   const order = g.topoOrder();
   const foldable = new Set<string>();
   const shapeConst = new Map<string, Tensor[]>();
+  const exact = new Map<string, Tensor>();
+  const constValue = new Map<string, Tensor>();
+  const valueOf = async (s: string): Promise<Tensor> => {
+    const r = lib.parseInput(s);
+    const key = lib.tensorName(r.node, r.port);
+    const src = g.node(r.node);
+    const hit = exact.get(key) ?? shapeConst.get(r.node)?.[r.port];
+    if (hit) return hit;
+    if (src.op === 'Const') {
+      const shape = types.get(key)?.shape;
+      if (shape && shape.reduce((a, b) => a * b, 1) > maxElems(dtypeOf(key))) throw new NotFolded(`input ${r.node} is larger than max_constant_size_in_bytes`);
+      let c = constValue.get(r.node);
+      if (!c) constValue.set(r.node, (c = src.attrs.getTensor('value')));
+      return c;
+    }
+    // A layout op the runtime computes exactly (e.g. StridedSlice of an int32 shape).
+    const [t] = await evalOnRuntime([key]);
+    return t!;
+  };
   for (const n of order) {
     if (fed.has(n.name) || excludeNode.has(n.name)) continue;
     if (SHAPE_OPS.has(n.op) && !excludeOp.has(n.op)) {
-      const v = shapeValues(lib, n, shapes);
+      const v = shapeValues(lib, n, types);
       if (v) {
         shapeConst.set(n.name, v);
         foldable.add(n.name);
@@ -106,9 +138,63 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
         if (n.inputs.every((s) => foldable.has(lib.nodeNameOf(s)))) keptFakeQuants++;
         continue;
       }
-      if (excludeOp.has(n.op) || isStateful(lib, n.op) || !executor.supportsOp(n.op)) continue;
+      if (excludeOp.has(n.op) || isStateful(lib, n.op)) continue;
     } else if (n.attrs.optType('dtype') === 'resource') continue;
-    if (n.inputs.every((s) => foldable.has(lib.nodeNameOf(s)))) foldable.add(n.name);
+    if (!n.inputs.every((s) => foldable.has(lib.nodeNameOf(s)))) continue;
+    if (n.op !== 'Const') {
+      const outTypes = Array.from({ length: Math.max(1, countOutputs(types, n.name)) }, (_, k) => dtypeOf(lib.tensorName(n.name, k)));
+      // Results too large to keep are not computed at all (a splat Const may declare billions of elements).
+      const big = outTypes.findIndex((d, k) => {
+        const s = types.get(lib.tensorName(n.name, k))?.shape;
+        return s != null && s.every((x) => x >= 0) && s.reduce((a, b) => a * b, 1) > maxElems(d);
+      });
+      if (big >= 0) continue;
+      const inTypes = n.dataInputs.map((s) => {
+        const r = lib.parseInput(s);
+        return dtypeOf(lib.tensorName(r.node, r.port));
+      });
+      if (needsExact(n.op, inTypes, outTypes)) {
+        try {
+          const ins = [];
+          for (const s of n.dataInputs) ins.push(fromTensor(await valueOf(s)));
+          exact.set(lib.tensorName(n.name, 0), toTensor(lib, evalExact(n, ins, maxElems(outTypes[0]))));
+        } catch (e) {
+          if (!(e instanceof NotFolded) && !lib.isTfpassError(e)) throw e;
+          ctx.note(`${n.name} (${n.op}) not folded: ${(e as Error).message.split('\n')[0]}`);
+          continue;
+        }
+      } else if (!executor.supportsOp(n.op)) continue;
+    }
+    foldable.add(n.name);
+  }
+
+  /** Run the constant cone of `fetches` on the runtime; known values enter it as Consts. */
+  async function evalOnRuntime(fetches: string[]): Promise<Tensor[]> {
+    const sub = new lib.Graph();
+    const stack = fetches.map((f) => lib.parseInput(f).node);
+    const seen = new Set<string>();
+    while (stack.length) {
+      const name = stack.pop()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const src = g.node(name);
+      const sv = shapeConst.get(name);
+      const ex = exact.get(lib.tensorName(name, 0));
+      if (sv || ex) {
+        // Values already known (shape facts, exact integers) need no inputs.
+        const t = ex ?? sv![0]!;
+        sub.addNode({ name, op: 'Const', attrs: { dtype: { type: t.dtype }, value: { tensor: t } } });
+        continue;
+      }
+      const copy = sub.importNode(src);
+      copy.setInputs(copy.dataInputs);
+      for (const s of copy.dataInputs) stack.push(lib.nodeNameOf(s));
+    }
+    const res = await executor.run(sub, {}, fetches);
+    return fetches.map((f, i) => {
+      const r = lib.parseInput(f);
+      return castTo(lib, res[i]!, dtypeOf(lib.tensorName(r.node, r.port)));
+    });
   }
 
   if (keptFakeQuants) ctx.note(`kept ${keptFakeQuants} fake-quant(s) of constants so converters still see their ranges (fold_fake_quant=true folds them)`);
@@ -124,15 +210,10 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
     if (ports.size) targets.set(name, ports.add(0));
   }
 
-  // The runtime computes in tfjs dtypes (int64 -> int32, float64/float16 -> float32): results are cast
-  // back to the declared dtype, and double-precision values are not folded (they would lose precision).
-  const types = targets.size ? lib.inferShapes(g, {}, { useOutputShapes: !p.clear_output_shapes }) : undefined;
-  const wantType = (name: string, k: number) => {
-    const d = types?.get(lib.tensorName(name, k))?.dtype;
-    return d && d !== 'invalid' ? d : undefined;
-  };
+  // The runtime computes float64 in float32: double-precision values are not folded.
+  const wantType = (name: string, k: number) => dtypeOf(lib.tensorName(name, k));
   for (const [name, ports] of targets) {
-    if (shapeConst.has(name)) continue;
+    if (shapeConst.has(name) || exact.has(lib.tensorName(name, 0))) continue;
     const wide = [...ports].map((k) => wantType(name, k)).find((d) => d === 'float64' || d === 'complex128');
     if (wide) {
       targets.delete(name);
@@ -140,36 +221,16 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
     }
   }
 
-  // 3. Evaluate every target in one run of the constant subgraph.
+  // 3. Evaluate every remaining target in one run of the constant subgraph.
   const values = new Map<string, Tensor>();
   for (const [name, v] of shapeConst) if (targets.has(name)) v.forEach((t, k) => values.set(lib.tensorName(name, k), t));
-  const toRun = [...targets.keys()].filter((n) => !shapeConst.has(n));
+  for (const [key, t] of exact) values.set(key, t);
+  const toRun = [...targets.keys()].filter((n) => !shapeConst.has(n) && !exact.has(lib.tensorName(n, 0)));
   if (toRun.length) {
-    const sub = new lib.Graph();
-    const stack = [...toRun];
-    const seen = new Set<string>();
-    while (stack.length) {
-      const name = stack.pop()!;
-      if (seen.has(name)) continue;
-      seen.add(name);
-      const src = g.node(name);
-      const sv = shapeConst.get(name);
-      if (sv) {
-        // Fold inputs of a Shape are not needed: its value is already known.
-        sub.addNode({ name, op: 'Const', attrs: { dtype: { type: sv[0]!.dtype }, value: { tensor: sv[0]! } } });
-        continue;
-      }
-      const copy = sub.importNode(src);
-      copy.setInputs(copy.dataInputs);
-      for (const s of copy.dataInputs) stack.push(lib.nodeNameOf(s));
-    }
     const fetches = toRun.flatMap((n) => [...targets.get(n)!].map((k) => lib.tensorName(n, k)));
     const evalBatch = async (f: string[]) => {
-      const res = await executor.run(sub, {}, f);
-      f.forEach((t, i) => {
-        const r = lib.parseInput(t);
-        values.set(t, castTo(lib, res[i]!, wantType(r.node, r.port)));
-      });
+      const res = await evalOnRuntime(f);
+      f.forEach((t, i) => values.set(t, res[i]!));
     };
     try {
       await evalBatch(fetches);
