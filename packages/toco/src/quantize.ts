@@ -1,6 +1,9 @@
 import type { Model } from '@tfpass/tflite';
-import { TfpassError } from '@tfpass/core';
+import { QuantizationError } from './quant/errors.js';
+
+export { QuantizationError };
 import type { LoweredModel, Note } from './lowered.js';
+import { quantizeUint8 } from './quantize-uint8.js';
 
 /** A `tfpass calibrate` range (see @tfpass/quantize `Range`): scalars, or one value per channel. */
 export interface FileRange {
@@ -34,15 +37,9 @@ export interface QuantizeOptions {
   rangesFromFile?: Record<string, FileRange>;
 }
 
-/** A model that cannot be quantized as asked (missing ranges, per-channel for uint8, …). */
-export class QuantizationError extends TfpassError {
-  constructor(detail: string) {
-    super('E_GRAPH_VALIDATION', detail);
-  }
-}
 
 /** Quantize a lowered float model: uint8 exactly as TOCO 1.15, or int8 as today's converter. */
 export function quantizeLowered(lowered: LoweredModel, options: QuantizeOptions): { model: Model; notes: Note[] } {
-  void lowered;
+  if (options.inferenceType === 'uint8') return quantizeUint8(lowered, options);
   throw new QuantizationError(`quantization to ${options.inferenceType} is not implemented yet`);
 }
