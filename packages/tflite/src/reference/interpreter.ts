@@ -1,0 +1,214 @@
+/**
+ * Runs a TFLite `Model` (the IR of ../model.ts) on the reference integer kernels: the bit-exact
+ * oracle for quantized models (spec §4). Float32 enters and leaves only through QUANTIZE and
+ * DEQUANTIZE; every other op runs on uint8/int8 tensors with int32 biases. Ops outside that set
+ * give `E_UNSUPPORTED_OP` naming the operator and its output tensor.
+ */
+import { TfpassError, UnsupportedOpError, UsageError } from '@tfpass/core/errors';
+import type { BuiltinOptions, Model, Operator, Subgraph, Tensor } from '../model.js';
+import * as k from './kernels.js';
+import { quantizeMultiplier } from './fixedpoint.js';
+
+export type RefArray = Float32Array | Int32Array | Uint8Array | Int8Array | Int16Array | BigInt64Array;
+
+const RANGES: Record<string, [number, number]> = { uint8: [0, 255], int8: [-128, 127], int16: [-32768, 32767] };
+const ARRAY: Record<string, new (n: number) => RefArray> = {
+  float32: Float32Array,
+  int32: Int32Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int64: BigInt64Array,
+};
+
+export interface ReferenceResult {
+  /** Output tensors of the subgraph, by name. */
+  outputs: Record<string, RefArray>;
+  /** Every tensor computed or fed (by index), when `keepAll` was asked for. */
+  tensors?: (RefArray | undefined)[];
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Typed view of a constant buffer, copied so the element alignment is right. */
+function constant(model: Model, t: Tensor): RefArray | undefined {
+  const data = model.buffers[t.buffer]?.data;
+  if (!t.buffer || !data || !data.length) return undefined;
+  const Ctor = ARRAY[t.type];
+  if (!Ctor) return undefined;
+  const copy = data.slice();
+  const bpe = (Ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  return new (Ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => RefArray)(copy.buffer, 0, Math.floor(copy.length / bpe));
+}
+
+function sz(t: Tensor, what: string, op: string): k.ScaleZp {
+  const q = t.quantization;
+  const scale = q?.scale?.[0];
+  if (scale === undefined) throw new TfpassError('E_GRAPH_FORMAT', `${op}: ${what} '${t.name}' (${t.type}) has no quantization parameters`);
+  return { scale, zeroPoint: q?.zeroPoint?.[0] ?? 0 };
+}
+
+/** Run subgraph 0 of `model` on `feeds` (by input tensor name). */
+export function runReference(model: Model, feeds: Record<string, RefArray>, opts: { keepAll?: boolean } = {}): ReferenceResult {
+  const sg = model.subgraphs[0];
+  if (!sg) throw new TfpassError('E_GRAPH_FORMAT', 'the model has no subgraph');
+  const vals: (RefArray | undefined)[] = sg.tensors.map((t) => constant(model, t));
+  for (const i of sg.inputs) {
+    const t = sg.tensors[i]!;
+    const v = feeds[t.name];
+    if (!v) throw new UsageError(`input '${t.name}' (${t.type}[${t.shape.join(',')}]) is not fed`);
+    if (v.length !== size(t.shape)) throw new UsageError(`input '${t.name}' has ${size(t.shape)} elements ([${t.shape.join(',')}]), got ${v.length}`);
+    if (!(v instanceof ARRAY[t.type]!)) throw new UsageError(`input '${t.name}' is ${t.type}, got ${v.constructor.name}`);
+    vals[i] = v;
+  }
+  sg.operators.forEach((op, n) => runOp(model, sg, op, n, vals));
+  const outputs: Record<string, RefArray> = {};
+  for (const i of sg.outputs) outputs[sg.tensors[i]!.name] = vals[i]!;
+  return opts.keepAll ? { outputs, tensors: vals } : { outputs };
+}
+
+function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefArray | undefined)[]): void {
+  const code = model.operatorCodes[op.opcodeIndex];
+  const name = code?.builtin === 'CUSTOM' ? `CUSTOM(${code.customCode ?? ''})` : code?.builtin ?? `#${op.opcodeIndex}`;
+  const outT = sg.tensors[op.outputs[0]!]!;
+  const where = `operator #${n} ${name} -> '${outT.name}'`;
+  const tin = (i: number) => (op.inputs[i] === undefined || op.inputs[i]! < 0 ? undefined : sg.tensors[op.inputs[i]!]);
+  const vin = (i: number): RefArray => {
+    const v = op.inputs[i]! >= 0 ? vals[op.inputs[i]!] : undefined;
+    if (!v) throw new TfpassError('E_GRAPH_FORMAT', `${where}: input ${i} ('${tin(i)?.name}') has no value (not computed yet, not fed, no data)`);
+    return v;
+  };
+  const opts = (op.builtinOptions ?? { type: 'NONE' }) as BuiltinOptions & Record<string, unknown>;
+  const unsupported = (why: string): never => {
+    throw new UnsupportedOpError(outT.name, name, `${why} (reference kernels: ${SUPPORTED.join(', ')}, on uint8/int8)`);
+  };
+  const qr = RANGES[outT.type];
+  const alloc = () => new ARRAY[outT.type]!(size(outT.shape));
+  const out = (v: RefArray) => (vals[op.outputs[0]!] = v);
+  const ints = (v: RefArray) => v as k.Ints;
+  const geometry = (): k.ConvGeometry => ({
+    padding: (opts.padding as k.Padding) ?? 'SAME',
+    strideH: (opts.strideH as number) ?? 1,
+    strideW: (opts.strideW as number) ?? 1,
+    dilationH: (opts.dilationHFactor as number) ?? 1,
+    dilationW: (opts.dilationWFactor as number) ?? 1,
+  });
+  const affine = () => {
+    const x = tin(0)!;
+    const w = tin(1)!;
+    const b = tin(2);
+    if (!qr || !RANGES[x.type] || !RANGES[w.type]) unsupported(`${x.type} input, ${w.type} weights, ${outT.type} output`);
+    const xq = sz(x, 'input', where);
+    const oq = sz(outT, 'output', where);
+    const ws = w.quantization?.scale ?? [];
+    if (!ws.length) throw new TfpassError('E_GRAPH_FORMAT', `${where}: weights '${w.name}' have no scale`);
+    const wzp = w.quantization?.zeroPoint?.[0] ?? 0;
+    const requant: k.Requant = { multiplier: [], shift: [] };
+    for (const s of ws) {
+      // Kernels compute the multiplier in double from the float32 scales (PopulateConvolutionQuantizationParams).
+      const m = quantizeMultiplier((xq.scale * s) / oq.scale);
+      requant.multiplier.push(m.multiplier);
+      requant.shift.push(m.shift);
+    }
+    const [actMin, actMax] = k.activationRange(opts.fusedActivationFunction as string | undefined, oq, qr![0], qr![1]);
+    return {
+      input: ints(vin(0)),
+      inputShape: x.shape,
+      inputOffset: -xq.zeroPoint,
+      filter: ints(vin(1)),
+      filterShape: w.shape,
+      filterOffset: -wzp,
+      bias: b ? (vin(2) as Int32Array) : undefined,
+      outputOffset: oq.zeroPoint,
+      requant,
+      actMin,
+      actMax,
+    };
+  };
+  switch (name) {
+    case 'CONV_2D': {
+      const o = alloc();
+      k.conv2d({ ...affine(), ...geometry() }, ints(o), outT.shape);
+      return void out(o);
+    }
+    case 'DEPTHWISE_CONV_2D': {
+      const o = alloc();
+      k.depthwiseConv2d({ ...affine(), ...geometry(), depthMultiplier: (opts.depthMultiplier as number) ?? 1 }, ints(o), outT.shape);
+      return void out(o);
+    }
+    case 'FULLY_CONNECTED': {
+      const o = alloc();
+      k.fullyConnected(affine(), ints(o));
+      return void out(o);
+    }
+    case 'ADD':
+    case 'SUB':
+    case 'MUL': {
+      const a = tin(0)!;
+      const b = tin(1)!;
+      if (!qr || a.type !== outT.type || b.type !== outT.type) unsupported(`${a.type} × ${b.type} → ${outT.type}`);
+      const oq = sz(outT, 'output', where);
+      const [lo, hi] = k.activationRange(opts.fusedActivationFunction as string | undefined, oq, qr![0], qr![1]);
+      const o = alloc();
+      const index = k.broadcastIndex(a.shape, b.shape, outT.shape);
+      if (name === 'MUL') k.mul(ints(vin(0)), sz(a, 'input', where), ints(vin(1)), sz(b, 'input', where), oq, index, ints(o), lo, hi);
+      else k.addSub(name === 'SUB', ints(vin(0)), sz(a, 'input', where), ints(vin(1)), sz(b, 'input', where), oq, index, ints(o), lo, hi);
+      return void out(o);
+    }
+    case 'AVERAGE_POOL_2D':
+    case 'MAX_POOL_2D': {
+      const x = tin(0)!;
+      if (!qr || x.type !== outT.type) unsupported(`${x.type} → ${outT.type}`);
+      const [lo, hi] = k.activationRange(opts.fusedActivationFunction as string | undefined, sz(outT, 'output', where), qr![0], qr![1]);
+      const o = alloc();
+      const p: k.PoolParams = {
+        padding: (opts.padding as k.Padding) ?? 'SAME',
+        strideH: (opts.strideH as number) ?? 1,
+        strideW: (opts.strideW as number) ?? 1,
+        filterH: (opts.filterHeight as number) ?? 1,
+        filterW: (opts.filterWidth as number) ?? 1,
+        actMin: lo,
+        actMax: hi,
+      };
+      k.pool(name === 'MAX_POOL_2D' ? 'max' : 'avg', ints(vin(0)), x.shape, p, ints(o), outT.shape);
+      return void out(o);
+    }
+    case 'SOFTMAX': {
+      const x = tin(0)!;
+      if (!qr || !RANGES[x.type] || x.type !== outT.type || outT.type === 'int16') unsupported(`${x.type} → ${outT.type}`);
+      const o = alloc();
+      const depth = x.shape[x.shape.length - 1]!;
+      k.softmax(ints(vin(0)), depth, sz(x, 'input', where).scale, (opts.beta as number) ?? 1, ints(o), qr![0], qr![1]);
+      return void out(o);
+    }
+    case 'QUANTIZE': {
+      const x = tin(0)!;
+      if (!qr) unsupported(`${x.type} → ${outT.type}`);
+      const o = alloc();
+      const oq = sz(outT, 'output', where);
+      if (x.type === 'float32') k.quantize(vin(0) as Float32Array, oq, ints(o), qr![0], qr![1]);
+      else if (RANGES[x.type]) k.requantize(ints(vin(0)), sz(x, 'input', where), oq, ints(o), qr![0], qr![1]);
+      else unsupported(`${x.type} → ${outT.type}`);
+      return void out(o);
+    }
+    case 'DEQUANTIZE': {
+      const x = tin(0)!;
+      if (!RANGES[x.type] || outT.type !== 'float32') unsupported(`${x.type} → ${outT.type}`);
+      const o = new Float32Array(size(outT.shape));
+      k.dequantize(ints(vin(0)), sz(x, 'input', where), o);
+      return void out(o);
+    }
+    case 'RESHAPE':
+    case 'SQUEEZE':
+    case 'EXPAND_DIMS': {
+      // Same bytes, new shape; quantized outputs share the input's params (spec §3.1/§3.2).
+      const v = vin(0);
+      if (v.length !== size(outT.shape)) throw new TfpassError('E_GRAPH_FORMAT', `${where}: ${v.length} elements cannot take shape [${outT.shape.join(',')}]`);
+      return void out(v);
+    }
+    default:
+      unsupported('no reference kernel');
+  }
+}
+
+const SUPPORTED = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'SOFTMAX', 'QUANTIZE', 'DEQUANTIZE', 'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS'];
