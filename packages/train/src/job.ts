@@ -6,10 +6,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Graph, Tensor, TfpassError, UsageError, writeGraph, writeModel } from '@tfpass/core';
 import { runGraph, readNpy, type BackendName } from '@tfpass/runtime';
-import { quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
+import { LINT_RULES, lint, quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
 import { evalMetaGraph } from './coverage.js';
-import { freezeGraph } from '@tfpass/checkpoint';
-import { qat, type LossKind, type QatResult, type StepInfo } from './qat.js';
+import { freezeGraph, resolveCheckpoint, restoreGraphConstants, variableConstants, type ConstRestore } from '@tfpass/checkpoint';
+import { qat, type LossKind, type QatResult, type RestoreReport, type StepInfo } from './qat.js';
 import { runFirstParty, SEED_PIPELINE } from './pipeline.js';
 import { lossCurveSvg } from './report.js';
 
@@ -31,34 +31,81 @@ export interface QatJobOptions extends PlanOptions {
   checkpointDir: string;
   checkpointEvery?: number;
   resume?: boolean;
+  /** Saver's max_to_keep (default 5). */
+  maxToKeep?: number;
+  /** Restored into the UNFOLDED graph (batch norms included), then folded. */
   initCheckpoint?: string;
   exclude?: string;
+  /** Fail on a warning (softmax twice, untrustworthy result) instead of reporting it. */
+  strict?: boolean;
   backend?: BackendName;
   outGraph?: string;
   seed?: number;
   onStep?: (s: StepInfo) => void;
 }
 
+export interface JobRestoreReport extends RestoreReport {
+  /** Every variable of the graph and what the restore did with it, in graph order (ranges last). */
+  variables: ConstRestore[];
+  /** Checkpoint tensors nothing asked for (optimizer slots, step counters, EMA state). */
+  unused: string[];
+}
+
 export interface QatJobResult {
   result: QatResult;
+  restore?: JobRestoreReport;
+  /** Things a contrib user would want to know before trusting the result. */
+  warnings: string[];
+  /** Whether the checkpoints can be frozen with an unfolded eval graph (false when batch norms were folded into weights). */
+  checkpointMatchesUnfolded: boolean;
   files: Record<string, string>;
   sqnrDb: number;
   maxAbsError: number;
   missingRanges: number;
 }
 
-/** Stack per-file tensors (with or without a leading batch dim of 1) into one [N, ...] tensor. */
-function loadStack(files: string[], what: string): Tensor {
+/**
+ * Stack `.npy` files into one [N, ...] tensor. A file of `[n, ...per]` holds n examples (a
+ * file of `per` alone holds one), where `per` is the placeholder's shape without its batch
+ * dimension; without a known placeholder shape every file is read as `[n, ...]`.
+ */
+export function loadExamples(files: string[], what: string, per?: readonly number[]): { tensor: Tensor; counts: number[] } {
   const ts = files.map((f) => readNpy(f));
-  const first = ts[0]!;
-  const per = first.shape.length && first.shape[0] === 1 ? first.shape.slice(1) : first.shape;
-  let n = 0;
+  const fits = (s: readonly number[], p: readonly number[]) => s.length === p.length && p.every((d, i) => d < 0 || d === s[i]);
+  let shape: number[] | undefined;
+  const counts: number[] = [];
   for (const [i, t] of ts.entries()) {
-    const s = t.shape.length && t.shape[0]! >= 1 && t.shape.slice(1).join(',') === per.join(',') ? t.shape.slice(1) : t.shape;
-    if (s.join(',') !== per.join(',')) throw new TfpassError('E_FILE', `${files[i]}: ${what} has shape [${t.shape}], expected [${per}] or [B,${per}]`);
-    n += t.size / Math.max(1, per.reduce((a, b) => a * b, 1));
+    let n: number;
+    let rest: number[];
+    if (per && fits(t.shape, per)) [n, rest] = [1, [...t.shape]];
+    else if (per ? t.shape.length === per.length + 1 && fits(t.shape.slice(1), per) : t.shape.length >= 1) [n, rest] = [t.shape[0]!, t.shape.slice(1)];
+    else throw new TfpassError('E_FILE', `${files[i]}: ${what} has shape [${t.shape}], expected [N,${per}] (N examples) or [${per}] (one)`);
+    if (shape && rest.join(',') !== shape.join(',')) throw new TfpassError('E_FILE', `${files[i]}: ${what} examples are [${rest}], ${files[0]} has [${shape}]`);
+    shape = rest;
+    counts.push(n);
   }
-  const data = new Float32Array(n * per.reduce((a, b) => a * b, 1));
+  return { tensor: concatRows(ts, shape!, counts), counts };
+}
+
+/** Labels aligned file by file with the data: file i holds counts[i] labels ([n, ...] or, for n = 1, [...]). */
+export function loadLabels(files: string[], counts: number[]): Tensor {
+  if (files.length !== counts.length) throw new UsageError(`--labels: ${files.length} label files for ${counts.length} data files`);
+  const ts = files.map((f) => readNpy(f));
+  let shape: number[] | undefined;
+  for (const [i, t] of ts.entries()) {
+    const n = counts[i]!;
+    const rest = t.shape.length && t.shape[0] === n ? t.shape.slice(1) : n === 1 ? [...t.shape] : undefined;
+    if (!rest) throw new TfpassError('E_FILE', `${files[i]}: labels have shape [${t.shape}] for ${n} examples in the matching data file`);
+    if (shape && rest.join(',') !== shape.join(',')) throw new TfpassError('E_FILE', `${files[i]}: labels are [${rest}] per example, ${files[0]} has [${shape}]`);
+    shape = rest;
+  }
+  return concatRows(ts, shape!, counts);
+}
+
+function concatRows(ts: Tensor[], per: number[], counts: number[]): Tensor {
+  const size = per.reduce((a, b) => a * b, 1);
+  const n = counts.reduce((a, b) => a + b, 0);
+  const data = new Float32Array(n * size);
   let off = 0;
   for (const t of ts) {
     const v = t.toFloat32();
@@ -66,6 +113,43 @@ function loadStack(files: string[], what: string): Tensor {
     off += v.length;
   }
   return new Tensor('float32', [n, ...per], data);
+}
+
+const PASS_THROUGH = new Set(['Identity', 'Reshape', 'Squeeze', 'ExpandDims', 'StopGradient', 'FakeQuantWithMinMaxVars', 'FakeQuantWithMinMaxArgs']);
+
+/**
+ * The Softmax the loss would read through (the softmax loss applies its own): lint's
+ * softmax-twice rule, run on the graph with the loss's Softmax added on `output`.
+ */
+function softmaxBeforeLoss(g: Graph, output: string): string | undefined {
+  const probe = g.clone();
+  const loss = probe.uniqueName('qat_loss/Softmax');
+  probe.addNode({ name: loss, op: 'Softmax', inputs: [output], attrs: { T: { type: 'float32' } } });
+  const hit = lint(probe, { disable: Object.keys(LINT_RULES).filter((r) => r !== 'softmax-twice') }).find((f) => f.rule === 'softmax-twice' && f.node === loss);
+  if (!hit) return undefined;
+  // Only a Softmax reached through ops that keep values (not one far upstream, e.g. attention).
+  let n = g.producer(output);
+  while (n && PASS_THROUGH.has(n.op)) n = g.producer(n.dataInputs[0]!);
+  return n?.op === 'Softmax' ? n.name : undefined;
+}
+
+function isWeight(g: Graph, name: string): boolean {
+  return g.consumersOf(name).some((c) => !c.control && c.index === 1 && /^(MatMul|Conv2D|DepthwiseConv2dNative|Conv3D|BiasAdd)$/.test(c.node.op));
+}
+
+/** Whether Const `name` has the same value in both graphs. */
+function sameConst(a: Graph, b: Graph, name: string): boolean {
+  const x = a.get(name), y = b.get(name);
+  if (!x || !y || x.op !== 'Const' || y.op !== 'Const') return false;
+  const u = x.attrs.getTensor('value').toFloat32(), v = y.attrs.getTensor('value').toFloat32();
+  return u.length === v.length && u.every((e, i) => Object.is(e, v[i]));
+}
+
+/** A placeholder's shape without its batch dimension (undefined when unknown). */
+function exampleShape(g: Graph, input: string): number[] | undefined {
+  const n = g.get(input);
+  const s = n?.attrs.optShape('shape');
+  return s && s.length >= 1 ? s.slice(1) : undefined;
 }
 
 function sliceRows(t: Tensor, rows: number[]): Tensor {
@@ -79,11 +163,11 @@ function sliceRows(t: Tensor, rows: number[]): Tensor {
 export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
   const names = Object.keys(o.data);
   if (!names.length) throw new UsageError('qat needs training data: --data [NAME=]GLOB');
-  const stacks = Object.fromEntries(names.map((k) => [k, loadStack(o.data[k]!, `input ${k}`)]));
+  const loaded = Object.fromEntries(names.map((k) => [k, loadExamples(o.data[k]!, `input ${k}`, exampleShape(o.graph, k))]));
+  const stacks = Object.fromEntries(names.map((k) => [k, loaded[k]!.tensor]));
   const count = stacks[names[0]!]!.shape[0]!;
   for (const k of names) if (stacks[k]!.shape[0] !== count) throw new UsageError(`--data: input ${k} has ${stacks[k]!.shape[0]} examples, ${names[0]} has ${count}`);
-  const labels = o.labels ? loadStack(o.labels, 'labels') : undefined;
-  if (labels && labels.shape[0] !== count) throw new UsageError(`--labels: ${labels.shape[0]} examples for ${count} inputs`);
+  const labels = o.labels ? loadLabels(o.labels, loaded[names[0]!]!.counts) : undefined;
   const batch = Math.min(o.batch ?? 8, count);
   // A fixed permutation per epoch, from the seed: reproducible runs.
   let seed = (o.seed ?? 1) >>> 0;
@@ -111,9 +195,32 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
   mkdirSync(dir, { recursive: true });
   const files: Record<string, string> = {};
   const outputs = [o.output, ...(o.keep ?? [])];
-  const prepared = o.graph.clone();
+  const warnings: string[] = [];
+  const warn = (w: string) => {
+    if (o.strict) throw new TfpassError('E_PASS', `qat --strict: ${w}`);
+    warnings.push(w);
+  };
+  const softmax = softmaxBeforeLoss(o.graph, o.output);
+  if (softmax && o.loss !== 'mse') warn(`the loss reads ${o.output}, which already went through Softmax ${softmax}: softmax is applied twice; train on the logits (the Softmax's input)`);
+
+  // Restore BEFORE folding (as Saver.restore fills the variables of the graph it was built with):
+  // once batch norms are folded, gamma/beta/moving statistics have no constant of their own.
+  const unfolded = o.graph.clone();
+  let graphRestore: ReturnType<typeof restoreGraphConstants> | undefined;
+  if (o.initCheckpoint) graphRestore = restoreGraphConstants(unfolded, resolveCheckpoint(o.initCheckpoint), { exclude: o.exclude });
+  const prepared = unfolded.clone();
   await runFirstParty(prepared, 'fuse_instance_norm remove_nodes(op=Identity, op=CheckNumerics) fold_constants fold_batch_norms fold_old_batch_norms', names, outputs, o.backend);
   writeGraph(prepared, (files.prepared = join(dir, 'prepared.pb')));
+
+  // Untrained variables (batch-norm statistics and parameters) go into every checkpoint with
+  // their values, so the checkpoint restores a graph like the input, as contrib's Saver() does.
+  // When folding changed a weight (batch norm folded into a convolution) the checkpoint's
+  // weights are folded ones: carrying the batch norm too would apply it twice.
+  const unfoldedVars = variableConstants(unfolded);
+  const foldedIntoWeights = prepared.nodes().some((n) => n.op === 'Const' && isWeight(prepared, n.name) && !sameConst(unfolded, prepared, n.name));
+  const carried = new Map<string, Tensor>();
+  for (const n of unfoldedVars) if (!foldedIntoWeights || prepared.has(n)) carried.set(n, unfolded.node(n).attrs.getTensor('value'));
+  if (foldedIntoWeights) warnings.push('batch norms were folded into the weights before training: the checkpoints hold folded weights and no batch-norm variables; freeze them with DIR/eval.meta, not with an unfolded eval graph');
 
   const result = await qat({
     ...o,
@@ -124,6 +231,8 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
     },
     loss: o.labels ? (o.loss ?? 'sparse_softmax_cross_entropy') : undefined,
     exclude: o.exclude,
+    restoreWeights: false,
+    carried,
     checkpointDir: dir,
     checkpointEvery: o.checkpointEvery ?? Math.max(1, Math.floor(o.steps / 4)),
   });
@@ -152,5 +261,32 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
     }
   }
   const missingRanges = quantCheck(frozen, loadTarget('tflite')).filter((f) => f.rule === 'missing-range').length;
-  return { result, files, sqnrDb: 10 * Math.log10(s / Math.max(nse, 1e-30)), maxAbsError: maxAbs, missingRanges };
+  if (missingRanges) warn(`quant-check: ${missingRanges} tensor(s) of ${files.frozen} have no quantization range: TFLite conversion will fail or fall back to float there (not deployable as is)`);
+  let restore: JobRestoreReport | undefined;
+  if (graphRestore) {
+    const ranges = result.restore ?? { restored: [], skipped: [], missing: [], mismatched: [], keptInitial: [] };
+    restore = {
+      variables: [
+        ...graphRestore.variables,
+        ...ranges.restored.map((name) => ({ name, status: 'restored' as const })),
+        ...ranges.skipped.map((name) => ({ name, status: 'skipped' as const, detail: 'excluded by the filter: tracked from the data instead' })),
+        ...ranges.missing.map((name) => ({ name, status: 'missing' as const, detail: 'not in the checkpoint: tracked from the data instead' })),
+      ],
+      restored: [...graphRestore.restored, ...ranges.restored],
+      skipped: [...graphRestore.skipped, ...ranges.skipped],
+      missing: [...graphRestore.missing, ...ranges.missing],
+      mismatched: [...graphRestore.mismatched.map((m) => `${m.name}: checkpoint ${m.have} vs graph ${m.want}`), ...ranges.mismatched],
+      keptInitial: graphRestore.skipped,
+      unused: graphRestore.unused.filter((k) => !ranges.restored.includes(k) && !ranges.skipped.includes(k)),
+    };
+    if (restore.keptInitial.length) {
+      const bn = restore.keptInitial.filter((n) => /batch_?norm|BatchNorm|\/(gamma|beta|moving_mean|moving_variance)$/.test(n));
+      warnings.unshift(
+        `--exclude '${o.exclude}' skipped ${restore.keptInitial.length} graph constant(s) that KEEP THEIR INITIAL VALUES: ${restore.keptInitial.join(', ')}` +
+          (bn.length ? ` (${bn.length} of them batch norm: the seed's 'quant|Quant|Batch' filter skips batch norm on purpose; drop 'Batch' to restore it)` : ''),
+      );
+    }
+    if (restore.missing.length) warnings.push(`--init_checkpoint lacks ${restore.missing.length} variable(s), left at their initial values: ${restore.missing.join(', ')}`);
+  }
+  return { result, restore, warnings, checkpointMatchesUnfolded: !foldedIntoWeights, files, sqnrDb: 10 * Math.log10(s / Math.max(nse, 1e-30)), maxAbsError: maxAbs, missingRanges };
 }

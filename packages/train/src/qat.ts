@@ -1,17 +1,19 @@
 /**
  * Quantization-aware training of a frozen float GraphDef on TensorFlow.js, in functional form:
  * the weights are fed as tf.Variables under their Const names, fake-quants sit exactly where
- * `quantize_training` puts them (@tfpass/quantize's plan), their ranges live here in TypeScript
- * (last value for weights, zero-debiased EMA for activations, tracked from step one) and the
- * quantized value is forwarded only from `quantDelay` on, as contrib does.
+ * `quantize_training` puts them (@tfpass/quantize's plan), and each fake-quant kernel updates its
+ * own range from the tensor it is quantizing before it quantizes it, as contrib's graph does
+ * (`assign` of the weights' range, zero-debiased `assign_moving_average` of the activations'),
+ * so step 1 already uses the batch's own ranges. The quantized value is forwarded only from
+ * `quantDelay` on; ranges are tracked from the first step either way, as contrib does.
+ * Checkpoints hold what contrib's `Saver()` holds, under its names.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Graph, Tensor, TfpassError, parseInput, tensorName } from '@tfpass/core';
 import { buildGraphModel, fromTf, registerKernel, nudge, toTf, useBackend, type BackendName } from '@tfpass/runtime';
 import { planQuantization, reroute, trackedRange, type PlanOptions, type Site } from '@tfpass/quantize';
-import { readCheckpoint, writeCheckpoint, resolveCheckpoint } from '@tfpass/checkpoint';
+import { readCheckpoint, writeCheckpoint, resolveCheckpoint, updateCheckpointState, type Checkpoint } from '@tfpass/checkpoint';
 import { registerGradientFixes, registerWasmGradKernels } from './wasm-grad-kernels.js';
 import { completeSites } from './coverage.js';
 
@@ -43,11 +45,21 @@ export interface QatOptions extends PlanOptions {
   trainBiases?: boolean;
   checkpointDir?: string;
   checkpointEvery?: number;
-  /** Continue from the newest checkpoint in checkpointDir. */
+  /** Bundles kept in checkpointDir, oldest deleted first (Saver's max_to_keep, default 5; 0 keeps all). */
+  maxToKeep?: number;
+  /** Continue from the newest checkpoint in checkpointDir: weights, ranges, EMA state, Adam slots, step. */
   resume?: boolean;
   /** Restore weights and ranges from this checkpoint, skipping names that match `exclude`. */
   initCheckpoint?: string;
   exclude?: string | RegExp;
+  /**
+   * With initCheckpoint: restore the graph's weights too (default true). `runQatJob` restores
+   * weights on the unfolded graph before folding and sets this to false, so folded weights are
+   * not overwritten by the checkpoint's unfolded ones.
+   */
+  restoreWeights?: boolean;
+  /** Untrained variables written into every checkpoint as they are (e.g. batch-norm statistics). */
+  carried?: Map<string, Tensor>;
   onStep?: (s: StepInfo) => void;
 }
 
@@ -60,9 +72,13 @@ export interface StepInfo {
 
 export interface RestoreReport {
   restored: string[];
+  /** Excluded by the filter: they keep their initial values. */
   skipped: string[];
+  /** Not in the checkpoint: they keep their initial values. */
   missing: string[];
   mismatched: string[];
+  /** Graph constants (not ranges) left at their initial values because the filter skipped them. */
+  keptInitial: string[];
 }
 
 export interface QatResult {
@@ -72,10 +88,28 @@ export interface QatResult {
   /** Trained range per site prefix. */
   ranges: Map<string, [number, number]>;
   history: StepInfo[];
+  /** Checkpoint prefixes written (`DIR/model.ckpt-STEP`), oldest first. */
   checkpoints: string[];
   restore?: RestoreReport;
   /** Steps run in this call (after a resume, fewer than `steps`). */
   stepsRun: number;
+}
+
+/**
+ * assign_moving_average(zero_debias=True) in float32, with contrib's state (`biased`,
+ * `local_step`): the first update yields the first value exactly.
+ */
+export class ZeroDebiasedEma {
+  biased = 0;
+  localStep = 0;
+  constructor(readonly decay: number, public value: number) {}
+  update(x: number): number {
+    const f = Math.fround;
+    this.biased = f(this.biased - f(f(this.biased - x) * f(1 - this.decay)));
+    this.localStep = f(this.localStep + 1);
+    this.value = f(this.biased / f(1 - f(Math.pow(f(this.decay), this.localStep))));
+    return this.value;
+  }
 }
 
 /** One fake-quant site of the training graph. */
@@ -84,36 +118,28 @@ interface TrainSite {
   fq: string;
   minFeed: string;
   maxFeed: string;
-  ema?: { min: DebiasedEma; max: DebiasedEma };
+  ema?: { min: ZeroDebiasedEma; max: ZeroDebiasedEma };
   range: [number, number];
   /** Const providing the weights (weight sites). */
   weightConst?: string;
 }
 
-/**
- * TF's assign_moving_average with zero_debias: the first update returns the first value.
- * `restore` continues from a saved value as if many steps had passed.
- */
-export class DebiasedEma {
-  private biased = 0;
-  private steps = 0;
-  value = 0;
-  constructor(readonly decay: number) {}
-  update(x: number): number {
-    this.biased -= (this.biased - x) * (1 - this.decay);
-    this.steps++;
-    this.value = this.steps === Infinity ? this.biased : this.biased / (1 - this.decay ** this.steps);
-    return this.value;
-  }
-  restore(v: number): void {
-    this.biased = v;
-    this.steps = Infinity;
-    this.value = v;
-  }
-}
-
 let quantActive = true;
 let steKernelInstalled = false;
+
+/** Sites being trained, by fake-quant node name: the kernel updates their ranges. */
+const liveSites = new Map<string, TrainSite>();
+
+/** contrib's range update for one site from the tensor it quantizes, before it is quantized. */
+function observe(t: TrainSite, x: tf.Tensor): [number, number] {
+  const mm = tf.tidy(() => tf.stack([tf.min(x), tf.max(x)]));
+  const [lo, hi] = mm.dataSync() as Float32Array;
+  mm.dispose();
+  const s = t.site;
+  const [bmin, bmax] = trackedRange(lo!, hi!, { symmetric: s.symmetric, narrowRange: s.narrowRange, numBits: s.numBits });
+  t.range = t.ema ? [t.ema.min.update(bmin), t.ema.max.update(bmax)] : [bmin, bmax];
+  return t.range;
+}
 
 /**
  * FakeQuantWithMinMaxVars with a straight-through gradient that is zero outside the nudged
@@ -125,14 +151,12 @@ export function installSteKernel(): void {
   steKernelInstalled = true;
   registerKernel('FakeQuantWithMinMaxVars', (ctx) => {
     const [x, mn, mx] = ctx.inputs as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const live = liveSites.get(ctx.node);
+    // A trained site updates its range first (contrib's fake quant reads the assign's result).
+    let [lo, hi] = live ? observe(live, x) : [mn.dataSync()[0]!, mx.dataSync()[0]!];
     if (!quantActive) return tf.clone(x);
-    const bits = ctx.attrs.int('num_bits', 8);
-    const narrow = ctx.attrs.bool('narrow_range', false);
-    // The trainer publishes each node's range, so a step reads no tensors back.
-    const known = publishedRanges.get(ctx.node);
-    const n = known ? nudge(known[0], known[1], bits, narrow) : nudge(mn.dataSync()[0]!, mx.dataSync()[0]!, bits, narrow);
-    const fq = opsFakeQuant(n);
-    return fq(x) as tf.Tensor;
+    if (!(hi > lo)) hi = lo + 1e-6;
+    return opsFakeQuant(nudge(lo, hi, ctx.attrs.int('num_bits', 8), ctx.attrs.bool('narrow_range', false)))(x) as tf.Tensor;
   });
 }
 
@@ -152,9 +176,6 @@ function opsFakeQuant(n: NudgedRange) {
     return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.cast(tf.equal(saved[0]!, saved[1]!), 'float32')) };
   }) as never);
 }
-
-/** Ranges of fake-quant nodes by node name, set by the trainer before each step. */
-const publishedRanges = new Map<string, [number, number]>();
 
 /** Set whether fake-quant nodes forward quantized values (for tests of the delay). */
 export function setQuantActive(on: boolean): void {
@@ -219,16 +240,108 @@ function matches(name: string, pat: string | RegExp | undefined): boolean {
   return typeof pat === 'string' ? new RegExp(pat).test(name) : pat.test(name);
 }
 
-/** Names used in checkpoints: weights under their Const names, ranges as contrib's variables. */
-function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSite[], step: number): Map<string, Tensor> {
+/** contrib's names for a site's EMA state: `<prefix>/<prefix>/min/biased`, `…/local_step`. */
+const emaKey = (prefix: string, end: 'min' | 'max', what: 'biased' | 'local_step') => `${prefix}/${prefix}/${end}/${what}`;
+
+const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+
+/** Adam's slots under TF1 AdamOptimizer's names: `<var>/Adam` (m), `<var>/Adam_1` (v), `beta1_power`, `beta2_power`. */
+async function adamTensors(optimizer: tf.AdamOptimizer, vars: Map<string, tf.Variable>, step: number): Promise<Map<string, Tensor>> {
   const out = new Map<string, Tensor>();
+  const weights = await optimizer.getWeights();
+  const byVar = new Map([...vars].map(([k, v]) => [v.name, k]));
+  for (const w of weights.slice(1)) {
+    const m = /^(.*)\/(m|v)$/.exec(w.name);
+    const name = m && byVar.get(m[1]!);
+    if (name) out.set(`${name}/${m![2] === 'm' ? 'Adam' : 'Adam_1'}`, fromTf(w.tensor));
+  }
+  if (out.size) {
+    out.set('beta1_power', Tensor.fromValues('float32', [], [ADAM.beta1 ** step]));
+    out.set('beta2_power', Tensor.fromValues('float32', [], [ADAM.beta2 ** step]));
+  }
+  return out;
+}
+
+/** What contrib's `Saver()` writes, under its names. */
+async function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSite[], step: number, optimizer: tf.AdamOptimizer, carried?: Map<string, Tensor>): Promise<Map<string, Tensor>> {
+  const out = new Map<string, Tensor>(carried);
   for (const [k, v] of vars) out.set(k, fromTf(v));
   for (const t of train) {
     out.set(t.minFeed, Tensor.fromValues('float32', [], [t.range[0]]));
     out.set(t.maxFeed, Tensor.fromValues('float32', [], [t.range[1]]));
+    if (!t.ema) continue;
+    for (const [end, e] of [['min', t.ema.min], ['max', t.ema.max]] as const) {
+      out.set(emaKey(t.site.prefix, end, 'biased'), Tensor.fromValues('float32', [], [e.biased]));
+      out.set(emaKey(t.site.prefix, end, 'local_step'), Tensor.fromValues('float32', [], [e.localStep]));
+    }
   }
+  for (const [k, v] of await adamTensors(optimizer, vars, step)) out.set(k, v);
+  out.set('fake_quantization_step', Tensor.fromValues('int64', [], [step]));
   out.set('global_step', Tensor.fromValues('int64', [], [step]));
   return out;
+}
+
+/** Restore weights (optionally), ranges and EMA state from a checkpoint, reporting every variable. */
+function restoreState(ck: Checkpoint, vars: Map<string, tf.Variable>, train: TrainSite[], opts: { exclude?: string | RegExp; weights: boolean }): RestoreReport {
+  const rep: RestoreReport = { restored: [], skipped: [], missing: [], mismatched: [], keptInitial: [] };
+  if (opts.weights) {
+    for (const [name, v] of vars) {
+      if (matches(name, opts.exclude)) {
+        rep.skipped.push(name);
+        rep.keptInitial.push(name);
+      } else if (!ck.has(name)) rep.missing.push(name);
+      else {
+        const t = ck.read(name);
+        if (t.shape.join(',') !== v.shape.join(',')) rep.mismatched.push(`${name}: checkpoint [${t.shape}] vs graph [${v.shape}]`);
+        else {
+          v.assign(toTf(t) as tf.Tensor);
+          rep.restored.push(name);
+        }
+      }
+    }
+  }
+  const scalar = (k: string) => ck.read(k).toNumbers()[0]!;
+  for (const t of train) {
+    const names = [t.minFeed, t.maxFeed];
+    if (names.some((n) => matches(n, opts.exclude))) {
+      rep.skipped.push(...names);
+      continue;
+    }
+    if (!names.every((n) => ck.has(n))) {
+      rep.missing.push(...names.filter((n) => !ck.has(n)));
+      continue;
+    }
+    t.range = [scalar(t.minFeed), scalar(t.maxFeed)];
+    rep.restored.push(...names);
+    if (!t.ema) continue;
+    // Continue the moving average exactly from contrib's state when it was saved.
+    for (const [end, e, v] of [['min', t.ema.min, t.range[0]], ['max', t.ema.max, t.range[1]]] as const) {
+      e.value = v;
+      const b = emaKey(t.site.prefix, end, 'biased');
+      const l = emaKey(t.site.prefix, end, 'local_step');
+      if (ck.has(b) && ck.has(l)) {
+        e.biased = scalar(b);
+        e.localStep = scalar(l);
+      } else {
+        // Without the state: as after many steps (the debias factor is 1).
+        e.biased = v;
+        e.localStep = 1e9;
+      }
+    }
+  }
+  return rep;
+}
+
+/** Put Adam's slots back (TF1 names), so a resumed run continues the same optimisation. */
+async function restoreAdam(ck: Checkpoint, optimizer: tf.AdamOptimizer, vars: Map<string, tf.Variable>): Promise<boolean> {
+  const names = [...vars.keys()];
+  if (!names.every((n) => ck.has(`${n}/Adam`) && ck.has(`${n}/Adam_1`)) || !ck.has('beta1_power')) return false;
+  const iterations = Math.round(Math.log(ck.read('beta1_power').toNumbers()[0]!) / Math.log(ADAM.beta1));
+  const list: { name: string; tensor: tf.Tensor }[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
+  for (const slot of ['Adam', 'Adam_1'] as const) for (const n of names) list.push({ name: `${vars.get(n)!.name}/${slot === 'Adam' ? 'm' : 'v'}`, tensor: toTf(ck.read(`${n}/${slot}`)) });
+  await optimizer.setWeights(list);
+  tf.dispose(list.map((w) => w.tensor));
+  return true;
 }
 
 /** Run quantization-aware training. */
@@ -240,168 +353,105 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   registerGradientFixes();
   const float = opts.graph;
   const sites = opts.completeCoverage === false ? planQuantization(float, opts) : completeSites(float, opts).sites;
-  if (sites.length === 0) throw new TfpassError('E_PASS', 'qat: the graph has no quantizable layers (Conv2D, DepthwiseConv2dNative, MatMul with constant weights)');
+  if (sites.length === 0) throw new TfpassError('E_PASS', 'qat: the graph has no quantizable layers (Conv2D, DepthwiseConv2dNative, MatMul with constant weights); fold batch norms and remove Identity first');
   const { graph: tg, train } = buildTrainingGraph(float, sites);
   const names = trainableConsts(tg, train, opts.trainBiases ?? true);
+  if (names.length === 0) throw new TfpassError('E_PASS', 'qat: no constant weights to train (a graph with variables must be frozen first: tfpass freeze, or give its checkpoint)');
   const vars = new Map<string, tf.Variable>();
   for (const n of names) vars.set(n, tf.variable(toTf(tg.node(n).attrs.getTensor('value')), true, `qat/${n}`));
   const decay = opts.emaDecay ?? 0.999;
-  for (const t of train) if (t.site.tracking === 'moving_average') t.ema = { min: new DebiasedEma(decay), max: new DebiasedEma(decay) };
+  for (const t of train) if (t.site.tracking === 'moving_average') t.ema = { min: new ZeroDebiasedEma(decay, t.range[0]), max: new ZeroDebiasedEma(decay, t.range[1]) };
+  const optimizer = tf.train.adam(opts.lr ?? 0.001, ADAM.beta1, ADAM.beta2, ADAM.epsilon);
 
-  // Restore: pretrained weights by pattern, or resume from our own checkpoint.
+  // Restore: pretrained weights and ranges by pattern, or resume from our own checkpoint.
   let startStep = 0;
   let restore: RestoreReport | undefined;
-  const ckptPrefix = opts.checkpointDir ? join(opts.checkpointDir, 'model.ckpt') : undefined;
-  const restoreFrom = (prefix: string, exclude?: string | RegExp): RestoreReport => {
-    const ck = readCheckpoint(resolveCheckpoint(prefix));
-    const rep: RestoreReport = { restored: [], skipped: [], missing: [], mismatched: [] };
-    for (const [name, v] of vars) {
-      if (matches(name, exclude)) {
-        rep.skipped.push(name);
-        continue;
-      }
-      if (!ck.has(name)) {
-        rep.missing.push(name);
-        continue;
-      }
-      const t = ck.read(name);
-      if (t.shape.join(',') !== v.shape.join(',')) {
-        rep.mismatched.push(`${name}: checkpoint [${t.shape}] vs graph [${v.shape}]`);
-        continue;
-      }
-      v.assign(toTf(t) as tf.Tensor);
-      rep.restored.push(name);
-    }
-    for (const t of train) {
-      if (matches(t.minFeed, exclude)) {
-        rep.skipped.push(t.minFeed, t.maxFeed);
-        continue;
-      }
-      if (ck.has(t.minFeed) && ck.has(t.maxFeed)) {
-        t.range = [ck.read(t.minFeed).toNumbers()[0]!, ck.read(t.maxFeed).toNumbers()[0]!];
-        // Continue the EMA from the restored value.
-        if (t.ema) {
-          t.ema.min.restore(t.range[0]);
-          t.ema.max.restore(t.range[1]);
-        }
-        rep.restored.push(t.minFeed, t.maxFeed);
-      }
-    }
-    if (ck.has('global_step') && !exclude) startStep = ck.read('global_step').toNumbers()[0]!;
-    return rep;
-  };
-  if (opts.initCheckpoint) restore = restoreFrom(opts.initCheckpoint, opts.exclude);
-  if (opts.resume && ckptPrefix) {
+  if (opts.initCheckpoint) {
+    const ck = readCheckpoint(resolveCheckpoint(opts.initCheckpoint));
     try {
-      restore = restoreFrom(opts.checkpointDir!);
+      restore = restoreState(ck, vars, train, { exclude: opts.exclude, weights: opts.restoreWeights ?? true });
+    } finally {
+      ck.close();
+    }
+  }
+  if (opts.resume && opts.checkpointDir) {
+    let prefix: string | undefined;
+    try {
+      prefix = resolveCheckpoint(opts.checkpointDir);
     } catch {
       /* nothing to resume from yet */
+    }
+    if (prefix) {
+      const ck = readCheckpoint(prefix);
+      try {
+        restore = restoreState(ck, vars, train, { weights: true });
+        if (ck.has('global_step')) startStep = ck.read('global_step').toNumbers()[0]!;
+        await restoreAdam(ck, optimizer, vars);
+      } finally {
+        ck.close();
+      }
     }
   }
 
   const student = buildGraphModel(tg);
   const teacher = opts.loss ? undefined : buildGraphModel(float);
-  const optimizer = tf.train.adam(opts.lr ?? 0.001);
   const varList = [...vars.values()];
   const history: StepInfo[] = [];
   const checkpoints: string[] = [];
-  const siteInputs = train.filter((t) => t.ema).map((t) => t.site.tensor);
   const outName = tensorName(parseInput(opts.output).node, parseInput(opts.output).port);
   const delay = opts.quantDelay ?? 0;
-
-  for (let step = startStep + 1; step <= opts.steps; step++) {
-    const t0 = performance.now();
-    const batch = await opts.data(step);
-    // contrib compares the incremented step counter: quantized from step `quant_delay` on.
-    quantActive = step >= delay;
-    // Weight ranges: last value of the current weights (one read-back for all of them).
-    const wsites = train.filter((t) => t.weightConst);
-    if (wsites.length) {
-      const stats = tf.tidy(() => {
-        const parts: tf.Tensor[] = [];
-        for (const t of wsites) {
-          const w = vars.get(t.weightConst!) ?? toTf(tg.node(t.weightConst!).attrs.getTensor('value'));
-          parts.push(tf.min(w), tf.max(w));
-        }
-        return tf.stack(parts);
-      });
-      const v = stats.dataSync();
-      stats.dispose();
-      wsites.forEach((t, i) => {
-        t.range = trackedRange(v[2 * i]!, v[2 * i + 1]!, { symmetric: t.site.symmetric, narrowRange: t.site.narrowRange, numBits: t.site.numBits });
-      });
+  for (const t of train) liveSites.set(t.fq, t);
+  try {
+    for (let step = startStep + 1; step <= opts.steps; step++) {
+      const t0 = performance.now();
+      const batch = await opts.data(step);
+      // contrib compares the incremented fake_quantization_step: quantized from step `quant_delay` on.
+      quantActive = step >= delay;
+      const feeds: Record<string, tf.Tensor> = {};
+      for (const [k, v] of Object.entries(batch.feeds)) feeds[k] = toTf(v);
+      // The range inputs are placeholders the kernels do not read (they track their own ranges).
+      for (const t of train) feeds[t.minFeed] = feeds[t.maxFeed] = tf.scalar(0);
+      let target: tf.Tensor;
+      if (batch.labels && opts.loss) target = toTf(batch.labels);
+      else {
+        const tfFeeds: Record<string, tf.Tensor> = {};
+        for (const k of Object.keys(batch.feeds)) tfFeeds[k] = feeds[k]!;
+        target = teacher!.execute(tfFeeds, outName) as tf.Tensor;
+      }
+      const lossT = optimizer.minimize(() => {
+        const all: Record<string, tf.Tensor> = { ...feeds };
+        for (const [k, v] of vars) all[k] = v;
+        return lossOf(opts.loss ?? 'mse', student.execute(all, outName) as tf.Tensor, target);
+      }, true, varList) as tf.Scalar;
+      const loss = lossT.dataSync()[0]!;
+      tf.dispose([lossT, target, ...new Set(Object.values(feeds))]);
+      if (!Number.isFinite(loss)) {
+        throw new TfpassError('E_NUMERIC', `qat: training diverged at step ${step} (loss ${loss}${quantActive ? ', fake-quant active' : ''}); lower --lr or check the inputs`);
+      }
+      const info: StepInfo = { step, loss, quantized: quantActive, ms: performance.now() - t0 };
+      history.push(info);
+      opts.onStep?.(info);
+      if (opts.checkpointDir && opts.checkpointEvery && (step % opts.checkpointEvery === 0 || step === opts.steps)) {
+        // Saver.save(sess, 'model.ckpt', global_step=step) with max_to_keep.
+        const prefix = join(opts.checkpointDir, `model.ckpt-${step}`);
+        writeCheckpoint(prefix, await checkpointTensors(vars, train, step, optimizer, opts.carried));
+        const state = updateCheckpointState(prefix, { maxToKeep: opts.maxToKeep ?? 5 });
+        checkpoints.push(prefix);
+        for (let i = checkpoints.length - 1; i >= 0; i--) if (!state.all.some((p) => join(opts.checkpointDir!, p) === checkpoints[i])) checkpoints.splice(i, 1);
+      }
     }
-    const feeds: Record<string, tf.Tensor> = {};
-    for (const [k, v] of Object.entries(batch.feeds)) feeds[k] = toTf(v);
-    const rangeFeeds: tf.Tensor[] = [];
-    for (const t of train) {
-      if (!(t.range[1] > t.range[0])) t.range = [t.range[0], t.range[0] + 1e-6];
-      publishedRanges.set(t.fq, t.range);
-      const a = tf.scalar(t.range[0]);
-      const b = tf.scalar(t.range[1]);
-      feeds[t.minFeed] = a;
-      feeds[t.maxFeed] = b;
-      rangeFeeds.push(a, b);
-    }
-    let target: tf.Tensor;
-    if (batch.labels && opts.loss) target = toTf(batch.labels);
-    else {
-      const tfFeeds: Record<string, tf.Tensor> = {};
-      for (const [k, v] of Object.entries(batch.feeds)) tfFeeds[k] = feeds[k]!;
-      target = teacher!.execute(tfFeeds, outName) as tf.Tensor;
-    }
-    let observed: tf.Tensor[] = [];
-    const lossT = optimizer.minimize(() => {
-      const all: Record<string, tf.Tensor> = { ...feeds };
-      for (const [k, v] of vars) all[k] = v;
-      const outs = student.execute(all, [outName, ...siteInputs]) as tf.Tensor | tf.Tensor[];
-      const list = Array.isArray(outs) ? outs : [outs];
-      observed = list.slice(1).map((x) => tf.keep(x));
-      return lossOf(opts.loss ?? 'mse', list[0]!, target);
-    }, true, varList) as tf.Scalar;
-    const loss = lossT.dataSync()[0]!;
-    if (!Number.isFinite(loss)) {
-      tf.dispose([...observed, lossT, target, ...Object.values(feeds)]);
-      quantActive = true;
-      throw new TfpassError('E_NUMERIC', `qat: training diverged at step ${step} (loss ${loss}${quantActive && step >= delay ? ', fake-quant active' : ''}); lower --lr or check the inputs`);
-    }
-    // Activation ranges: zero-debiased EMA of each batch's range (includes 0, as contrib).
-    const emaSites = train.filter((t) => t.ema);
-    if (emaSites.length) {
-      const stats = tf.tidy(() => tf.stack(observed.flatMap((x) => [tf.min(x), tf.max(x)])));
-      const v = stats.dataSync();
-      stats.dispose();
-      emaSites.forEach((t, i) => {
-        const [bmin, bmax] = trackedRange(v[2 * i]!, v[2 * i + 1]!, { symmetric: t.site.symmetric, narrowRange: t.site.narrowRange, numBits: t.site.numBits });
-        t.range = [t.ema!.min.update(bmin), t.ema!.max.update(bmax)];
-      });
-    }
-    tf.dispose([...observed, lossT, target, ...Object.values(feeds)]);
-    void rangeFeeds;
-    const info: StepInfo = { step, loss, quantized: quantActive, ms: performance.now() - t0 };
-    history.push(info);
-    opts.onStep?.(info);
-    if (ckptPrefix && opts.checkpointEvery && (step % opts.checkpointEvery === 0 || step === opts.steps)) {
-      mkdirSync(opts.checkpointDir!, { recursive: true });
-      writeCheckpoint(ckptPrefix, checkpointTensors(vars, train, step));
-      writeStateFile(opts.checkpointDir!, 'model.ckpt');
-      checkpoints.push(ckptPrefix);
-    }
+  } finally {
+    quantActive = true;
+    for (const t of train) liveSites.delete(t.fq);
   }
-  quantActive = true;
-  for (const t of train) publishedRanges.delete(t.fq);
 
   // The trained float graph: Consts replaced by the variables' values.
   const trained = float.clone();
   for (const [k, v] of vars) trained.node(k).attrs.setTensor('value', fromTf(v));
   student.dispose();
   teacher?.dispose();
+  optimizer.dispose();
   const ranges = new Map(train.map((t) => [t.site.prefix, t.range] as [string, [number, number]]));
   tf.dispose(varList);
   return { graph: trained, sites, ranges, history, checkpoints, restore, stepsRun: history.length };
-}
-
-/** TF's `checkpoint` state file, so TF tools and `--resume` find the newest prefix. */
-function writeStateFile(dir: string, prefix: string): void {
-  writeFileSync(join(dir, 'checkpoint'), `model_checkpoint_path: "${prefix}"\nall_model_checkpoint_paths: "${prefix}"\n`);
 }

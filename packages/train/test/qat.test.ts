@@ -54,7 +54,7 @@ describe('qat', () => {
       expect(mx, prefix).toBeGreaterThan(mn);
       expect(mx, prefix).not.toBe(6); // tracked, not the initial [0, 6]
     }
-    const ck = readCheckpoint(join(dir, 'model.ckpt'));
+    const ck = readCheckpoint(join(dir, 'model.ckpt-12'));
     for (const s of res.sites) {
       expect(ck.has(`${s.prefix}/min`)).toBe(true);
       expect(ck.has(`${s.prefix}/max`)).toBe(true);
