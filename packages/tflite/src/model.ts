@@ -37,6 +37,7 @@ export interface Quantization {
   quantizedDimension?: number;
   /** The `details` union (custom/blockwise quantization), kept as raw bytes of its table. */
   details?: RawUnion;
+  extra?: Extra;
 }
 
 export interface Tensor {
@@ -105,11 +106,13 @@ export interface Buffer {
 export interface Metadata {
   name: string;
   buffer: number;
+  extra?: Extra;
 }
 
 export interface TensorMap {
   name: string;
   tensorIndex: number;
+  extra?: Extra;
 }
 
 export interface SignatureDef {
@@ -117,6 +120,7 @@ export interface SignatureDef {
   outputs: TensorMap[];
   signatureKey: string;
   subgraphIndex: number;
+  extra?: Extra;
 }
 
 export interface Model {
