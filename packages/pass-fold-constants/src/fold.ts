@@ -84,6 +84,13 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
   const fed = new Set(ctx.inputs.filter((s) => s.trim()).map((s) => lib.nodeNameOf(s.trim())));
   const outs = ctx.outputs.filter((s) => s.trim()).map((s) => lib.parseInput(s.trim()));
   for (const o of outs) if (!g.has(o.node)) throw new lib.GraphValidationError(o.node, 'is listed in --outputs but is not in the graph');
+  // TF feeds --inputs and requires each to be a Placeholder (strip_unused_nodes makes them so); same wording as TF.
+  for (const f of fed) {
+    const op = g.get(f)?.op;
+    if (op && op !== 'Placeholder' && op !== 'PlaceholderWithDefault' && op !== 'PlaceholderV2') {
+      throw new lib.PassError('fold_constants', `Input '${f}' was expected to be a Placeholder or PlaceholderWithDefault op, but was ${op} (run strip_unused_nodes first to make it one)`);
+    }
+  }
   const outNames = new Set(outs.map((o) => o.node));
   const excludeOp = new Set(p.exclude_op);
   const excludeNode = new Set(p.exclude_node);

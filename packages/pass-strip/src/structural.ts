@@ -164,8 +164,9 @@ export function structuralPasses(lib: Lib): PassDefinition<any>[] {
       example: 'rename_node(old_node_name=splitter, new_node_name=demux)',
       run(graph: Graph, ctx: PassContext<{ old_node_name: string; new_node_name: string }>) {
         const { old_node_name: from, new_node_name: to } = ctx.params;
-        if (!graph.has(from)) throw new lib.GraphValidationError(from, 'rename_node: no such node');
         if (from !== to && graph.has(to)) throw new lib.GraphValidationError(to, 'rename_node: a node already has this name');
+        // TF renames whatever matches, so a name that is not there changes nothing.
+        if (!graph.has(from)) return void ctx.note(`no node named '${from}'; nothing renamed (as in TensorFlow)`);
         // The bulk rename scans inputs once instead of building the consumer index.
         graph.renameNodes(new Map([[from, to]]));
       },

@@ -196,6 +196,13 @@ describe('small transforms (spec 4.10)', () => {
     expect(ins(g, 'adder')).toEqual(['demux', 'demux:1']);
     await expect(run(mk(), 'rename_node(old_node_name=splitter, new_node_name=adder)')).rejects.toThrow(/adder.*already has this name/);
   });
+  it('rename_node of a node that is not there changes nothing and says so, as TF does (issue 17)', async () => {
+    const g = graph([['input', 'Placeholder'], ['splitter', 'Split', ['input']], ['adder', 'Add', ['splitter', 'splitter:1']]]);
+    const before = g.nodes().map((n) => [n.name, [...n.inputs]]);
+    const [rep] = await run(g, 'rename_node(old_node_name=nope, new_node_name=demux)');
+    expect(g.nodes().map((n) => [n.name, [...n.inputs]])).toEqual(before);
+    expect(rep!.messages).toEqual(["no node named 'nope'; nothing renamed (as in TensorFlow)"]);
+  });
   it('set_device', async () => {
     const mk = () => {
       const g = fixture('g8.pbtxt');
