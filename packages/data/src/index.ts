@@ -1,1 +1,10 @@
-export {};
+export { openSource, openDataset, layoutFor, readLabels, npyShape, permutation, Dataset } from './dataset.js';
+export type { Entry, SourceOptions, DatasetOptions, InputLayout, Example, Batch, Opened, NpyDecoder } from './dataset.js';
+export { decodeImage, imageToInput, maskToLabels, sniffImage } from './image.js';
+export type { Image, ImageLayout } from './image.js';
+export { indexTfrecord, readRecord, encodeTfrecords, maskedCrc } from './tfrecord.js';
+export type { RecordRef } from './tfrecord.js';
+export { decodeExample, encodeExample } from './example.js';
+export type { Feature, Features, FeatureValue } from './example.js';
+export { createMetric } from './metrics.js';
+export type { Metric, MetricName } from './metrics.js';
