@@ -49,6 +49,12 @@ function findChain(lib: Lib, g: Graph, x: Node, keep: Set<string>, allowB2S: boo
   return undefined;
 }
 
+/** The convolution a BN would fold into (directly, behind a bias add or a BatchToSpaceND) when its data_format is invalid. */
+function invalidFormatConv(lib: Lib, g: Graph, x: Node): Node | undefined {
+  const candidates = [x, ...(BIAS_OPS.has(x.op) || x.op === 'BatchToSpaceND' ? x.dataInputs.map((s) => g.producer(s)) : [])];
+  return candidates.find((c): c is Node => !!c && lib.matchAt(g, c, CONV_OPS) !== undefined && !['NHWC', 'NCHW'].includes(c.attrs.optString('data_format', 'NHWC')));
+}
+
 function vec(lib: Lib, v: Float32Array) {
   return new lib.Tensor('float32', [v.length], v);
 }
@@ -285,7 +291,14 @@ export function foldOldBatchNorms(lib: Lib, g: Graph, ctx: PassContext): void {
         continue;
       }
       const chain = findChain(lib, g, x, keep, true);
-      if (!chain) continue;
+      if (!chain) {
+        const bad = invalidFormatConv(lib, g, x);
+        if (bad) {
+          ctx.warn(`${bn.name}: not folded, ${bad.name} (${bad.op}) has data_format '${bad.attrs.optString('data_format', '')}' (only NHWC or NCHW are valid; TensorFlow would refuse to run this graph)`);
+          warned.add(bn.name);
+        }
+        continue;
+      }
       const bnNchw = bn.attrs.optString('data_format', 'NHWC') === 'NCHW';
       if (bn.op !== 'BatchNormWithGlobalNormalization' && chain.info.kind !== 'matmul' && bnNchw !== chain.info.nchw) {
         ctx.warn(`${bn.name}: data_format ${bnNchw ? 'NCHW' : 'NHWC'} differs from ${chain.info.conv.name}'s; not folded`);

@@ -211,7 +211,10 @@ describe('invalid graphs are left alone', () => {
   const p = modelPath('litert-converter-testgraphs/v1_1.0_224_frozen.wrong_attr.line.part.pbtxt');
   test.skipIf(!p)('litert wrong_attr graph: Conv2D with data_format NDHWC is not folded', async () => {
     const g = lib.readGraph(p!);
-    await run(g, 'fold_old_batch_norms');
+    const [rep] = await run(g, 'fold_old_batch_norms');
     expect(count(g, 'FusedBatchNorm')).toBe(1);
+    // Not silently (issue 17): one warning naming the BN, the conv and the format.
+    expect(rep!.warnings).toHaveLength(1);
+    expect(rep!.warnings[0]).toMatch(/not folded, .*\(Conv2D\) has data_format 'NDHWC' \(only NHWC or NCHW are valid/);
   });
 });
