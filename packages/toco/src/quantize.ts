@@ -4,6 +4,7 @@ import { QuantizationError } from './quant/errors.js';
 export { QuantizationError };
 import type { LoweredModel, Note } from './lowered.js';
 import { quantizeUint8 } from './quantize-uint8.js';
+import { quantizeInt8 } from './quantize-int8.js';
 
 /** A `tfpass calibrate` range (see @tfpass/quantize `Range`): scalars, or one value per channel. */
 export interface FileRange {
@@ -41,5 +42,6 @@ export interface QuantizeOptions {
 /** Quantize a lowered float model: uint8 exactly as TOCO 1.15, or int8 as today's converter. */
 export function quantizeLowered(lowered: LoweredModel, options: QuantizeOptions): { model: Model; notes: Note[] } {
   if (options.inferenceType === 'uint8') return quantizeUint8(lowered, options);
-  throw new QuantizationError(`quantization to ${options.inferenceType} is not implemented yet`);
+  if (options.inferenceType === 'int8') return quantizeInt8(lowered, options);
+  throw new QuantizationError(`unknown inference type '${String(options.inferenceType)}' (uint8 or int8)`);
 }
