@@ -1,0 +1,182 @@
+/**
+ * Plain-JS evaluation of constant subgraphs (TOCO folds "everything constant" before it lowers,
+ * spec §2.1 step 4). Only the cheap ops frozen graphs compute on constants: BN arithmetic
+ * (Add/Rsqrt/Mul/Sub), shape plumbing (Shape/StridedSlice/Pack/Range/Tile/Cast/Transpose/Reshape),
+ * and FakeQuant on weights. Everything is computed in double and stored in the op's dtype, so a
+ * float32 result is rounded once per op as TF's float32 kernels are.
+ */
+import type { DType, Node, Tensor as CoreTensor, TensorInfo } from '@tfpass/core';
+import { Tensor, allocate, numElements, broadcastShapes } from '@tfpass/core';
+
+type Num = ArrayLike<number>;
+export type Kernel = (n: Node, ins: CoreTensor[], out: TensorInfo) => CoreTensor | undefined;
+
+function nums(t: CoreTensor): Float64Array {
+  return Float64Array.from(t.toNumbers());
+}
+
+function make(dtype: DType, shape: number[], v: Num): CoreTensor {
+  const data = allocate(dtype === 'int64' ? 'int32' : dtype, v.length) as Float64Array;
+  for (let i = 0; i < v.length; i++) data[i] = v[i]!;
+  return new Tensor(dtype === 'int64' ? 'int32' : dtype, shape, data as never);
+}
+
+/** Row-major strides of `shape`. */
+export function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
+  return s;
+}
+
+/** Element-wise binary op with numpy broadcasting. */
+function binary(f: (a: number, b: number) => number): Kernel {
+  return (n, [a, b], out) => {
+    if (!a || !b) return undefined;
+    const shape = broadcastShapes(a.shape, b.shape);
+    if (!shape) return undefined;
+    const av = nums(a);
+    const bv = nums(b);
+    const size = numElements(shape);
+    const r = new Float64Array(size);
+    const st = strides(shape);
+    const rank = shape.length;
+    const index = (t: CoreTensor) => {
+      const pad = rank - t.shape.length;
+      const ts = strides(t.shape);
+      return (flat: number) => {
+        let off = 0;
+        for (let d = 0; d < t.shape.length; d++) {
+          const c = Math.floor(flat / st[d + pad]!) % shape[d + pad]!;
+          if (t.shape[d] !== 1) off += c * ts[d]!;
+        }
+        return off;
+      };
+    };
+    const ia = a.size === size ? (i: number) => i : a.size === 1 ? () => 0 : index(a);
+    const ib = b.size === size ? (i: number) => i : b.size === 1 ? () => 0 : index(b);
+    for (let i = 0; i < size; i++) r[i] = f(av[ia(i)]!, bv[ib(i)]!);
+    return make(out.dtype !== 'invalid' ? out.dtype : a.dtype, shape, r);
+  };
+}
+
+function unary(f: (a: number) => number): Kernel {
+  return (_n, [a], out) => (a ? make(out.dtype !== 'invalid' ? out.dtype : a.dtype, [...a.shape], nums(a).map(f)) : undefined);
+}
+
+/** Same values, new shape (Reshape/ExpandDims/Squeeze/Identity): the inferred output shape. */
+const reshapeLike: Kernel = (_n, [a], out) => (a && out.shape && out.shape.every((d) => d >= 0) ? new Tensor(a.dtype, [...out.shape], a.data) : undefined);
+
+export function transpose(data: Num, shape: readonly number[], perm: readonly number[]): { data: Float64Array; shape: number[] } {
+  const outShape = perm.map((p) => shape[p]!);
+  const inSt = strides(shape);
+  const outSt = strides(outShape);
+  const size = numElements([...shape]);
+  const r = new Float64Array(size);
+  const rank = shape.length;
+  for (let i = 0; i < size; i++) {
+    let off = 0;
+    for (let d = 0; d < rank; d++) off += (Math.floor(i / outSt[d]!) % outShape[d]!) * inSt[perm[d]!]!;
+    r[i] = data[off]!;
+  }
+  return { data: r, shape: outShape };
+}
+
+const trunc = (x: number) => (x < 0 ? Math.ceil(x) : Math.floor(x));
+const intType = (t: DType) => t.startsWith('int') || t.startsWith('uint');
+
+/** Kernels by TF op. Ops not here are folded only when shape inference knows the value. */
+export const KERNELS: Record<string, Kernel> = {
+  Add: binary((a, b) => a + b),
+  AddV2: binary((a, b) => a + b),
+  Sub: binary((a, b) => a - b),
+  Mul: binary((a, b) => a * b),
+  RealDiv: binary((a, b) => a / b),
+  Div: (n, ins, out) => binary(intType(out.dtype) ? (a, b) => trunc(a / b) : (a, b) => a / b)(n, ins, out),
+  FloorDiv: binary((a, b) => Math.floor(a / b)),
+  FloorMod: binary((a, b) => a - Math.floor(a / b) * b),
+  Maximum: binary(Math.max),
+  Minimum: binary(Math.min),
+  Pow: binary(Math.pow),
+  SquaredDifference: binary((a, b) => (a - b) * (a - b)),
+  Rsqrt: unary((a) => 1 / Math.sqrt(Math.fround(a))),
+  Sqrt: unary(Math.sqrt),
+  Exp: unary(Math.exp),
+  Log: unary(Math.log),
+  Neg: unary((a) => -a),
+  Abs: unary(Math.abs),
+  Square: unary((a) => a * a),
+  Reciprocal: unary((a) => 1 / a),
+  Floor: unary(Math.floor),
+  Cast: (_n, [a], out) => (a ? make(out.dtype, [...a.shape], intType(out.dtype) ? nums(a).map(trunc) : nums(a)) : undefined),
+  Identity: reshapeLike,
+  Snapshot: reshapeLike,
+  StopGradient: reshapeLike,
+  CheckNumerics: reshapeLike,
+  Reshape: reshapeLike,
+  ExpandDims: reshapeLike,
+  Squeeze: reshapeLike,
+  Transpose: (_n, [a, p]) => {
+    if (!a || !p) return undefined;
+    const t = transpose(nums(a), a.shape, p.toNumbers());
+    return make(a.dtype, t.shape, t.data);
+  },
+  Tile: (_n, [a, m], out) => {
+    if (!a || !m || !out.shape) return undefined;
+    const outShape = a.shape.map((d, i) => d * m.toNumbers()[i]!);
+    const v = nums(a);
+    const inSt = strides(a.shape);
+    const outSt = strides(outShape);
+    const r = new Float64Array(numElements(outShape));
+    for (let i = 0; i < r.length; i++) {
+      let off = 0;
+      for (let d = 0; d < outShape.length; d++) off += ((Math.floor(i / outSt[d]!) % outShape[d]!) % a.shape[d]!) * inSt[d]!;
+      r[i] = v[off]!;
+    }
+    return make(a.dtype, outShape, r);
+  },
+  Range: (_n, [s, l, d], out) => {
+    if (!s || !l || !d) return undefined;
+    const [start, limit, delta] = [s.toNumbers()[0]!, l.toNumbers()[0]!, d.toNumbers()[0]!];
+    const len = Math.max(0, Math.ceil((limit - start) / delta));
+    return make(out.dtype !== 'invalid' ? out.dtype : s.dtype, [len], Float64Array.from({ length: len }, (_, i) => start + i * delta));
+  },
+  Pack: (n, ins, out) => {
+    if (!out.shape || !ins.length) return undefined;
+    const axis = n.attrs.optInt('axis', 0);
+    const inner = ins[0]!.shape;
+    const ax = axis < 0 ? axis + inner.length + 1 : axis;
+    const outer = numElements(inner.slice(0, ax));
+    const chunk = numElements(inner.slice(ax));
+    const r = new Float64Array(outer * chunk * ins.length);
+    const vals = ins.map(nums);
+    let k = 0;
+    for (let o = 0; o < outer; o++) for (const v of vals) for (let c = 0; c < chunk; c++) r[k++] = v[o * chunk + c]!;
+    return make(ins[0]!.dtype, [...out.shape], r);
+  },
+  ConcatV2: (n, ins, out) => {
+    const axisT = ins[ins.length - 1];
+    const parts = ins.slice(0, -1);
+    if (!axisT || !parts.length || !out.shape) return undefined;
+    const rank = parts[0]!.shape.length;
+    let axis = axisT.toNumbers()[0]!;
+    if (axis < 0) axis += rank;
+    const outer = numElements(parts[0]!.shape.slice(0, axis));
+    const r: number[] = [];
+    const vals = parts.map(nums);
+    for (let o = 0; o < outer; o++) {
+      parts.forEach((p, i) => {
+        const chunk = numElements(p.shape.slice(axis));
+        for (let c = 0; c < chunk; c++) r.push(vals[i]![o * chunk + c]!);
+      });
+    }
+    return make(parts[0]!.dtype, [...out.shape], r);
+  },
+  Fill: (_n, [_dims, v], out) => (v && out.shape ? make(v.dtype, [...out.shape], new Float64Array(numElements(out.shape)).fill(v.toNumbers()[0]!)) : undefined),
+};
+
+/** Inferred values (shape inference keeps up to 1024 known elements) as a constant, when complete. */
+export function fromInferred(info: TensorInfo | undefined): CoreTensor | undefined {
+  if (!info?.value || !info.shape || info.value.some((v) => Number.isNaN(v))) return undefined;
+  if (info.dtype === 'invalid' || info.dtype === 'string') return undefined;
+  return make(info.dtype, [...info.shape], info.value);
+}

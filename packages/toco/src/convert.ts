@@ -1,0 +1,33 @@
+/**
+ * One call behind `tfpass toco`: GraphDef → TFLite model for TOCO's inference types. FLOAT keeps
+ * activation FakeQuants as FAKE_QUANT ops, as TOCO's float mode does (with its warning); the
+ * quantized types go through `quantizeLowered` (quantize.ts).
+ */
+import type { Graph } from '@tfpass/core';
+import { UsageError } from '@tfpass/core/errors';
+import type { Model } from '@tfpass/tflite';
+import type { Note } from './lowered.js';
+import { lowerGraph, lowerToOps, type LowerOptions } from './lower.js';
+import { emitModel } from './emit.js';
+import { quantizeLowered, type QuantizeOptions } from './quantize.js';
+
+export interface ConvertOptions extends LowerOptions {
+  /** `--inference_type`. */
+  inferenceType?: 'FLOAT' | 'QUANTIZED_UINT8' | 'INT8';
+  /** float16 weights (`--post_training_quantize --quantize_to_float16`); FLOAT only. */
+  float16Weights?: boolean;
+  /** Options for the quantized types (mean/std, default ranges, I/O types, ranges file). */
+  quantize?: Omit<QuantizeOptions, 'inferenceType'>;
+}
+
+export function convertGraph(graph: Graph, opts: ConvertOptions): { model: Model; notes: Note[] } {
+  const type = opts.inferenceType ?? 'FLOAT';
+  if (type === 'FLOAT') {
+    const g = lowerToOps(graph, { keepFakeQuant: true, ...opts });
+    return { model: emitModel(g).model, notes: g.notes };
+  }
+  if (opts.float16Weights) throw new UsageError(`float16 weights apply to --inference_type=FLOAT, not ${type}`);
+  const lowered = lowerGraph(graph, { ...opts, keepFakeQuant: false });
+  const q = quantizeLowered(lowered, { ...opts.quantize, inferenceType: type === 'INT8' ? 'int8' : 'uint8' });
+  return { model: q.model, notes: [...lowered.notes, ...q.notes] };
+}
