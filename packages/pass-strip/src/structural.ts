@@ -194,8 +194,8 @@ export function structuralPasses(lib: Lib): PassDefinition<any>[] {
       name: 'merge_duplicate_nodes',
       summary: 'Merge nodes with the same op, inputs, device and attributes into one',
       description:
-        'One pass in topological order, so chains of duplicates collapse together. Stateful ops, ops the op table does not know, Placeholders, control-flow ops ' +
-        'and --inputs/--outputs (ports ignored) are never merged; node order is kept (TensorFlow reorders by hash).',
+        'One pass in topological order, so chains of duplicates collapse together. Equal Enter (same frame), Exit, Switch, Merge and LoopCond nodes merge as in TensorFlow. ' +
+        'Stateful ops, ops the op table does not know, Placeholders, NextIteration and --inputs/--outputs (ports ignored) are never merged; node order is kept (TensorFlow reorders by hash).',
       params: noParams,
       example: 'merge_duplicate_nodes',
       idempotent: true,
@@ -245,10 +245,13 @@ export function base62(n: number): string {
   return s;
 }
 
-// Ops whose two instances are not interchangeable even with equal inputs and attrs.
+// Ops whose two instances are not interchangeable even with equal inputs and attrs. Enter, Exit,
+// Switch, Merge and LoopCond are pure functions of their inputs (an Enter's frame is its
+// frame_name attr), so equal ones merge as in TF. NextIteration is kept: its readers are Merges
+// visited before it (back edges), so merging it would leave two Merges sharing one back edge.
 const NEVER_MERGE = new Set([
-  'Placeholder', 'PlaceholderWithDefault', 'PlaceholderV2', 'Enter', 'RefEnter', 'Exit', 'RefExit', 'Merge', 'RefMerge', 'Switch', 'RefSwitch',
-  'NextIteration', 'RefNextIteration', 'LoopCond', 'ControlTrigger', 'Print', 'PrintV2', 'Assert', 'NoOp', '_Send', '_Recv', '_HostSend', '_HostRecv',
+  'Placeholder', 'PlaceholderWithDefault', 'PlaceholderV2', 'RefEnter', 'RefExit', 'RefMerge', 'RefSwitch',
+  'NextIteration', 'RefNextIteration', 'ControlTrigger', 'Print', 'PrintV2', 'Assert', 'NoOp', '_Send', '_Recv', '_HostSend', '_HostRecv',
   'Multinomial', 'ParameterizedTruncatedNormal', 'Save', 'SaveV2', 'SaveSlices', 'Restore', 'RestoreV2', 'RestoreSlice', 'MergeV2Checkpoints',
   'PartitionedCall', 'StatefulPartitionedCall', 'Stage', 'Unstage', 'TensorArrayV3', 'TensorArrayV2', 'TensorArray', 'TensorArrayGradV3', 'Variable', 'VariableV2',
   'VarHandleOp', 'ReadVariableOp', 'Assign', 'AssignAdd', 'AssignSub', 'ReadFile', 'WriteFile',

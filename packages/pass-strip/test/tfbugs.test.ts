@@ -217,6 +217,48 @@ describe('ops a pass does not know pass through untouched', () => {
 });
 
 describe('merge_duplicate_nodes (quantize_nodes_test merge cases)', () => {
+  it('merges equal Enter (same frame), Switch and LoopCond nodes of a while loop as TF does, keeps NextIteration; the loop computes the same (issue 17)', async () => {
+    const f32 = { type: 'float32' };
+    const enter = (name: string, input: string, frame = 'loop'): lib.NodeSpec => ({ name, op: 'Enter', inputs: [input], attrs: { T: f32, frame_name: { s: frame }, is_constant: { b: true }, parallel_iterations: { i: 10 } } });
+    // i = 0; while (i < 7) i = (i + c) + c   with c = 1.5 read through two equal Enters
+    const mk = () =>
+      graph([
+        floatConst('i0', [0], []), floatConst('lim', [7], []), floatConst('c', [1.5], []),
+        { name: 'enter_i', op: 'Enter', inputs: ['i0'], attrs: { T: f32, frame_name: { s: 'loop' }, is_constant: { b: false }, parallel_iterations: { i: 10 } } },
+        { name: 'merge_i', op: 'Merge', inputs: ['enter_i', 'next_i'], attrs: { T: f32, N: { i: 2 } } },
+        enter('enter_lim', 'lim'), enter('enter_lim_2', 'lim'),
+        { name: 'less', op: 'Less', inputs: ['merge_i', 'enter_lim'], attrs: { T: f32 } },
+        { name: 'less_2', op: 'Less', inputs: ['merge_i', 'enter_lim_2'], attrs: { T: f32 } },
+        { name: 'cond', op: 'LoopCond', inputs: ['less'] },
+        { name: 'cond_2', op: 'LoopCond', inputs: ['less_2'] },
+        { name: 'switch_i', op: 'Switch', inputs: ['merge_i', 'cond'], attrs: { T: f32 } },
+        { name: 'switch_i_2', op: 'Switch', inputs: ['merge_i', 'cond_2'], attrs: { T: f32 } },
+        { name: 'body_i', op: 'Identity', inputs: ['switch_i:1'], attrs: { T: f32 } },
+        enter('enter_c', 'c'), enter('enter_c_2', 'c'), enter('enter_c_other', 'c', 'other_loop'),
+        { name: 'add', op: 'AddV2', inputs: ['body_i', 'enter_c'], attrs: { T: f32 } },
+        { name: 'add_2', op: 'AddV2', inputs: ['add', 'enter_c_2'], attrs: { T: f32 } },
+        { name: 'next_i', op: 'NextIteration', inputs: ['add_2'], attrs: { T: f32 } },
+        { name: 'exit_i', op: 'Exit', inputs: ['switch_i:0'], attrs: { T: f32 } },
+        { name: 'exit_i_2', op: 'Exit', inputs: ['switch_i_2:0'], attrs: { T: f32 } },
+        { name: 'out', op: 'AddV2', inputs: ['exit_i', 'exit_i_2'], attrs: { T: f32 } },
+      ]);
+    const before = mk();
+    const g = mk();
+    const [rep] = await run(g, 'merge_duplicate_nodes', { outputs: ['out'] });
+    for (const gone of ['enter_lim_2', 'less_2', 'cond_2', 'switch_i_2', 'enter_c_2', 'exit_i_2']) expect(g.has(gone), gone).toBe(false);
+    expect(g.has('enter_c_other')).toBe(true); // another frame
+    expect(rep!.stats.merged).toBe(6);
+    expect(ins(g, 'add_2')).toEqual(['add', 'enter_c']);
+    expect(ins(g, 'out')).toEqual(['exit_i', 'exit_i']);
+    g.validate();
+    // 0 -> 3 -> 6 -> 9: out = 9 + 9; inputs: none (all constants)
+    const { expectSameOutputs } = await import('@tfpass/runtime/testing');
+    const { sharedExecutor } = await import('@tfpass/runtime');
+    const [t] = await sharedExecutor('cpu').run(g, {}, ['out']);
+    expect(t!.toNumbers()).toEqual([18]);
+    await expectSameOutputs(before, g, { inputs: {}, outputs: ['out'], atol: 0, rtol: 0, backend: 'cpu' });
+  });
+
   const base = () => [floatConst('a_op', iota(10)), floatConst('b_op', iota(10)), floatConst('c_op', iota(10, 2))];
   it('TestMergeDuplicateConsts', async () => {
     const g = graph([...base(), ['add_op', 'Add', ['a_op', 'b_op']], ['mul_op', 'Mul', ['add_op', 'c_op']]]);
