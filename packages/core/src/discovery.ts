@@ -139,5 +139,8 @@ export function incompatibility(p: DiscoveredPlugin): string | undefined {
   }
   if (p.peerCore && !satisfies(CORE_VERSION, p.peerCore)) return `needs @tfpass/core ${p.peerCore}, this is ${CORE_VERSION}`;
   if (typeof p.manifest.entry !== 'string') return 'manifest has no entry';
+  // A relative path inside the package (plugin.ts also checks where symlinks lead).
+  const e = p.manifest.entry.replace(/\\/g, '/');
+  if (e.startsWith('/') || /^[a-zA-Z]:/.test(e) || e.split('/').includes('..')) return `manifest entry ${JSON.stringify(p.manifest.entry)} points outside the package; it must be a path inside it`;
   return undefined;
 }
