@@ -23,26 +23,8 @@ if (quick || process.env.TFPASS_INLINE === '1') {
 } else {
   const { port1: temps, port2 } = new MessageChannel();
   temps.unref();
-  const worker = new Worker(new URL('./worker.js', import.meta.url), {
-    workerData: { argv, tty, temps: port2 },
-    transferList: [port2],
-    // The worker writes its own output straight to fds 1 and 2; anything it prints through
-    // console (e.g. a library's warning) is passed through here.
-    stdout: false,
-    stderr: false,
-  });
   let stopping = false;
-  worker.on('exit', (code) => {
-    if (!stopping) process.exitCode = code;
-  });
-  worker.on('error', (e) => {
-    if (stopping) return;
-    writeSync(2, `tfpass: error[E_INTERNAL]: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 70;
-  });
-  // A reader that went away (`tfpass … | head`) is not an error of ours.
-  for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => e.code === 'EPIPE' ? process.exit(0) : undefined);
-
+  let worker: Worker | undefined;
   const removeTemps = (): void => {
     for (let m = receiveMessageOnPort(temps); m; m = receiveMessageOnPort(temps)) {
       try {
@@ -52,6 +34,7 @@ if (quick || process.env.TFPASS_INLINE === '1') {
       }
     }
   };
+  // Installed before the worker exists, so there is no moment a signal finds no handler.
   for (const [sig, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.on(sig, () => {
       if (stopping) return;
@@ -68,7 +51,27 @@ if (quick || process.env.TFPASS_INLINE === '1') {
       // A worker blocked in a long system call stops only when the call returns: do not wait
       // for it beyond a second (process.exit ends the thread too).
       setTimeout(finish, 1000).unref();
-      void worker.terminate().then(finish, finish);
+      if (worker) void worker.terminate().then(finish, finish);
+      else finish();
     });
   }
+  // A reader that went away (`tfpass … | head`) is not an error of ours.
+  for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => e.code === 'EPIPE' ? process.exit(0) : undefined);
+
+  worker = new Worker(new URL('./worker.js', import.meta.url), {
+    workerData: { argv, tty, temps: port2 },
+    transferList: [port2],
+    // The worker writes its own output straight to fds 1 and 2; anything it prints through
+    // console (e.g. a library's warning) is passed through here.
+    stdout: false,
+    stderr: false,
+  });
+  worker.on('exit', (code) => {
+    if (!stopping && process.exitCode === undefined) process.exitCode = code;
+  });
+  worker.on('error', (e) => {
+    if (stopping) return;
+    writeSync(2, `tfpass: error[E_INTERNAL]: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 70;
+  });
 }

@@ -82,12 +82,15 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** Bytes per write call: a terminated worker thread stops between calls, not inside one. */
+const CHUNK = 8 << 20;
+
 /** Write all of `buf` to `fd`; a non-blocking fd (a pipe set so by another process) is waited on. */
 export function writeAll(fd: number, buf: Uint8Array): void {
   let off = 0;
   while (off < buf.length) {
     try {
-      off += writeSync(fd, buf, off, Math.min(buf.length - off, 1 << 30));
+      off += writeSync(fd, buf, off, Math.min(buf.length - off, CHUNK));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
       sleepMs(2);

@@ -1,7 +1,7 @@
 /**
  * Failure isolation through the built CLI: a third-party pass that throws is reported with
  * its name and package version, the output is not created (or left as it was), the input is
- * untouched; Ctrl-C during the write of a big output leaves no partial file.
+ * untouched; Ctrl-C / SIGTERM stop any work (see the Ctrl-C block).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Graph, Tensor, readModel, writeGraph } from '@tfpass/core';
+import { encodeNpy } from '@tfpass/runtime';
 import { randomGraph } from '@tfpass/runtime/testing';
 import { bigGraph } from './big-graph.js';
 
@@ -51,6 +52,7 @@ export function register(api) {
   });
   api.registerPass({ name: 'break_graph', summary: 'leaves a dangling input', run(g) { g.node('output').setInputs(['nowhere']); } });
   api.registerPass({ name: 'reject_async', summary: 'rejects', async run() { await new Promise((r) => setTimeout(r, 5)); throw 'a string, not an Error'; } });
+  api.registerPass({ name: 'spin', summary: 'never returns', run() { for (;;) {} } });
 }
 `;
 
@@ -70,7 +72,7 @@ beforeAll(() => {
     name: 'tfpass-pass-boom',
     version: '3.1.4',
     type: 'module',
-    tfpass: { apiVersion: 1, entry: './index.js', passes: ['explode', 'explode_after_edit', 'break_graph', 'reject_async'].map((name) => ({ name, summary: name })) },
+    tfpass: { apiVersion: 1, entry: './index.js', passes: ['explode', 'explode_after_edit', 'break_graph', 'reject_async', 'spin'].map((name) => ({ name, summary: name })) },
   }));
   writeFileSync(join(plugin, 'index.js'), PLUGIN_CODE);
   input = join(dir, 'in.pb');
@@ -125,48 +127,151 @@ describe('a third-party pass that fails', () => {
   });
 });
 
+/**
+ * Ctrl-C / SIGTERM. The CLI runs each command in a worker thread and keeps its main thread idle,
+ * so a signal is acted on while synchronous work runs: exit 130 (SIGINT) / 143 (SIGTERM), no
+ * temp file left, an existing output untouched (an output appears only by renaming a complete
+ * temp file). Signals are sent on an observable event where there is one (a temp file appears,
+ * a pass starts), plus the fixed 0.3/0.6/1.0 s cases on three kinds of long work.
+ */
+interface Interrupted extends Run { sentAfterMs?: number; stopMs?: number; note: string }
+
+function interrupt(args: string[], cwd: string, when: { ms?: number; stderr?: RegExp; poll?: () => string | undefined }, signal: NodeJS.Signals = 'SIGINT', env: Record<string, string> = {}): Promise<Interrupted> {
+  return new Promise((done, fail) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, TFPASS_PROGRESS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let sentAt: number | undefined;
+    let note = 'not sent: the command ended first';
+    let closed = false;
+    const send = (why: string) => {
+      if (closed || sentAt !== undefined) return;
+      sentAt = performance.now();
+      note = why;
+      child.kill(signal);
+    };
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (when.stderr?.test(stderr)) send(`on stderr ${when.stderr}`);
+    });
+    const timers: NodeJS.Timeout[] = [];
+    if (when.ms !== undefined) timers.push(setTimeout(() => send(`at ${when.ms} ms`), when.ms));
+    if (when.poll) {
+      const poll = when.poll;
+      timers.push(setInterval(() => {
+        const why = poll();
+        if (why) send(why);
+      }, 2));
+    }
+    // Whatever happens, never wait forever: a command that ignores the signal fails the test.
+    timers.push(setTimeout(() => { send('after 60 s without the event'); setTimeout(() => child.kill('SIGKILL'), 10_000); }, 60_000));
+    child.on('error', fail);
+    child.on('close', (status, sig) => {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      const end = performance.now();
+      done({ status, signal: sig, stdout, stderr, note, sentAfterMs: sentAt === undefined ? undefined : sentAt - t0, stopMs: sentAt === undefined ? undefined : end - sentAt });
+    });
+  });
+}
+
+const temps = (d: string): string[] => readdirSync(d, { recursive: true }).map(String).filter((f) => /\.tmp$|tempstate/.test(f));
+const interruptedBy = (r: Run, sig: NodeJS.Signals) => r.status === (sig === 'SIGINT' ? 130 : 143) || r.signal === sig;
+
 describe('Ctrl-C', () => {
-  it('SIGINT while the output is being written leaves no partial or temp file', async () => {
-    const big = join(dir, 'big.pb');
-    writeGraph(bigGraph(64 * 2 ** 20, 1024).graph, big);
+  let big: string;
+  beforeAll(() => {
+    big = join(dir, 'big.pb');
+    writeGraph(bigGraph(100 * 2 ** 20, 1024).graph, big);
+  }, 120_000);
+
+  it('SIGINT while the output is being written: exit 130, no temp file, the previous output untouched', async () => {
     const inHash = sha(big);
-    const outDir = join(dir, 'sigint');
+    const outDir = join(dir, 'sigint-write');
     mkdirSync(outDir);
     const out = join(outDir, 'out.pb');
-    let sentAt = '';
-    const r = await cli(['transform', `--in_graph=${big}`, `--out_graph=${out}`, '--outputs=output', '--transforms=remove_nodes(op=Identity)'], dir, (pid) => {
-      // Wait until the temp file appears (the write has started), then interrupt.
-      const t0 = Date.now();
-      const poll = setInterval(() => {
+    writeFileSync(out, 'previous result');
+    let seen = '';
+    const r = await interrupt(['transform', `--in_graph=${big}`, `--out_graph=${out}`, '--outputs=output', '--transforms=remove_nodes(op=Identity)'], dir, {
+      // The write has started when our temp file appears.
+      poll: () => {
         const tmp = readdirSync(outDir).find((f) => f.endsWith('.tmp'));
-        if (tmp || Date.now() - t0 > 60_000) {
-          clearInterval(poll);
-          sentAt = tmp ? `during the write (${statSync(join(outDir, tmp)).size} bytes of the temp file written)` : 'after 60 s';
-          process.kill(pid, 'SIGINT');
-        }
-      }, 2);
+        if (tmp) seen = `during the write (${statSync(join(outDir, tmp)).size} bytes of the temp file written)`;
+        return tmp ? seen : undefined;
+      },
     });
-    console.log(`[isolation] SIGINT sent ${sentAt}; exit status ${r.status} signal ${r.signal}`);
-    expect(sentAt).toMatch(/during the write/);
-    expect(r.status === 0 || r.status === 130 || r.signal === 'SIGINT').toBe(true);
-    const left = readdirSync(outDir);
-    expect(left.filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    // Either nothing, or the complete result.
-    if (left.includes('out.pb')) expect(readModel(out).graph.has('output')).toBe(true);
+    console.log(`[isolation] SIGINT sent ${r.note}; exit ${r.status} signal ${r.signal}; stopped ${r.stopMs?.toFixed(0)} ms after the signal`);
+    expect(r.note).toMatch(/during the write/);
+    expect(temps(outDir)).toEqual([]);
+    if (r.status === 0) {
+      // The rename (the commit point) won the race with the signal: the result is complete.
+      expect(readModel(out).graph.has('output')).toBe(true);
+    } else {
+      expect(r.status, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/interrupted \(SIGINT\)/);
+      expect(readFileSync(out, 'utf8')).toBe('previous result');
+    }
     expect(sha(big)).toBe(inHash);
   });
 
-  it('SIGINT while passes run exits 130 without writing', async () => {
-    const big = join(dir, 'big.pb');
-    const outDir = join(dir, 'sigint2');
-    mkdirSync(outDir);
-    const out = join(outDir, 'out.pb');
-    const r = await cli(['transform', `--in_graph=${big}`, `--out_graph=${out}`, '--outputs=output', '--transforms=remove_nodes(op=Identity)'], dir, (pid) => {
-      setTimeout(() => process.kill(pid, 'SIGINT'), 300);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${sig} during a pass's synchronous infinite loop stops it (${sig === 'SIGINT' ? 130 : 143}), the previous output untouched`, async () => {
+      const outDir = join(dir, `spin-${sig}`);
+      mkdirSync(outDir);
+      const out = join(outDir, 'out.pb');
+      writeFileSync(out, 'previous result');
+      // TFPASS_PROGRESS=1 prints "… spin" when the pass starts: the signal comes inside the loop.
+      const r = await interrupt(['transform', `--in_graph=${input}`, `--out_graph=${out}`, '--outputs=output', '--transforms=strip_unused_nodes spin', '--plugin', plugin], dir, { stderr: /… spin/ }, sig, { TFPASS_PROGRESS: '1' });
+      console.log(`[isolation] ${sig} sent ${r.note}; exit ${r.status}; stopped ${r.stopMs?.toFixed(0)} ms after the signal`);
+      expect(r.note).toMatch(/on stderr/);
+      expect(r.status, r.stderr).toBe(sig === 'SIGINT' ? 130 : 143);
+      // Generous for a loaded 2-core machine; typically tens of ms.
+      expect(r.stopMs!).toBeLessThan(5000);
+      expect(readFileSync(out, 'utf8')).toBe('previous result');
+      expect(temps(outDir)).toEqual([]);
     });
-    expect(r.status === 130 || r.signal === 'SIGINT', `status ${r.status} signal ${r.signal}`).toBe(true);
-    expect(readdirSync(outDir)).toEqual([]);
+  }
+
+  // The issue's fixed delays, on a 100 MB transform, a calibration and a QAT run.
+  const workloads: [string, (out: string, work: string) => string[]][] = [
+    ['100 MB transform', (out) => ['transform', `--in_graph=${big}`, `--out_graph=${out}`, '--outputs=output', '--transforms=remove_nodes(op=Identity) sort_by_execution_order']],
+    ['calibration', (out) => ['calibrate', input, '--batches', '20000', '--out', out]],
+    ['QAT run', (out, work) => ['qat', '--in_graph', qatGraph, '--outputs', 'output', '--data', join(qatData, '*.npy'), '--batch', '1', '--steps', '1000000', '--checkpoint_every', '1000000', '--checkpoint_dir', join(work, 'ck'), '--out_graph', out]],
+  ];
+  let qatGraph: string;
+  let qatData: string;
+  beforeAll(() => {
+    qatGraph = join(dir, 'qat-float.pb');
+    writeGraph(randomGraph(7, { depth: 4, ops: ['conv', 'relu', 'bias_add'], matmulHead: false }).graph, qatGraph);
+    qatData = join(dir, 'qat-data');
+    mkdirSync(qatData);
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(join(qatData, `${i}.npy`), encodeNpy(new Tensor('float32', [1, 8, 8, 3], Float32Array.from({ length: 192 }, (_, k) => Math.sin(k * 0.37 + i)))));
+    }
   });
+  for (const [what, args] of workloads) {
+    for (const ms of [300, 600, 1000]) {
+      it(`SIGINT ${ms / 1000} s into a ${what}: exit 130, no temp file, the previous output untouched`, async () => {
+        const work = join(dir, `fixed-${what.replace(/\W+/g, '-')}-${ms}`);
+        mkdirSync(work);
+        const out = join(work, what === 'calibration' ? 'ranges.json' : 'out.pb');
+        writeFileSync(out, 'previous result');
+        const r = await interrupt(args(out, work), work, { ms });
+        console.log(`[isolation] ${what}: SIGINT ${r.note}; exit ${r.status} signal ${r.signal}; stopped ${r.stopMs?.toFixed(0)} ms after the signal`);
+        expect(temps(work)).toEqual([]);
+        if (r.status === 0 && what === '100 MB transform') {
+          // Finished before the signal on a fast machine: then the result must be complete.
+          expect(readModel(out).graph.has('output')).toBe(true);
+          return;
+        }
+        expect(interruptedBy(r, 'SIGINT'), `exit ${r.status} signal ${r.signal}: ${r.stderr}`).toBe(true);
+        expect(r.stopMs!).toBeLessThan(5000);
+        expect(readFileSync(out, 'utf8')).toBe('previous result');
+      });
+    }
+  }
 });
 
 // ---- names from the graph never become paths ------------------------------------------------
