@@ -19,7 +19,7 @@ export const spec: CommandSpec = {
 };
 
 interface NodeCost { name: string; op: string; params: number; macs: number; flops: number }
-interface FlopReport { nodes: NodeCost[]; params: number; macs: number; flops: number; unknown: string[] }
+interface FlopReport { nodes: NodeCost[]; params: number; macs: number; flops: number; unknown: string[]; loop?: { nodes: number; macs: number; flops: number } }
 interface Costing {
   inferShapes(g: Graph, inputShapes?: Record<string, number[]>): unknown;
   countFlops(g: Graph, shapes?: unknown): FlopReport;
@@ -125,6 +125,7 @@ export async function run(ctx: Ctx): Promise<number> {
     report = costing.countFlops(g, costing.inferShapes(g, pinned));
     out('');
     out(`Parameters: ${fmt(report.params)} (${humanCount(report.params)}), MACs: ${fmt(report.macs)} (${humanCount(report.macs)}), FLOPs: ${fmt(report.flops)} (${humanCount(report.flops)})${Object.keys(pinned).length ? ` for ${Object.entries(pinned).map(([k, v]) => `${k}=[${v.join(',')}]`).join(' ')}` : ''}`);
+    if (report.loop) out(`${fmt(report.loop.nodes)} of these nodes run inside while loops: their ${fmt(report.loop.macs)} MACs (${fmt(report.loop.flops)} FLOPs) are for one iteration, counted once`);
     const rows = report.nodes.filter((n) => n.params || n.macs);
     const limit = ctx.num('layers') ?? 50;
     const shown = limit > 0 ? rows.slice(0, limit) : rows;
@@ -168,7 +169,7 @@ export async function run(ctx: Ctx): Promise<number> {
     controlEdges,
     devices: Object.fromEntries(devices),
     ops: Object.fromEntries(ops),
-    ...(report ? { params: report.params, macs: report.macs, flops: report.flops, layers: report.nodes, unknownCost: report.unknown, inputShapes: pinned } : {}),
+    ...(report ? { params: report.params, macs: report.macs, flops: report.flops, loop: report.loop, layers: report.nodes, unknownCost: report.unknown, inputShapes: pinned } : {}),
   });
   for (const l of lines) ctx.print(l);
   return 0;

@@ -75,6 +75,40 @@ describe('countFlops on hand-computed graphs', () => {
   });
 });
 
+describe('countFlops in while loops (issue 17)', () => {
+  it('counts weights reached through Enter and reports the loop body cost as per iteration', () => {
+    const b = new G();
+    b.ph('x', [1, 4]);
+    b.c('w', new Array(12).fill(1), [4, 3], 'float32');
+    b.op('w/read', 'Identity', ['w']);
+    b.op('enter_w', 'Enter', ['w/read'], { frame_name: str('loop'), is_constant: { b: true } });
+    b.op('enter_x', 'Enter', ['x'], { frame_name: str('loop') });
+    b.op('merge', 'Merge', ['enter_x', 'next']);
+    b.op('body', 'Identity', ['merge']);
+    b.op('mm', 'MatMul', ['body', 'enter_w']);
+    b.op('next', 'NextIteration', ['mm']);
+    b.op('exit', 'Exit', ['merge']);
+    b.c('w2', new Array(8).fill(1), [4, 2], 'float32');
+    b.op('after', 'MatMul', ['exit', 'w2']);
+    const r = countFlops(b.g);
+    const by = Object.fromEntries(r.nodes.map((n) => [n.name, n]));
+    expect(by.mm).toMatchObject({ params: 12, macs: 12 });
+    expect(by.after).toMatchObject({ params: 8, macs: 8 });
+    expect(r.params).toBe(20);
+    // only the MatMul inside the loop is loop work; the one after the Exit is not
+    expect(r.loop).toEqual({ nodes: 1, macs: 12, flops: 24 });
+  });
+
+  it('KWS LSTM: all 78,516 parameters (the loop weights come in through Enter), loop MACs noted', () => {
+    const p = modelPath('arm-kws-lstm-s/LSTM_S.pb');
+    if (!p) return;
+    const r = countFlops(readGraph(p));
+    expect(r.params).toBe(78516);
+    expect(r.loop!.macs).toBeGreaterThan(0);
+    expect(r.loop!.macs).toBeLessThan(r.macs);
+  });
+});
+
 describe('countFlops on real models', () => {
   it('simple MNIST: 7,850 parameters and 7,840 MACs', () => {
     const p = modelPath('armnn-simple-mnist/simple_mnist_tf.pb');

@@ -1,6 +1,6 @@
 import { type DType, isFloatDType } from '../dtype.js';
 import type { Graph, Node } from '../graph.js';
-import { tensorName } from '../graph.js';
+import { parseInput, tensorName } from '../graph.js';
 import { inferShapes, weightSource, type ShapeMap } from './infer.js';
 import { numel } from './shape-fns.js';
 import type { TensorInfo } from './types.js';
@@ -23,6 +23,8 @@ export interface FlopReport {
   flops: number;
   /** compute nodes whose cost could not be counted because a shape was unknown */
   unknown: string[];
+  /** Nodes inside TF1 while loops: their MACs and FLOPs above are for one iteration. */
+  loop?: { nodes: number; macs: number; flops: number };
 }
 
 const PASS_THROUGH = new Set(['Identity', 'Snapshot', 'StopGradient', 'PreventGradient', 'CheckNumerics', 'IdentityN', 'Enter']);
@@ -138,6 +140,36 @@ export function batchOneInputs(graph: Graph): Record<string, number[]> {
   return out;
 }
 
+/** Ops a weight passes through unchanged on its way to a layer (Enter brings it into a while loop). */
+const WEIGHT_PATH = new Set([...PASS_THROUGH, 'ReadVariableOp']);
+
+/** The Const or variable behind `tensor`, looking through Identity-like nodes and loop Enters. */
+function paramSource(graph: Graph, tensor: string): Node | undefined {
+  let t = tensor;
+  for (let hops = 0; hops < 64; hops++) {
+    const src = weightSource(graph, t);
+    if (src) return src;
+    const r = parseInput(t);
+    const n = graph.get(r.node);
+    if (!n || r.control || r.port !== 0 || !WEIGHT_PATH.has(n.op) || !n.dataInputs.length) return undefined;
+    t = n.dataInputs[0]!;
+  }
+  return undefined;
+}
+
+/** While-loop nesting depth of each node: +1 after an Enter, -1 after an Exit (back edges ignored by topoOrder). */
+function loopDepths(order: readonly Node[]): Map<string, number> {
+  const depth = new Map<string, number>();
+  for (const n of order) {
+    let d = 0;
+    for (const s of n.inputs) d = Math.max(d, depth.get(parseInput(s).node) ?? 0);
+    if (n.op === 'Enter' || n.op === 'RefEnter') d++;
+    else if ((n.op === 'Exit' || n.op === 'RefExit') && d > 0) d--;
+    depth.set(n.name, d);
+  }
+  return depth;
+}
+
 /**
  * Parameters, MACs and FLOPs per node, per example: without `shapes`, Placeholders with an
  * unknown batch are inferred with batch 1, and any remaining unknown leading dim counts as 1.
@@ -149,13 +181,15 @@ export function batchOneInputs(graph: Graph): Record<string, number[]> {
 export function countFlops(graph: Graph, shapes: ShapeMap = inferShapes(graph, batchOneInputs(graph))): FlopReport {
   const seen = new Set<string>();
   const report: FlopReport = { nodes: [], params: 0, macs: 0, flops: 0, unknown: [] };
-  for (const node of graph.topoOrder()) {
+  const order = graph.topoOrder();
+  const depth = loopDepths(order);
+  for (const node of order) {
     if (node.op === 'Const' || PASS_THROUGH.has(node.op)) continue;
     let params = 0;
     // optimizer updates, initializers and savers touch every variable (slots too): not layers
     const reads = !NOT_A_LAYER.test(node.op);
     for (const s of reads ? node.dataInputs : []) {
-      const src = weightSource(graph, s);
+      const src = paramSource(graph, s);
       if (!src || seen.has(src.name)) continue;
       if (src.op !== 'Const' && OPTIMIZER_SLOT.test(src.name)) continue;
       const info = src.op === 'VarHandleOp' ? variableInfo(src) : shapes.get(src.name);
@@ -173,6 +207,12 @@ export function countFlops(graph: Graph, shapes: ShapeMap = inferShapes(graph, b
     report.params += params;
     report.macs += macs;
     report.flops += flops;
+    if ((depth.get(node.name) ?? 0) > 0 && (macs || flops)) {
+      const l = (report.loop ??= { nodes: 0, macs: 0, flops: 0 });
+      l.nodes++;
+      l.macs += macs;
+      l.flops += flops;
+    }
   }
   return report;
 }
