@@ -37,13 +37,13 @@ function uniqueNames(tensors: LTensor[]): void {
  * float32 op input becomes FLOAT16 under its own name, and a DEQUANTIZE to `<name>_dequantize`
  * (float32) is inserted before its first consumer.
  */
-export function toFloat16Weights(g: LGraph): void {
+export function toFloat16Weights(g: LGraph, opts: { biases?: boolean } = {}): void {
   const cons = consumers(g);
   const done = new Map<LTensor, LTensor>();
   const ops: LOp[] = [];
   for (const op of g.ops) {
     for (const t of op.inputs) {
-      if (!t?.data || t.type !== 'float32' || done.has(t) || !cons.get(t)?.length) continue;
+      if (!t?.data || t.type !== 'float32' || done.has(t) || !cons.get(t)?.length || (t.role === 'bias' && !opts.biases)) continue;
       const f32 = { name: t.name, role: t.role };
       t.type = 'float16';
       t.data = float32ToHalfBits(t.data as Float32Array);

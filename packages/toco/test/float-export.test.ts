@@ -1,0 +1,118 @@
+/**
+ * float32 / float16 export of real graphs, run in LiteRT.js, against the GraphDef on tfpass's
+ * runtime (TensorFlow.js). Inputs: seeded uniform [-1, 1) (mulberry32). Equality is
+ * |a − b| ≤ atol + rtol·|b| with rtol 1e-5 (float32) / 1e-3 (float16) and atol = rtol · max|b|
+ * (a scale-relative floor: accumulation order differs between XNNPACK and TF.js for values near 0).
+ */
+import { describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import type { Graph } from '@tfpass/core';
+import { Tensor, readGraph, float32ToHalfBits, halfBitsToFloat32 } from '@tfpass/core';
+import { modelsDir } from '@tfpass/core/testing';
+import { runGraph } from '@tfpass/runtime';
+import { writeTflite } from '@tfpass/tflite';
+import { convertGraph, lowerToOps, type ConvertOptions } from '../src/index.js';
+import { emitModel } from '../src/emit.js';
+import { runTflite } from './litert.js';
+
+const dir = modelsDir();
+
+function uniform(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+export interface Compared {
+  maxAbs: number;
+  maxRef: number;
+  worst: number;
+}
+
+/** Largest |a−b| / (atol + rtol|b|) over all elements: ≤ 1 means equal within tolerance. */
+export function compare(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number): Compared {
+  let maxRef = 0;
+  for (let i = 0; i < b.length; i++) maxRef = Math.max(maxRef, Math.abs(b[i]!));
+  const atol = rtol * maxRef;
+  let worst = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    maxAbs = Math.max(maxAbs, d);
+    worst = Math.max(worst, d / (atol + rtol * Math.abs(b[i]!)));
+  }
+  return { maxAbs, maxRef, worst };
+}
+
+async function checkFloat(graph: Graph, opts: ConvertOptions, rtol: number, seed = 7): Promise<Compared[]> {
+  const { model } = convertGraph(graph, opts);
+  const bytes = writeTflite(model);
+  const sg = model.subgraphs[0]!;
+  const feeds = sg.inputs.map((i, k) => {
+    const t = sg.tensors[i]!;
+    return { name: t.name, shape: t.shape, data: uniform(t.shape.reduce((x, y) => x * y, 1), seed + k) };
+  });
+  const lite = await runTflite(bytes, feeds);
+  const ref = await runGraph(graph, Object.fromEntries(feeds.map((f) => [f.name, new Tensor('float32', f.shape, f.data)])), opts.outputArrays);
+  return ref.map((r, i) => {
+    expect(lite[i]!.length).toBe(r.size);
+    return compare(lite[i]!, r.toFloat32(), rtol);
+  });
+}
+
+describe.skipIf(!dir)('float export runs in LiteRT.js and equals the GraphDef', () => {
+  const cases: [string, string, ConvertOptions][] = [
+    ['tiny_conv (FAKE_QUANT kept)', 'speech-tiny-conv-qat/tiny_conv.pb', { inputArrays: ['Reshape_2'], outputArrays: ['labels_softmax'], inputShapes: [[1, 98, 40, 1]] }],
+    ['keras-mobilenet-0.25-128', 'keras-mobilenet-0.25-128/mnet.pb', { outputArrays: ['output_0'] }],
+    ['arm-kws-ds-cnn-s cut at Mfcc', 'arm-kws-ds-cnn-s/DS_CNN_S.pb', { inputArrays: ['Mfcc'], outputArrays: ['labels_softmax'], inputShapes: [[1, 49, 10]] }],
+    ['tf-doc-localisation-mnv2', 'tf-doc-localisation-mnv2/frozen_model.pb', { outputArrays: ['keypoints_pred'] }],
+  ];
+  for (const [label, file, opts] of cases) {
+    test(`${label}: float32 within 1e-5`, async () => {
+      const g = readGraph(join(dir!, file));
+      const r = await checkFloat(g, opts, 1e-5);
+      console.log(label, JSON.stringify(r));
+      for (const c of r) expect(c.worst).toBeLessThanOrEqual(1);
+    });
+  }
+  test('arm-kws-ds-cnn-s: float16 weights within 1e-3 of the GraphDef', async () => {
+    const g = readGraph(join(dir!, 'arm-kws-ds-cnn-s/DS_CNN_S.pb'));
+    const r = await checkFloat(g, { inputArrays: ['Mfcc'], outputArrays: ['labels_softmax'], inputShapes: [[1, 49, 10]], float16Weights: true }, 1e-3);
+    console.log('ds-cnn float16', JSON.stringify(r));
+    for (const c of r) expect(c.worst).toBeLessThanOrEqual(1);
+  });
+  test('keras-mobilenet-0.25-128: float16 model = float32 model with the same rounded weights (1e-4); vs the GraphDef within 2.5 % of the range', async () => {
+    const g = readGraph(join(dir!, 'keras-mobilenet-0.25-128/mnet.pb'));
+    const opts = { outputArrays: ['output_0'] };
+    const half = emitModel(lowerToOps(g, { ...opts, float16Weights: true })).model;
+    expect(half.operatorCodes.some((c) => c.builtin === 'DEQUANTIZE' && c.version === 2)).toBe(true);
+    const halfTensors = half.subgraphs[0]!.tensors.filter((t) => t.type === 'float16');
+    expect(halfTensors.length).toBeGreaterThan(20);
+    for (const t of halfTensors) expect(half.subgraphs[0]!.tensors.some((u) => u.name === `${t.name}_dequantize` && u.type === 'float32')).toBe(true);
+    // The same lowering with every float constant rounded to float16 and kept float32.
+    const lg = lowerToOps(g, opts);
+    for (const op of lg.ops) for (const t of op.inputs) if (t?.data && t.type === 'float32' && t.role !== 'bias') t.data = halfBitsToFloat32(float32ToHalfBits(t.data as Float32Array));
+    const rounded = emitModel(lg).model;
+    const shape = [1, 128, 128, 3];
+    const x = uniform(128 * 128 * 3, 11);
+    const [a] = await runTflite(writeTflite(half), [{ data: x, shape }]);
+    const [b] = await runTflite(writeTflite(rounded), [{ data: x, shape }]);
+    // XNNPACK packs float16 weights on its own path: measured within 2.6e-5 of max|b|, asserted at 1e-4.
+    const c = compare(a!, b!, 1e-4);
+    console.log('mnet float16 vs rounded float32', JSON.stringify(c));
+    expect(c.worst).toBeLessThanOrEqual(1);
+    const [ref] = await runGraph(g, { input_1: new Tensor('float32', shape, x) }, ['output_0']);
+    // float16 rounding of 27 layers' weights is itself ~1.6 % of the output range on this net
+    // (measured 0.093 of 6 on this input); the 1e-3 target holds on DS-CNN (above), not here.
+    const vsGraph = compare(a!, ref!.toFloat32(), 1e-3);
+    console.log('mnet float16 vs GraphDef', JSON.stringify(vsGraph));
+    expect(vsGraph.maxAbs).toBeLessThanOrEqual(0.025 * vsGraph.maxRef);
+  });
+});
