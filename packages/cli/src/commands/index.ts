@@ -21,6 +21,7 @@ export const commands = new Map<string, CommandEntry>([
   ['passes', { summary: 'list every installed pass', load: () => import('./passes.js') }],
   ['help', { summary: 'help for a command or a pass', load: () => import('./help.js') }],
   ['run', { summary: 'run a graph on given or random inputs', load: () => import('./run.js') }],
+  ['eval', { summary: 'accuracy (top1/top5/mIoU) of a graph or .tflite on labelled images, TFRecords or .npy (needs @tfpass/data)', load: () => import('./eval.js') }],
   ['verify', { summary: 'check two graphs compute the same outputs', load: () => import('./verify.js') }],
   ['trace', { summary: 'statistics of intermediate tensors', load: () => import('./trace.js') }],
   ['ckpt', { summary: 'list or compare checkpoints (ckpt ls|diff)', load: () => import('./ckpt.js') }],
