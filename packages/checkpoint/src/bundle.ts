@@ -261,6 +261,9 @@ export function readCheckpoint(prefixOrPath: string): Checkpoint {
       throw new CheckpointError(indexFile, `corrupt BundleEntryProto for key '${dec.decode(key)}': ${(e as Error).message}`, { cause: e });
     }
     const sk = decodeSliceKey(key);
+    const label = sk ? `${sk.name} (slice ${formatExtents(sk.extents)})` : dec.decode(key);
+    const bad = entryProblem(p, header.numShards);
+    if (bad) throw new CheckpointError(indexFile, `tensor '${label}': ${bad}; the checkpoint is corrupt`);
     const shape = shapeFromProto(p.shape) ?? [];
     const entry: CheckpointEntry = {
       name: sk ? sk.name : dec.decode(key),
@@ -277,6 +280,32 @@ export function readCheckpoint(prefixOrPath: string): Checkpoint {
     else entries.set(entry.name, entry);
   }
   return new BundleReader(prefix, header, entries, sliceEntries, table.blockCompression);
+}
+
+/**
+ * What is wrong with an index entry on its own (no data file read): dtype DT_INVALID or unknown,
+ * unknown rank or negative dims, element counts or byte sizes beyond what any file can hold,
+ * negative offsets, a shard outside the header's range, a POD size that does not match the shape.
+ */
+function entryProblem(p: BundleEntryProto, numShards: number): string | undefined {
+  const dtype = dtypeFromEnum(p.dtype);
+  if (p.dtype === 0) return 'dtype is DT_INVALID';
+  if (dtype === 'invalid') return `dtype enum ${p.dtype} is not a TensorFlow DataType`;
+  if (p.shape?.unknownRank) return 'shape has unknown rank';
+  const dims = (p.shape?.dim ?? []).map((d) => d.size);
+  if (dims.some((d) => d < 0n)) return `shape [${dims.join(',')}] has a negative dimension`;
+  const n = dims.reduce((a, b) => a * b, 1n);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) return `shape [${dims.join(',')}] declares ${n} elements, more than any file can hold`;
+  if (p.offset < 0n) return `negative data offset ${p.offset}`;
+  if (p.size < 0n) return `negative byte size ${p.size}`;
+  if (p.offset + p.size > BigInt(Number.MAX_SAFE_INTEGER)) return `bytes ${p.offset}..${p.offset + p.size} lie beyond any file`;
+  if (p.shardId < 0 || p.shardId >= Math.max(1, numShards)) return `shard ${p.shardId} is outside 0..${Math.max(1, numShards) - 1}`;
+  const pod = BigInt(dtypeSize(dtype));
+  // A partitioned tensor's full entry lists slices and stores nothing itself.
+  if (p.slices.length === 0 && pod > 0n && p.size !== n * pod) return `${p.size} bytes stored, expected ${n * pod} for shape [${dims.join(',')}] ${dtype}`;
+  // Each stored string needs at least one byte (its length varint).
+  if (p.slices.length === 0 && dtype === 'string' && n > p.size) return `${n} strings declared in ${p.size} bytes`;
+  return undefined;
 }
 
 class BundleReader implements Checkpoint {
@@ -348,10 +377,14 @@ class BundleReader implements Checkpoint {
     let s = this.fds.get(id);
     if (!s) {
       const file = dataFileName(this.prefix, id, this.header.numShards);
+      let fd: number | undefined;
       try {
-        const fd = openSync(file, 'r');
-        s = { fd, size: fstatSync(fd).size, file };
+        fd = openSync(file, 'r');
+        const st = fstatSync(fd);
+        if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: st.isDirectory() ? 'EISDIR: is a directory, not a data file' : 'not a regular file' });
+        s = { fd, size: st.size, file };
       } catch (e) {
+        if (fd !== undefined) closeSync(fd);
         throw new CheckpointError(file, `cannot open checkpoint data file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
       }
       this.fds.set(id, s);
@@ -383,10 +416,16 @@ class BundleReader implements Checkpoint {
     const buf = store ? new Uint8Array(store.buffer, store.byteOffset, store.byteLength) : new Uint8Array(e.size);
     let got = 0;
     while (got < e.size) {
-      const r = readSync(s.fd, buf, got, e.size - got, e.offset + got);
+      let r: number;
+      try {
+        r = readSync(s.fd, buf, got, e.size - got, e.offset + got);
+      } catch (err) {
+        throw new CheckpointError(s.file, `cannot read tensor '${e.name}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      }
       if (r <= 0) break;
       got += r;
     }
+    if (got < e.size) throw new CheckpointError(s.file, `tensor '${e.name}': only ${got} of ${e.size} bytes could be read`);
     if (e.dtype === 'string') {
       const { data, crc } = decodeStrings(buf, n, s.file, e.name);
       if (crc !== unmaskCrc(e.crc32c)) throw new CheckpointError(s.file, `checksum mismatch for tensor '${e.name}' at byte ${e.offset}`);

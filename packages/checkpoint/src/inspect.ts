@@ -1,7 +1,8 @@
 /** What `tfpass ckpt ls` and `tfpass ckpt diff` print, as data. */
-import { dtypeSize, numElements, type Tensor } from '@tfpass/core';
+import { statSync } from 'node:fs';
+import { CheckpointError, dtypeSize, numElements, type Tensor } from '@tfpass/core';
 import { DataType } from '@tfpass/core/proto';
-import { readCheckpoint, formatExtents, type Checkpoint, type CheckpointEntry } from './bundle.js';
+import { dataFileName, readCheckpoint, formatExtents, type Checkpoint, type CheckpointEntry } from './bundle.js';
 
 export interface CheckpointRow {
   name: string;
@@ -23,9 +24,38 @@ function open(c: Checkpoint | string): Checkpoint {
   return typeof c === 'string' ? readCheckpoint(c) : c;
 }
 
-/** One row per tensor, in name order. */
+/**
+ * Check that every stored entry lies inside its data file, which exists and is a regular file
+ * (index-only problems are refused when the index is read). Throws CheckpointError naming the
+ * file and tensor.
+ */
+export function checkDataFiles(c: Checkpoint): void {
+  const sizes = new Map<number, { file: string; size: number }>();
+  const shardOf = (id: number) => {
+    let s = sizes.get(id);
+    if (s) return s;
+    const file = dataFileName(c.prefix, id, c.header.numShards);
+    let st;
+    try {
+      st = statSync(file);
+    } catch (e) {
+      throw new CheckpointError(file, `checkpoint data file is missing (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (!st.isFile()) throw new CheckpointError(file, `checkpoint data file is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`);
+    sizes.set(id, (s = { file, size: st.size }));
+    return s;
+  };
+  for (const e of c.entries.values()) {
+    if (e.slices.length) continue;
+    const s = shardOf(e.shardId);
+    if (e.offset + e.size > s.size) throw new CheckpointError(s.file, `tensor '${e.name}' (bytes ${e.offset}..${e.offset + e.size}) runs past the end of the file (${s.size} bytes)`);
+  }
+}
+
+/** One row per tensor, in name order; a checkpoint whose entries do not fit its files is refused. */
 export function listCheckpoint(ckpt: Checkpoint | string): CheckpointRow[] {
   const c = open(ckpt);
+  checkDataFiles(c);
   return [...c.entries.values()].map((e) => {
     const row: CheckpointRow = { name: e.name, dtype: dtypeName(e), shape: [...e.shape], bytes: e.size, shard: e.shardId };
     if (e.slices.length) {
