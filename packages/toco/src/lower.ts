@@ -253,10 +253,11 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
     };
     if (!rule) {
       unsupported.push(n);
-      if (opts.allowCustomOps) {
-        const count = Math.max(1, [...shapes.keys()].filter((s) => parseInput(s).node === n.name).length);
-        ops.push({ code: 'CUSTOM', customCode: n.op, inputs: n.dataInputs.map((_, i) => input(i)), outputs: Array.from({ length: count }, (_, k) => output(k)), node: n.name });
-      }
+      // Outputs are made either way, so the lowering goes on and every unsupported op is listed at once.
+      let count = 1;
+      while (shapes.has(tensorName(n.name, count))) count++;
+      const outs = Array.from({ length: count }, (_, k) => output(k));
+      if (opts.allowCustomOps) ops.push({ code: 'CUSTOM', customCode: n.op, inputs: n.dataInputs.map((_, i) => input(i)), outputs: outs, node: n.name });
       continue;
     }
     const used = new Set<string>();

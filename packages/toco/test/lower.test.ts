@@ -1,0 +1,141 @@
+/**
+ * Lowering on real graphs: the TOCO-made tiny_conv.tflite is the oracle for structure, names,
+ * options and (dequantized) weight values; errors name node, op and array.
+ */
+import { describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Graph, Tensor, readGraph } from '@tfpass/core';
+import { modelsDir } from '@tfpass/core/testing';
+import { readTflite, type Model } from '@tfpass/tflite';
+import { lowerGraph, convertGraph } from '../src/index.js';
+
+const dir = modelsDir();
+
+const opsOf = (m: Model) => m.subgraphs[0]!.operators.map((o) => m.operatorCodes[o.opcodeIndex]!.builtin);
+
+describe.skipIf(!dir)('tiny_conv.pb lowers as TOCO lowered it', () => {
+  const opts = { inputArrays: ['Reshape_2'], outputArrays: ['labels_softmax'], inputShapes: [[1, 98, 40, 1]] };
+  const lowered = () => lowerGraph(readGraph(join(dir!, 'speech-tiny-conv-qat/tiny_conv.pb')), opts);
+  const golden = () => readTflite(readFileSync(join(dir!, 'speech-tiny-conv-qat/tiny_conv.tflite')));
+
+  test('operators, operator codes, options, tensor names/shapes/order', () => {
+    const { model } = lowered();
+    const g = golden();
+    expect(opsOf(model)).toEqual(['DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'SOFTMAX']);
+    expect(model.operatorCodes).toEqual(g.operatorCodes.map((c) => ({ builtin: c.builtin, version: c.version })));
+    const sg = model.subgraphs[0]!;
+    const gs = g.subgraphs[0]!;
+    expect(sg.tensors.map((t) => [t.name, t.shape])).toEqual(gs.tensors.map((t) => [t.name, t.shape]));
+    expect(sg.inputs).toEqual(gs.inputs);
+    expect(sg.outputs).toEqual(gs.outputs);
+    sg.operators.forEach((o, i) => {
+      expect(o.inputs).toEqual(gs.operators[i]!.inputs);
+      expect(o.outputs).toEqual(gs.operators[i]!.outputs);
+    });
+    const dw = sg.operators[0]!.builtinOptions!;
+    expect(dw).toMatchObject({ type: 'DepthwiseConv2DOptions', padding: 'SAME', strideW: 2, strideH: 2, depthMultiplier: 8 });
+    // Float lowering keeps the fused Relu; TOCO's uint8 file has NONE because quantization drops it as trivial.
+    expect(dw.fusedActivationFunction).toBe('RELU');
+    expect(sg.tensors.every((t) => t.type === 'float32')).toBe(true);
+    expect(model.metadata.map((m) => m.name)).toEqual(['min_runtime_version']);
+    expect(new TextDecoder().decode(model.buffers[model.metadata[0]!.buffer]!.data)).toBe('1.5.0');
+    expect(model.description).toBe('TOCO Converted.');
+  });
+
+  test('float weights and biases equal the golden dequantized ones within one quantization step', () => {
+    const { model, roles, ranges } = lowered();
+    const g = golden();
+    const sg = model.subgraphs[0]!;
+    const gs = g.subgraphs[0]!;
+    let checked = 0;
+    sg.tensors.forEach((t, i) => {
+      const role = roles.get(i);
+      if (!role) return;
+      const gt = gs.tensors[i]!;
+      const q = gt.quantization!;
+      const scale = q.scale![0]!;
+      const zp = q.zeroPoint![0]!;
+      const raw = g.buffers[gt.buffer]!.data!;
+      const gq = gt.type === 'int32' ? new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)) : raw;
+      const mine = new Float32Array(model.buffers[t.buffer]!.data!.slice().buffer);
+      expect(mine.length).toBe(gq.length);
+      let worst = 0;
+      for (let k = 0; k < mine.length; k++) worst = Math.max(worst, Math.abs(mine[k]! - scale * (Number(gq[k]) - zp)));
+      expect(worst).toBeLessThanOrEqual(scale * 1.0001);
+      checked++;
+    });
+    expect(checked).toBe(4);
+    // Weight ranges come from the constant FakeQuants (narrow range), activations' from act_quant.
+    const byName = new Map(sg.tensors.map((t, i) => [t.name, ranges.get(i)]));
+    expect(byName.get('weights_quant/FakeQuantWithMinMaxVars')).toMatchObject({ min: -0.09362263977527618, narrowRange: true, numBits: 8 });
+    expect(byName.get('Relu')).toMatchObject({ min: 0, max: 19.199445724487305, source: 'act_quant/FakeQuantWithMinMaxVars' });
+    expect(byName.get('add_1')?.source).toBe('act_quant_1/FakeQuantWithMinMaxVars');
+  });
+
+  test('float mode keeps the activation FakeQuants as FAKE_QUANT with TOCO warning', () => {
+    const { model, notes } = convertGraph(readGraph(join(dir!, 'speech-tiny-conv-qat/tiny_conv.pb')), opts);
+    expect(opsOf(model)).toEqual(['DEPTHWISE_CONV_2D', 'FAKE_QUANT', 'FULLY_CONNECTED', 'FAKE_QUANT', 'SOFTMAX']);
+    expect(notes.some((n) => /FAKE_QUANT operation\(s\) were not converted/.test(n.message))).toBe(true);
+  });
+
+  test('errors: missing input array, unsupported op (TOCO wording), custom op with allow_custom_ops', () => {
+    const g = readGraph(join(dir!, 'speech-tiny-conv-qat/tiny_conv.pb'));
+    expect(() => lowerGraph(g, { ...opts, inputArrays: ['Reshape_9'] })).toThrow(/node 'Reshape_9': specified input array is not produced by any op in this graph.*'Reshape_2'/);
+    expect(() => lowerGraph(g, { ...opts, outputArrays: ['nope'] })).toThrow(/'nope': specified output array/);
+    // From the wav input, AudioMicrofrontend/DecodeWav have no builtin.
+    const e = (() => {
+      try {
+        lowerGraph(g, { outputArrays: ['labels_softmax'] });
+      } catch (err) {
+        return err as Error & { code?: string };
+      }
+      return undefined;
+    })();
+    expect(e?.code).toBe('E_UNSUPPORTED_OP');
+    expect(e?.message).toMatch(/not supported by the standard TensorFlow Lite runtime.*custom implementations: AudioMicrofrontend, DecodeWav/);
+    expect(e?.message).not.toMatch(/\n/);
+  });
+});
+
+describe('op table on small graphs', () => {
+  const f32 = { type: 'float32' } as const;
+  function graph(build: (g: Graph, c: (name: string, shape: number[], v: number[]) => string) => void): Graph {
+    const g = new Graph();
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: f32, shape: { shape: [1, 4, 4, 2] } } });
+    const c = (name: string, shape: number[], v: number[]) => g.addNode({ name, op: 'Const', attrs: { dtype: f32, value: { tensor: Tensor.fromValues('float32', shape, v) } } }).name;
+    build(g, c);
+    return g;
+  }
+
+  test('custom op with --allow_custom_ops; unsupported without', () => {
+    const g = graph((g) => {
+      g.addNode({ name: 'y', op: 'Erf', inputs: ['x'], attrs: { T: f32 } });
+    });
+    expect(() => lowerGraph(g, { outputArrays: ['y'] })).toThrow(/node 'y': op 'Erf' is not supported.*Erf \(nodes: y\)/);
+    const { model } = lowerGraph(g, { outputArrays: ['y'], allowCustomOps: true });
+    expect(model.operatorCodes).toEqual([{ builtin: 'CUSTOM', customCode: 'Erf', version: 1 }]);
+  });
+
+  test('Keras clip Relu→Minimum(6)→Maximum(0) fuses as RELU6; BN Mul/Add fold into the conv bias and weights', () => {
+    const g = graph((g, c) => {
+      g.addNode({ name: 'conv', op: 'Conv2D', inputs: ['x', c('w', [1, 1, 2, 3], [1, 2, 3, 4, 5, 6])], attrs: { T: f32, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'SAME' } } });
+      g.addNode({ name: 'mul', op: 'Mul', inputs: ['conv', c('s', [3], [2, 3, 4])], attrs: { T: f32 } });
+      g.addNode({ name: 'add', op: 'Add', inputs: ['mul', c('b', [3], [0.5, 1, 1.5])], attrs: { T: f32 } });
+      g.addNode({ name: 'relu', op: 'Relu', inputs: ['add'], attrs: { T: f32 } });
+      g.addNode({ name: 'min', op: 'Minimum', inputs: ['relu', c('six', [], [6])], attrs: { T: f32 } });
+      g.addNode({ name: 'max', op: 'Maximum', inputs: ['min', c('zero', [], [0])], attrs: { T: f32 } });
+    });
+    const { model } = lowerGraph(g, { outputArrays: ['max'] });
+    const sg = model.subgraphs[0]!;
+    expect(opsOf(model)).toEqual(['CONV_2D']);
+    const op = sg.operators[0]!;
+    expect(op.builtinOptions!.fusedActivationFunction).toBe('RELU6');
+    expect(sg.tensors[op.outputs[0]!]!.name).toBe('max');
+    const data = (i: number) => Array.from(new Float32Array(model.buffers[sg.tensors[op.inputs[i]!]!.buffer]!.data!.slice().buffer));
+    // OHWI: out channel o holds w[0,0,:,o]·s[o].
+    expect(data(1)).toEqual([1 * 2, 4 * 2, 2 * 3, 5 * 3, 3 * 4, 6 * 4]);
+    expect(data(2)).toEqual([0.5, 1, 1.5]);
+    expect(sg.tensors[op.inputs[2]!]!.name).toBe('conv_bias');
+  });
+});
