@@ -14,6 +14,9 @@ import { writeTflite } from '@tfpass/tflite';
 import { convertGraph, lowerToOps, type ConvertOptions } from '../src/index.js';
 import { emitModel } from '../src/emit.js';
 import { runTflite } from './litert.js';
+import * as core from '@tfpass/core';
+import { buildDemoModel, DEMO_INPUT, DEMO_LOGITS, DEMO_OUTPUT } from '@tfpass/train';
+import { fuseInstanceNorms } from '@tfpass/pass-instance-norm';
 
 const dir = modelsDir();
 
@@ -66,6 +69,29 @@ async function checkFloat(graph: Graph, opts: ConvertOptions, rtol: number, seed
     return compare(lite[i]!, r.toFloat32(), rtol);
   });
 }
+
+describe('the BiSeNetV2-style demo net (packages/train) in float', () => {
+  for (const fused of [false, true]) {
+    test(`${fused ? 'after fuse_instance_norm' : 'as built (SquaredDifference/Sqrt/RealDiv instance norm)'}: logits within 1e-5, ArgMax equal`, async () => {
+      const g = buildDemoModel({ seed: 3, size: 32 });
+      if (fused) expect(fuseInstanceNorms(g, core).length).toBe(1);
+      const { model } = convertGraph(g, { outputArrays: [DEMO_LOGITS, DEMO_OUTPUT] });
+      const ops = model.subgraphs[0]!.operators.map((o) => model.operatorCodes[o.opcodeIndex]!.builtin);
+      // Batch norms fold into the convs; the instance norm stays as elementwise ops.
+      expect(ops).not.toContain('FAKE_QUANT');
+      expect(ops.filter((o) => o === 'MUL').length).toBe(fused ? 2 : 0);
+      expect(ops).toContain(fused ? 'RSQRT' : 'SQUARED_DIFFERENCE');
+      const x = uniform(32 * 32 * 3, 5);
+      const [logits, pred] = await runTflite(writeTflite(model), [{ data: x, shape: [1, 32, 32, 3] }]);
+      const [rl, rp] = await runGraph(g, { [DEMO_INPUT]: new Tensor('float32', [1, 32, 32, 3], x) }, [DEMO_LOGITS, DEMO_OUTPUT]);
+      const c = compare(logits!, rl!.toFloat32(), 1e-5);
+      console.log('demo', fused, JSON.stringify(c));
+      expect(c.worst).toBeLessThanOrEqual(1);
+      const same = Array.from(pred!).filter((v, i) => v === Number(rp!.toNumbers()[i])).length;
+      expect(same).toBe(pred!.length);
+    });
+  }
+});
 
 describe.skipIf(!dir)('float export runs in LiteRT.js and equals the GraphDef', () => {
   const cases: [string, string, ConvertOptions][] = [
