@@ -120,7 +120,7 @@ export function attrFromJson(j: AttrJson): AttrValue {
  */
 export class Attrs {
   /** @internal */
-  constructor(private readonly map: { [k: string]: AttrValue }, private readonly onChange?: () => void) {}
+  constructor(private readonly map: { [k: string]: AttrValue }, private readonly onChange?: () => void, private readonly owner?: () => string) {}
 
   has(name: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.map, name);
@@ -175,7 +175,21 @@ export class Attrs {
   getBool(name: string): boolean { return this.get(name, 'b').value as boolean; }
   getType(name: string): DType { return dtypeFromEnum(this.get(name, 'type').value as number); }
   getShape(name: string): Shape | null { return shapeFromProto(this.get(name, 'shape').value as never); }
-  getTensor(name: string): Tensor { return tensorFromProto(this.get(name, 'tensor').value as never); }
+  getTensor(name: string): Tensor {
+    try {
+      return tensorFromProto(this.get(name, 'tensor').value as never);
+    } catch (e) {
+      // A refused size names the node: the limit error itself does not know it.
+      if (this.owner && e instanceof TfpassError && e.code === 'E_LIMIT') e.message = `node '${this.owner()}': ${e.message}`;
+      throw e;
+    }
+  }
+  /** dtype, shape and element count of a tensor attr, read from the proto (values are not decoded). */
+  getTensorInfo(name: string): { dtype: DType; shape: Shape; size: number } {
+    const p = this.get(name, 'tensor').value as { dtype: number; tensorShape?: never };
+    const shape = shapeFromProto(p.tensorShape) ?? [];
+    return { dtype: dtypeFromEnum(p.dtype), shape, size: shape.reduce((a, d) => a * Math.max(0, d), 1) };
+  }
   getFunc(name: string): FuncAttr { return funcToJson(this.get(name, 'func').value as NameAttrList); }
 
   private list(name: string) {

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'E_USAGE'
   | 'E_CHECKPOINT'
   | 'E_NUMERIC'
+  | 'E_LIMIT'
   | 'E_INTERNAL';
 
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -30,6 +31,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   E_UNSUPPORTED_OP: 11,
   E_CHECKPOINT: 12,
   E_NUMERIC: 13,
+  E_LIMIT: 14,
   E_INTERNAL: 70,
 };
 
@@ -137,6 +139,13 @@ export class UsageError extends TfpassError {
 export class CheckpointError extends TfpassError {
   constructor(readonly file: string, detail: string, options?: { cause?: unknown }) {
     super('E_CHECKPOINT', `${file}: ${detail}`, options);
+  }
+}
+
+/** A tensor larger than the configured limit (--max_tensor_bytes), refused before allocating it. */
+export class TensorLimitError extends TfpassError {
+  constructor(detail: string) {
+    super('E_LIMIT', detail);
   }
 }
 

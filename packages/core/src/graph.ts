@@ -68,7 +68,7 @@ export class Node {
 
   /** Typed view of the node's attributes (made on first use: most nodes are never asked). */
   get attrs(): Attrs {
-    return (this._attrs ??= new Attrs(this.def.attr));
+    return (this._attrs ??= new Attrs(this.def.attr, undefined, () => this.def.name));
   }
 
   get name(): string { return this.def.name; }

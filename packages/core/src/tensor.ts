@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { TensorProtoSchema, type TensorProto } from './gen/tensorflow/core/framework/tensor_pb.js';
 import { TensorShapeProtoSchema, type TensorShapeProto } from './gen/tensorflow/core/framework/tensor_shape_pb.js';
 import { type DType, dtypeFromEnum, dtypeToEnum, dtypeSize } from './dtype.js';
-import { GraphFormatError, TfpassError } from './errors.js';
+import { GraphFormatError, TensorLimitError, TfpassError } from './errors.js';
 
 export type NumericArray =
   | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
@@ -93,6 +93,7 @@ export class Tensor {
 
   static zeros(dtype: DType, shape: Shape): Tensor {
     const n = numElements(shape);
+    checkTensorSize(dtype, n);
     if (dtype === 'string') return new Tensor(dtype, [...shape], Array.from({ length: n }, () => new Uint8Array()));
     return new Tensor(dtype, [...shape], allocate(dtype, n));
   }
@@ -104,8 +105,55 @@ export function numElements(shape: Shape): number {
   return n;
 }
 
-/** A typed array of the dtype's storage type. */
+// ---- the tensor size limit ---------------------------------------------------------------
+
+const DEFAULT_MAX_TENSOR_BYTES = 2 * 2 ** 30;
+let maxBytesSetting: number | undefined;
+
+/**
+ * Largest tensor (bytes) tfpass allocates: `setMaxTensorBytes` (the CLI's --max_tensor_bytes),
+ * else $TFPASS_MAX_TENSOR_BYTES, else 2 GiB. A file may declare a splat Const of billions of
+ * elements in a few bytes; it is refused before anything is allocated.
+ */
+export function maxTensorBytes(): number {
+  if (maxBytesSetting !== undefined) return maxBytesSetting;
+  const env = process.env.TFPASS_MAX_TENSOR_BYTES;
+  const v = env ? parseByteSize(env) : undefined;
+  return v ?? DEFAULT_MAX_TENSOR_BYTES;
+}
+
+/** `1073741824`, `512M`, `4G`, `2GiB` -> bytes; undefined when not a size. */
+export function parseByteSize(s: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(s);
+  if (!m) return undefined;
+  const mul = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const v = Math.floor(Number(m[1]) * mul);
+  return Number.isSafeInteger(v) && v > 0 ? v : undefined;
+}
+
+export function setMaxTensorBytes(bytes: number | undefined): void {
+  if (bytes !== undefined && !(Number.isSafeInteger(bytes) && bytes > 0)) throw new TfpassError('E_USAGE', `--max_tensor_bytes must be a positive number of bytes, got ${bytes}`);
+  maxBytesSetting = bytes;
+}
+
+function human(b: number): string {
+  return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${b} bytes`;
+}
+
+/** Refuse (E_LIMIT) a tensor of `elements` elements of `dtype` that exceeds the limit. */
+export function checkTensorSize(dtype: DType, elements: number, what = 'a tensor'): void {
+  // Strings are counted at 16 bytes each (an array slot plus an empty byte string).
+  const per = dtype === 'string' ? 16 : Math.max(1, dtypeSize(dtype));
+  const bytes = elements * per;
+  const limit = maxTensorBytes();
+  if (!(bytes <= limit)) {
+    throw new TensorLimitError(`${what} of ${elements} ${dtype} elements (${human(bytes)}) exceeds the tensor size limit of ${human(limit)}; raise it with --max_tensor_bytes=BYTES (or TFPASS_MAX_TENSOR_BYTES)`);
+  }
+}
+
+/** A typed array of the dtype's storage type (refused with E_LIMIT beyond maxTensorBytes()). */
 export function allocate(dtype: DType, n: number): Exclude<TensorData, Uint8Array[]> {
+  checkTensorSize(dtype, n);
   switch (dtype) {
     case 'float32': return new Float32Array(n);
     case 'float64': return new Float64Array(n);
@@ -265,6 +313,7 @@ export function tensorFromProto(p: TensorProto): Tensor {
   const shape = shapeFromProto(p.tensorShape) ?? [];
   const n = numElements(shape);
   if (dtype === 'string') {
+    checkTensorSize(dtype, n, 'a string tensor');
     const out: Uint8Array[] = new Array(n);
     fillFrom(out, p.stringVal, new Uint8Array());
     return new Tensor(dtype, shape, out);
