@@ -16,6 +16,7 @@ const GRADIENT_SCOPE = /(^|\/)gradients(_\d+)?\//;
 const VARIABLES = new Set(['VariableV2', 'Variable', 'VarHandleOp']);
 const ADDS = new Set(['Add', 'AddV2']);
 const BIAS_ADDS = new Set(['Add', 'AddV2', 'BiasAdd']);
+const BATCH_NORMS = new Set(['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', 'BatchNormWithGlobalNormalization']);
 
 export type SiteName =
   | 'weights_quant'
@@ -230,6 +231,16 @@ export function planQuantization(graph: Graph, opts: PlanOptions = {}): Site[] {
     if (!QUANTIZABLE.has(n.op)) continue;
     const inner = unordered2(n, matchLayerOutput);
     if (inner) take({ layer: inner.layer, weight: inner.weight, activation: inner.layer });
+  }
+  // Not in contrib, whose patterns need a bias, an activation or a following layer (so a conv
+  // into a pool, a concat or a reshape kept float weights): every other layer with a weight gets
+  // weights_quant and an output range. A layer a batch norm reads is left alone: either the norm
+  // is folded for training (this layer only feeds its batch statistics; the `_Fold` copy is
+  // quantized) or it is not folded, and quantizing weights the converter will rescale is wrong.
+  for (const n of nodes) {
+    if (matched.has(n)) continue;
+    const m = matchLayer(n);
+    if (m && !consumersOf(n).some((c) => BATCH_NORMS.has(c.op))) take({ layer: n, weight: m.weight, activation: n });
   }
 
   /** Keras `relu(max_value=6)`: Relu → Minimum(·, c) → Maximum(·, 0) is one Relu6 (range after the clip). */
