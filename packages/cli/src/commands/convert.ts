@@ -6,13 +6,15 @@ import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { checkNotInput } from '../graphs.js';
 import { needModule } from '../optional.js';
+import { TOCO_FLAGS, convertToTflite, tocoOptions } from './toco.js';
 
 export const spec: CommandSpec = {
-  usage: 'convert IN OUT [--output_as_text] [--quantize uint8|uint16|float16] [--force]',
+  usage: 'convert IN OUT [--output_as_text] [--quantize uint8|uint16|float16] [--force] | convert G.pb M.tflite --output_arrays y [tfpass toco flags]',
   summary:
     'Convert a graph: .pb <-> .pbtxt, MetaGraphDef (.meta) or SavedModel -> GraphDef, TF.js graph model (model.json + shards) <-> GraphDef. ' +
-    'OUT ending in model.json, or an existing folder, is written as a TF.js model.',
+    'OUT ending in model.json, or an existing folder, is written as a TF.js model; OUT ending in .tflite is converted as `tfpass toco` does, with its flags.',
   flags: {
+    ...TOCO_FLAGS,
     output_as_text: { type: 'bool', description: 'write a text GraphDef whatever the extension' },
     quantize: { type: 'string', value: 'uint8|uint16|float16', description: 'TF.js output: store float weights quantized, as the TF.js converter does' },
     tags: { type: 'string', value: 'serve', description: 'SavedModel input: tag set to pick (comma-separated)' },
@@ -31,6 +33,7 @@ const isTfjs = (p: string) => /\.json$/i.test(p) || (existsSync(p) && statSync(p
 export async function run(ctx: Ctx): Promise<number> {
   const [src, dst] = ctx.args.positionals;
   if (!src || !dst) throw new UsageError('usage: tfpass convert IN OUT');
+  if (/\.tflite$/i.test(dst)) return convertToTflite(ctx, src, dst, tocoOptions(ctx));
   const quant = ctx.str('quantize');
   if (quant && !['uint8', 'uint16', 'float16'].includes(quant)) throw new UsageError(`--quantize takes uint8, uint16 or float16, got '${quant}'`);
   const core = await import('@tfpass/core');

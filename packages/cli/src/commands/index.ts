@@ -34,6 +34,7 @@ export const commands = new Map<string, CommandEntry>([
   ['qat', { summary: 'quantization-aware training, then a deployable frozen fake-quant graph (needs @tfpass/train)', load: () => import('./qat.js') }],
   // The flow itself lives in @tfpass/train (runDemo); this is its command-line face.
   ['demo', { summary: 'the seed end to end: QAT, freeze, transform, verify (needs @tfpass/train)', load: () => import('./demo.js') }],
+  ['toco', { summary: 'TOCO / tflite_convert: a frozen (fake-quant) GraphDef to .tflite (float, float16, uint8, int8)', load: () => import('./toco.js') }],
   ['view', { summary: 'a self-contained HTML picture of a graph, or of what a pipeline changed', load: () => import('./view.js') }],
 ]);
 
