@@ -54,11 +54,11 @@ function tfliteType(d: DType | undefined): TensorType {
 
 function dataOf(t: CoreTensor): { type: TensorType; data: Data } {
   switch (t.dtype) {
-    case 'float32': return { type: 'float32', data: Float32Array.from(t.data as Float32Array) };
+    case 'float32': return { type: 'float32', data: (t.data as Float32Array).slice() };
     case 'float16': case 'bfloat16': case 'float64': return { type: 'float32', data: t.toFloat32().slice() };
     // TOCO keeps index arrays (shapes, axes, perms) as int32.
     case 'int64': case 'int32': case 'int16': case 'uint16': return { type: 'int32', data: Int32Array.from(t.toNumbers()) };
-    case 'uint8': return { type: 'uint8', data: Uint8Array.from(t.data as Uint8Array) };
+    case 'uint8': return { type: 'uint8', data: (t.data as Uint8Array).slice() };
     case 'int8': return { type: 'int8', data: Int8Array.from(t.data as Int8Array) };
     case 'bool': return { type: 'bool', data: Uint8Array.from(t.data as Uint8Array) };
     default: throw new UnsupportedOpError('Const', '', `constants of type ${t.dtype} have no TFLite form`);
@@ -122,13 +122,14 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
 
   // Input shapes: the flag, else the Placeholder's shape; an unknown batch becomes 1 as tflite_convert does.
   const pinned: Record<string, number[]> = {};
-  const pre = opts.inputShapes ? undefined : inferShapes(graph);
+  let pre: ReturnType<typeof inferShapes> | undefined;
   inputs.forEach((name, i) => {
     const node = graph.node(name);
     let shape = opts.inputShapes?.[i];
     if (!shape) {
       const attr = node.attrs.has('shape') ? node.attrs.getShape('shape') : undefined;
-      shape = attr ?? pre?.get(name)?.shape ?? undefined;
+      // Shape inference over the whole graph only when an input carries no shape of its own.
+      shape = attr ?? (pre ??= inferShapes(graph)).get(name)?.shape ?? undefined;
       if (!shape) throw new UsageError(`input array '${name}' has no known shape: pass --input_shapes`);
       if (shape[0] === -1) shape = [1, ...shape.slice(1)];
     }
@@ -180,6 +181,17 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
     }
     v ??= fromInferred(out);
     if (v) consts.set(k0, v);
+    // A reshape of fake-quantized weights keeps their range (depthwise per-channel FakeQuants sit
+    // on a [kh,kw,1,C·M] view and are reshaped back to [kh,kw,C,M]); per-channel only while the
+    // channels stay the innermost elements (trailing dims multiply to the channel count).
+    const r = constRanges.get(ins[0]!);
+    const trailing = (shape: readonly number[], n: number) => {
+      for (let i = shape.length - 1, p = 1; i >= 0; i--) if ((p *= shape[i]!) === n) return true;
+      return false;
+    };
+    if (v && r && n.op === 'Reshape' && (!r.perChannel || trailing(v.shape, r.perChannel.min.length))) {
+      constRanges.set(k0, r.perChannel ? { ...r, perChannel: { ...r.perChannel, axis: v.shape.length - 1 } } : r);
+    }
   }
 
   // Uses of each constant by lowered (non-constant) nodes, for TOCO's "used once" conditions.
