@@ -1,6 +1,6 @@
 // Where TensorFlow's transforms go wrong (spec §8, §9), and what these passes do instead.
 import { describe, expect, it } from 'vitest';
-import { fixture, floatConst, graph, ins, iota, lib, names, run } from './helpers.js';
+import { fixture, floatConst, graph, ins, iota, lib, names, passes, run } from './helpers.js';
 
 describe('strip_unused_nodes', () => {
   const image = (shape: number[] | undefined, dtype = 'float32'): lib.NodeSpec => ({ name: 'image', op: 'Placeholder', attrs: { dtype: { type: dtype }, ...(shape ? { shape: { shape } } : {}) } });
@@ -149,14 +149,17 @@ describe('remove_nodes', () => {
 });
 
 describe('parameters are checked against each pass schema (TF ignores unknown names)', () => {
-  it('names the pass and the accepted parameters', async () => {
+  it('names the pass and the accepted parameters; a misspelt one is warned (as TF, it is ignored) and refused under strict', async () => {
     const g = graph([['x', 'Const']]);
-    const err = await run(g, 'remove_nodes(op=Identity, max_input=2)').catch((e) => e);
+    const [rep] = await run(g, 'remove_nodes(op=Identity, max_input=2)');
+    expect(rep!.warnings.join('\n')).toMatch(/parameter 'max_input' is not one this pass reads; ignored.*did you mean 'max_inputs'.*accepted: ignore_errors, op, max_inputs/);
+    const err = await lib.runPipeline(g, 'remove_nodes(op=Identity, max_input=2)', { registry: await passes(), strict: true }).catch((e) => e);
     expect(err).toBeInstanceOf(lib.ParamError);
     expect(err.message).toMatch(/remove_nodes.*max_input.*did you mean 'max_inputs'.*accepted: ignore_errors, op, max_inputs/);
     await expect(run(g, 'remove_nodes')).rejects.toThrow(/'op'.*required/);
     await expect(run(g, 'remove_nodes(op=Identity, max_inputs=two)')).rejects.toThrow(/integer/);
-    await expect(run(g, 'strip_unused_nodes(typ=float)', { outputs: ['x'] })).rejects.toThrow(/did you mean 'type'/);
+    const [typo] = await run(g, 'strip_unused_nodes(typ=float)', { outputs: ['x'] });
+    expect(typo!.warnings.join()).toMatch(/did you mean 'type'/);
     await expect(run(g, 'strip_unused_nodes(type=floaty)', { outputs: ['x'] })).rejects.toThrow(/unknown data type/);
     await expect(run(g, 'strip_unused_nodes(shape="1,a")', { outputs: ['x'], inputs: ['x'] })).rejects.toThrow(/shape/);
     await expect(run(g, 'set_device(device="/cpu:0", if_default=maybe)')).rejects.toThrow(/if_default/);
