@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { UsageError, nearest } from '@tfpass/core/errors';
 
 export type FlagType = 'string' | 'bool' | 'list' | 'number';
@@ -62,11 +63,11 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
   while (i < argv.length) {
     const a = argv[i++]!;
     if (a === '--') {
-      positionals.push(...argv.slice(i));
+      positionals.push(...argv.slice(i).map((v) => expandHome(v)));
       break;
     }
     if (!a.startsWith('-') || a === '-' || /^-\d/.test(a)) {
-      positionals.push(a);
+      positionals.push(expandHome(a));
       continue;
     }
     const body = a.replace(/^--?/, '');
@@ -99,18 +100,25 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
       if (i >= argv.length) throw new UsageError(`--${rawName} needs a value`);
       inline = argv[i++]!;
     }
-    if (f.type === 'list') (flags[name] as string[]).push(inline);
+    // The shell leaves `~` alone after `=` (--in_graph=~/m.pb) and inside quotes: expand it here.
+    if (f.type === 'list') (flags[name] as string[]).push(expandHome(inline, true));
     else if (f.type === 'number') {
       const n = Number(inline);
       if (inline.trim() === '' || Number.isNaN(n)) throw new UsageError(`--${rawName} takes a number, got '${inline}'`);
       flags[name] = n;
-    } else flags[name] = inline;
+    } else flags[name] = expandHome(inline);
   }
   const max = spec.maxPositionals ?? 0;
   if (positionals.length > max) {
     throw new UsageError(`unexpected argument '${positionals[max]}'; usage: tfpass ${spec.usage}`);
   }
   return { flags, positionals, given };
+}
+
+/** `~` and `~/x` (and, in list values such as `--data NAME=~/d/*.npy`, `NAME=~/x`) to the home folder. */
+export function expandHome(v: string, named = false): string {
+  const m = (named ? /^([^=~/]+=)?~(\/|$)/ : /^()~(\/|$)/).exec(v);
+  return m ? `${m[1] ?? ''}${homedir()}${v.slice((m[1] ?? '').length + 1)}` : v;
 }
 
 /** Help text for a command. */

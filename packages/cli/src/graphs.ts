@@ -1,6 +1,6 @@
-import { basename, resolve } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
-import { FileError, UsageError } from '@tfpass/core/errors';
+import { basename } from 'node:path';
+import { UsageError } from '@tfpass/core/errors';
+import { refuseOverwrite } from '@tfpass/core/files';
 import type { Graph } from '@tfpass/core';
 
 /** Op -> node count. */
@@ -32,14 +32,12 @@ export function formatDiff(d: OpDelta[], max = 12): string[] {
   return [`op types changed: ${[...shown, ...more].join(', ')}`];
 }
 
-/** Refuse to write over the input (unless --force) before doing any work. */
-export function checkNotInput(input: string, output: string, force: boolean): void {
-  if (force) return;
-  const a = resolve(input);
-  const b = resolve(output);
-  let same = a === b;
-  if (!same && existsSync(a) && existsSync(b)) same = statSync(a).ino === statSync(b).ino && statSync(a).dev === statSync(b).dev;
-  if (same) throw new FileError(output, 'refusing to overwrite the input file (use --force)');
+/**
+ * Refuse to write over an input (unless --force) before doing any work: compared by real path
+ * and inode, and an input folder (a SavedModel, a checkpoint dir) protects every file in it.
+ */
+export function checkNotInput(input: string | readonly string[], output: string, force: boolean): void {
+  refuseOverwrite(output, typeof input === 'string' ? [input] : input, force);
 }
 
 export function requireFlag(v: string | undefined, flag: string, what: string): string {

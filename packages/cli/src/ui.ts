@@ -1,5 +1,6 @@
 import { EXIT_CODES, isTfpassError, type ErrorCode } from '@tfpass/core/errors';
 import { writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import type { ParsedArgs } from './args.js';
 
@@ -97,13 +98,28 @@ export class Ctx {
   get cwd(): string {
     return this.io.cwd;
   }
+  /** An input or output path as given: `-` (stdin/stdout) stays `-`, anything else is resolved against the cwd. */
+  path(p: string): string {
+    return p === '-' ? p : resolve(this.cwd, p);
+  }
+  /** True once an output goes to stdout (`-`): result lines and --json then go to stderr. */
+  private stdoutIsData = false;
+  /** Like path(), for an output: `-` claims stdout for the data (messages move to stderr). */
+  outputPath(p: string): string {
+    if (p === '-') this.stdoutIsData = true;
+    return this.path(p);
+  }
+  private say(s: string): void {
+    if (this.stdoutIsData) this.io.err(s);
+    else this.io.out(s);
+  }
   /** A result line for humans (suppressed by --json and --quiet). */
   print(line = ''): void {
-    if (!this.json && !this.quiet) this.io.out(line + '\n');
+    if (!this.json && !this.quiet) this.say(line + '\n');
   }
   /** The result for scripts (only with --json). */
   emit(value: unknown): void {
-    if (this.json) this.io.out(JSON.stringify(value, jsonReplacer, 2) + '\n');
+    if (this.json) this.say(JSON.stringify(value, jsonReplacer, 2) + '\n');
   }
   /** Detail shown with --verbose, on stderr. */
   debug(line: string): void {

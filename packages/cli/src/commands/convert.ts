@@ -63,6 +63,7 @@ export async function run(ctx: Ctx): Promise<number> {
     to = `TF.js graph model${quant ? ` (${quant} weights)` : ''}`;
   } else {
     checkNotInput(src, dst, ctx.bool('force'));
+    ctx.outputPath(dst);
     const format = ctx.bool('output_as_text') ? 'text' : core.formatFromPath(dst);
     core.writeGraph(graph, dst, { format, protect: [src], force: ctx.bool('force') });
     written = [dst];

@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UsageError } from '@tfpass/core/errors';
 import type { Graph } from '@tfpass/core';
 import type { CommandSpec } from '../args.js';
@@ -46,7 +48,11 @@ export async function run(ctx: Ctx): Promise<number> {
   const out = ctx.str('output_graph');
   if (!out) throw new UsageError('--output_graph is required');
   if (ctx.num('checkpoint_version') !== undefined && ctx.num('checkpoint_version') !== 2) throw new UsageError('only V2 checkpoints are supported (--checkpoint_version=2)');
-  checkNotInput(input, out, ctx.bool('force'));
+  // The checkpoint's files are inputs too (a SavedModel folder protects its variables/).
+  const ckpt = ctx.str('input_checkpoint');
+  const inputs = [input, ...(ckpt ? checkpointFiles(ckpt) : [])];
+  checkNotInput(inputs, out, ctx.bool('force'));
+  ctx.outputPath(out);
   const ck = await needModule<FreezeApi>('@tfpass/checkpoint', ['freezeGraphWithReport'], 'freeze');
   const core = await import('@tfpass/core');
   const before = (() => {
@@ -66,10 +72,23 @@ export async function run(ctx: Ctx): Promise<number> {
     tags: ctx.str('saved_model_tags')?.split(','),
   });
   const format = ctx.bool('output_as_text') ? 'text' : core.formatFromPath(out);
-  core.writeGraph(r.graph, out, { format, protect: [input], force: ctx.bool('force') });
+  core.writeGraph(r.graph, out, { format, protect: inputs, force: ctx.bool('force') });
   ctx.emit({ ok: true, output_graph: out, nodes: r.graph.size, removed: r.removed, variables: r.variables, rewired: r.rewired });
   ctx.print(`Froze ${r.variables.length} variables; wrote ${out} (${format} GraphDef, ${r.graph.size} nodes, ${r.removed} removed)`);
   if (ctx.verbose) for (const v of r.variables) ctx.print(`  ${v.node} <- ${v.key} ${v.dtype}[${v.shape.join(',')}]`);
   if (before) for (const l of formatDiff(histogramDiff(before, histogram(r.graph)))) ctx.print(l);
   return 0;
+}
+
+/** The files of a V2 checkpoint prefix: PREFIX.index and PREFIX.data-*. */
+function checkpointFiles(prefix: string): string[] {
+  const dir = dirname(prefix);
+  const base = basename(prefix);
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [prefix];
+  }
+  return [prefix, ...names.filter((n) => n === `${base}.index` || n.startsWith(`${base}.data-`)).map((n) => join(dir, n))];
 }

@@ -53,7 +53,7 @@ export async function run(ctx: Ctx): Promise<number> {
   if (!dir) throw new UsageError('--checkpoint_dir is required');
   if (ctx.str('labels') && ctx.bool('distill')) throw new UsageError('--labels and --distill exclude each other');
   const core = await import('@tfpass/core');
-  const graph = core.readGraph(resolve(ctx.cwd, input));
+  const graph = core.readGraph(ctx.path(input));
   const placeholders = graph.nodes().filter((n) => n.op === 'Placeholder').map((n) => n.name);
   const data: Record<string, string[]> = {};
   for (const d of inputSpecs(ctx).data) {

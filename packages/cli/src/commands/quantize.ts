@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { UsageError } from '@tfpass/core/errors';
 import type { Graph, Model } from '@tfpass/core';
 import type { CommandSpec } from '../args.js';
@@ -37,9 +36,10 @@ export async function run(ctx: Ctx): Promise<number> {
   const out = ctx.str('out_graph');
   if (!out) throw new UsageError('--out_graph is required (a .meta file)');
   checkNotInput(input, out, ctx.bool('force'));
+  ctx.outputPath(out);
   const core = await import('@tfpass/core');
   const q = await needModule<QuantApi>('@tfpass/quantize', ['quantizeTraining', 'quantizeEval'], 'quantize');
-  const model = core.readModel(resolve(ctx.cwd, input));
+  const model = core.readModel(ctx.path(input));
   const opts = {
     quantDelay: ctx.num('quant_delay'),
     weightBits: ctx.num('weight_bits'),
@@ -49,7 +49,7 @@ export async function run(ctx: Ctx): Promise<number> {
     scope: ctx.str('scope'),
   };
   const r = ctx.bool('eval') ? q.quantizeEval(model, opts) : q.quantizeTraining(model, opts);
-  core.writeModel(r.model, resolve(ctx.cwd, out), { format: core.formatFromPath(out), protect: [input], force: ctx.bool('force') });
+  core.writeModel(r.model, ctx.path(out), { format: core.formatFromPath(out), protect: [input], force: ctx.bool('force') });
   for (const w of r.warnings) ctx.warn(w);
   ctx.emit({ ok: true, out, sites: r.sites.length, variables: r.variables.length, update_ops: r.updateOps.length, folded_batch_norms: r.folded });
   ctx.print(`${ctx.bool('eval') ? 'create_eval_graph' : 'create_training_graph'}: ${r.sites.length} fake-quants, ${r.variables.length} range variables, ${r.folded.length} batch norms folded; wrote MetaGraphDef ${out}`);

@@ -44,6 +44,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const host = loadHost({ cwd: ctx.cwd, plugins: ctx.list('plugin') });
   const registry = await loadPasses(host, [...new Set(steps.map((s) => s.name))], core);
   checkNotInput(inPath, outPath, ctx.bool('force'));
+  ctx.outputPath(outPath); // `-`: the graph goes to stdout, messages to stderr
 
   const model = core.readModel(inPath);
   const before = histogram(model.graph);

@@ -41,8 +41,9 @@ export async function run(ctx: Ctx): Promise<number> {
   const out = ctx.str('out') ?? `${(b ?? a).replace(/\/+$/, '')}.html`;
   checkNotInput(a, out, ctx.bool('force'));
   if (b) checkNotInput(b, out, ctx.bool('force'));
-  const ga = core.readGraph(resolve(ctx.cwd, a));
-  const gb = b ? core.readGraph(resolve(ctx.cwd, b)) : undefined;
+  ctx.outputPath(out);
+  const ga = core.readGraph(ctx.path(a));
+  const gb = b ? core.readGraph(ctx.path(b)) : undefined;
   const shown = gb ?? ga;
   const shapeArgs: Record<string, number[]> = {};
   for (const s of ctx.list('input')) {
@@ -75,7 +76,7 @@ export async function run(ctx: Ctx): Promise<number> {
   }
   const title = b ? `${a} → ${b}` : a;
   const html = gb ? view.diffHtml(ga, gb, { title, shapes, flags }) : view.graphHtml(ga, { title, shapes, flags });
-  core.writeFileAtomic(resolve(ctx.cwd, out), html);
+  core.writeFileAtomic(ctx.path(out), html);
   ctx.emit({ ok: true, out, nodes: shown.size, flagged: flags?.size ?? 0 });
   ctx.print(`wrote ${out} (${shown.size} nodes${flags ? `, ${flags.size} flagged` : ''})`);
   if (ctx.bool('open')) {
