@@ -11,8 +11,41 @@ import { Tensor, allocate, numElements, broadcastShapes } from '@tfpass/core';
 type Num = ArrayLike<number>;
 export type Kernel = (n: Node, ins: CoreTensor[], out: TensorInfo) => CoreTensor | undefined;
 
-function nums(t: CoreTensor): Float64Array {
-  return Float64Array.from(t.toNumbers());
+/** Values as numbers without a copy when the storage already is a number array. */
+function nums(t: CoreTensor): ArrayLike<number> {
+  const d = t.data;
+  if (t.dtype === 'float16' || t.dtype === 'bfloat16') return t.toFloat32();
+  if (ArrayBuffer.isView(d) && !(d instanceof BigInt64Array) && !(d instanceof BigUint64Array)) return d as ArrayLike<number>;
+  return t.toNumbers();
+}
+
+/**
+ * Walk an output shape in row-major order keeping one flat offset per operand (an odometer),
+ * so per element the cost is one add instead of a division per dimension. `st[k][d]` is operand
+ * k's stride along output dim d (0 where it broadcasts).
+ */
+function walk(shape: readonly number[], st: number[][], f: (i: number, offs: number[]) => void): void {
+  const rank = shape.length;
+  const size = numElements([...shape]);
+  const idx = new Array<number>(rank).fill(0);
+  const offs = st.map(() => 0);
+  for (let i = 0; i < size; i++) {
+    f(i, offs);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      for (let k = 0; k < st.length; k++) offs[k]! += st[k]![d]!;
+      if (idx[d]! < shape[d]!) break;
+      for (let k = 0; k < st.length; k++) offs[k]! -= st[k]![d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Strides of `inShape` seen from `outShape` under numpy broadcasting (0 on broadcast dims). */
+function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): number[] {
+  const pad = outShape.length - inShape.length;
+  const s = strides(inShape);
+  return outShape.map((_, d) => (d < pad || inShape[d - pad] === 1 ? 0 : s[d - pad]!));
 }
 
 function make(dtype: DType, shape: number[], v: Num): CoreTensor {
@@ -38,45 +71,55 @@ function binary(f: (a: number, b: number) => number): Kernel {
     const bv = nums(b);
     const size = numElements(shape);
     const r = new Float64Array(size);
-    const st = strides(shape);
-    const rank = shape.length;
-    const index = (t: CoreTensor) => {
-      const pad = rank - t.shape.length;
-      const ts = strides(t.shape);
-      return (flat: number) => {
-        let off = 0;
-        for (let d = 0; d < t.shape.length; d++) {
-          const c = Math.floor(flat / st[d + pad]!) % shape[d + pad]!;
-          if (t.shape[d] !== 1) off += c * ts[d]!;
-        }
-        return off;
-      };
-    };
-    const ia = a.size === size ? (i: number) => i : a.size === 1 ? () => 0 : index(a);
-    const ib = b.size === size ? (i: number) => i : b.size === 1 ? () => 0 : index(b);
-    for (let i = 0; i < size; i++) r[i] = f(av[ia(i)]!, bv[ib(i)]!);
+    if (a.size === size && b.size === size) for (let i = 0; i < size; i++) r[i] = f(av[i]!, bv[i]!);
+    else if (b.size === 1 && a.size === size) for (let i = 0, y = bv[0]!; i < size; i++) r[i] = f(av[i]!, y);
+    else if (a.size === 1 && b.size === size) for (let i = 0, x = av[0]!; i < size; i++) r[i] = f(x, bv[i]!);
+    else walk(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)], (i, o) => (r[i] = f(av[o[0]!]!, bv[o[1]!]!)));
     return make(out.dtype !== 'invalid' ? out.dtype : a.dtype, shape, r);
   };
 }
 
 function unary(f: (a: number) => number): Kernel {
-  return (_n, [a], out) => (a ? make(out.dtype !== 'invalid' ? out.dtype : a.dtype, [...a.shape], nums(a).map(f)) : undefined);
+  return (_n, [a], out) => (a ? make(out.dtype !== 'invalid' ? out.dtype : a.dtype, [...a.shape], Float64Array.from(nums(a), f)) : undefined);
 }
 
 /** Same values, new shape (Reshape/ExpandDims/Squeeze/Identity): the inferred output shape. */
 const reshapeLike: Kernel = (_n, [a], out) => (a && out.shape && out.shape.every((d) => d >= 0) ? new Tensor(a.dtype, [...out.shape], a.data) : undefined);
 
-export function transpose(data: Num, shape: readonly number[], perm: readonly number[]): { data: Float64Array; shape: number[] } {
+/** Permute axes; a Float32Array comes back as a Float32Array (weights are never widened). */
+export function transpose<T extends Float32Array | Float64Array>(data: ArrayLike<number>, shape: readonly number[], perm: readonly number[], out?: T): { data: T; shape: number[] } {
   const outShape = perm.map((p) => shape[p]!);
   const inSt = strides(shape);
-  const outSt = strides(outShape);
+  const st = perm.map((p) => inSt[p]!);
   const size = numElements([...shape]);
-  const r = new Float64Array(size);
-  const rank = shape.length;
+  const r = (out ?? (data instanceof Float32Array ? new Float32Array(size) : new Float64Array(size))) as T;
+  // A rotation of the axes (HWIO → OHWI, [in,out] → [out,in]) is a 2-D transpose: no odometer.
+  const k = perm[0]!;
+  if (perm.every((p, i) => p === (k + i) % perm.length)) {
+    const rows = numElements(shape.slice(0, k));
+    const cols = size / Math.max(rows, 1);
+    // 32×32 tiles keep both sides in cache (weights are megabytes).
+    for (let r0 = 0; r0 < rows; r0 += 32) {
+      const r1 = Math.min(r0 + 32, rows);
+      for (let c0 = 0; c0 < cols; c0 += 32) {
+        const c1 = Math.min(c0 + 32, cols);
+        for (let c = c0; c < c1; c++) for (let q = r0, i = c * rows + r0, j = r0 * cols + c; q < r1; q++, i++, j += cols) r[i] = data[j]!;
+      }
+    }
+    return { data: r, shape: outShape };
+  }
+  const rank = outShape.length;
+  const idx = new Array<number>(rank).fill(0);
+  let off = 0;
   for (let i = 0; i < size; i++) {
-    let off = 0;
-    for (let d = 0; d < rank; d++) off += (Math.floor(i / outSt[d]!) % outShape[d]!) * inSt[perm[d]!]!;
     r[i] = data[off]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      off += st[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      off -= st[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
   }
   return { data: r, shape: outShape };
 }
@@ -107,7 +150,7 @@ export const KERNELS: Record<string, Kernel> = {
   Square: unary((a) => a * a),
   Reciprocal: unary((a) => 1 / a),
   Floor: unary(Math.floor),
-  Cast: (_n, [a], out) => (a ? make(out.dtype, [...a.shape], intType(out.dtype) ? nums(a).map(trunc) : nums(a)) : undefined),
+  Cast: (_n, [a], out) => (a ? make(out.dtype, [...a.shape], intType(out.dtype) ? Float64Array.from(nums(a), trunc) : nums(a)) : undefined),
   Identity: reshapeLike,
   Snapshot: reshapeLike,
   StopGradient: reshapeLike,
@@ -124,14 +167,11 @@ export const KERNELS: Record<string, Kernel> = {
     if (!a || !m || !out.shape) return undefined;
     const outShape = a.shape.map((d, i) => d * m.toNumbers()[i]!);
     const v = nums(a);
-    const inSt = strides(a.shape);
-    const outSt = strides(outShape);
     const r = new Float64Array(numElements(outShape));
-    for (let i = 0; i < r.length; i++) {
-      let off = 0;
-      for (let d = 0; d < outShape.length; d++) off += ((Math.floor(i / outSt[d]!) % outShape[d]!) % a.shape[d]!) * inSt[d]!;
-      r[i] = v[off]!;
-    }
+    // Tile = broadcast of a [m0, d0, m1, d1, …] view; walk that view with stride 0 on the copies.
+    const inSt = strides(a.shape);
+    const view = a.shape.flatMap((d, i) => [outShape[i]! / d, d]);
+    walk(view, [a.shape.flatMap((_, i) => [0, inSt[i]!])], (i, o) => (r[i] = v[o[0]!]!));
     return make(a.dtype, outShape, r);
   },
   Range: (_n, [s, l, d], out) => {

@@ -18,7 +18,8 @@ export interface Emitted {
 }
 
 function bytesOf(d: Data): Uint8Array {
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+  // A view: the tensors are the converter's own, and the writer copies into the flatbuffer.
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
 /** Distinct names: TOCO arrays are unique by construction; ours can collide when two layers share weights. */

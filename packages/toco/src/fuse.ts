@@ -112,10 +112,14 @@ function scaleWeights(layer: LOp, factor: (o: number) => number): void {
   const n = d.length;
   if (layer.code === 'DEPTHWISE_CONV_2D') {
     const out = w.shape[3]!;
-    for (let i = 0; i < n; i++) d[i] = d[i]! * factor(i % out);
+    const f = Float32Array.from({ length: out }, (_, o) => factor(o));
+    for (let i = 0, o = 0; i < n; i++, o = o + 1 === out ? 0 : o + 1) d[i] = d[i]! * f[o]!;
   } else {
     const inner = n / w.shape[0]!;
-    for (let i = 0; i < n; i++) d[i] = d[i]! * factor(Math.floor(i / inner));
+    for (let o = 0, i = 0; o < w.shape[0]!; o++) {
+      const f = factor(o);
+      for (const end = i + inner; i < end; i++) d[i] = d[i]! * f;
+    }
   }
 }
 

@@ -57,7 +57,7 @@ function hw(c: LowerCtx, attr: string): [number, number] {
   return [v[1]!, v[2]!];
 }
 
-const f32 = (t: CoreTensor) => Float32Array.from(t.toFloat32());
+const f32 = (t: CoreTensor) => t.toFloat32().slice();
 
 /** Conv2D: OHWI weights, a zero bias `<node>_bias`; TOCO's depth-1 → DEPTHWISE rule. */
 function lowerConv(c: LowerCtx): void {
@@ -74,8 +74,8 @@ function lowerConv(c: LowerCtx): void {
     c.emit({ code: 'DEPTHWISE_CONV_2D', inputs: [x, wt, bias], outputs: [c.output()], options: { type: 'DepthwiseConv2DOptions', padding: padding(c), strideW: sw, strideH: sh, depthMultiplier: co, fusedActivationFunction: ACT_NONE, dilationWFactor: 1, dilationHFactor: 1 } });
     return;
   }
-  const t = transpose(w.toFloat32(), w.shape, [3, 0, 1, 2]);
-  const wt = c.constTensor(c.constName(1), 'float32', t.shape, Float32Array.from(t.data), 'weights', 1);
+  const t = transpose(w.toFloat32(), w.shape, [3, 0, 1, 2], new Float32Array(w.size));
+  const wt = c.constTensor(c.constName(1), 'float32', t.shape, t.data, 'weights', 1);
   c.emit({ code: 'CONV_2D', inputs: [x, wt, bias], outputs: [c.output()], options: { type: 'Conv2DOptions', padding: padding(c), strideW: sw, strideH: sh, fusedActivationFunction: ACT_NONE, dilationWFactor: dw, dilationHFactor: dh } });
 }
 
@@ -103,8 +103,8 @@ function lowerMatMul(c: LowerCtx): void {
   let wt: LTensor;
   if (tb) wt = c.constTensor(c.constName(1), 'float32', [r, k], f32(b), 'weights', 1);
   else {
-    const t = transpose(b.toFloat32(), b.shape, [1, 0]);
-    wt = c.constTensor(`${c.constName(1)}/transpose`, 'float32', t.shape, Float32Array.from(t.data), 'weights', 1);
+    const t = transpose(b.toFloat32(), b.shape, [1, 0], new Float32Array(b.size));
+    wt = c.constTensor(`${c.constName(1)}/transpose`, 'float32', t.shape, t.data, 'weights', 1);
   }
   const out = wt.shape[0]!;
   const bias = c.constTensor(`${c.node.name}_bias`, 'float32', [out], new Float32Array(out), 'bias');

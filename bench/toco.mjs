@@ -1,0 +1,47 @@
+// Benchmark: `tfpass toco` on tf-doc-localisation-mnv2 (1083 nodes, 3 MB, FusedBatchNorms, a keypoint
+// head of shape arithmetic): read .pb + lower + fuse + write .tflite, against one read + write of the
+// same GraphDef (core readGraph + encodeGraph). Target: conversion <= 2x. Medians of alternating runs
+// after a warm-up, in one process. Usage: node bench/toco.mjs [--quick]   (needs dist builds: `npm run build`)
+import { readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dist = (pkg, f = 'index.js') => join(here, '..', 'packages', pkg, 'dist', f);
+const quick = process.argv.includes('--quick');
+const models = process.env.TFPASS_MODELS ?? resolve(here, '../../shared/models');
+const file = join(models, 'tf-doc-localisation-mnv2/frozen_model.pb');
+if (!existsSync(file)) {
+  console.log(`skipped: ${file} not found (set TFPASS_MODELS)`);
+  console.log(`BENCH_SUMMARY ${JSON.stringify({ worst: null, ok: true, skipped: true })}`);
+  process.exit(0);
+}
+
+const core = await import(dist('core'));
+const { convertGraph } = await import(dist('toco'));
+const { writeTflite } = await import(dist('tflite'));
+const bytes = new Uint8Array(readFileSync(file));
+
+const roundTrip = () => core.encodeGraph(core.readGraph(bytes)).length;
+const convert = () => writeTflite(convertGraph(core.readGraph(bytes), { outputArrays: ['keypoints_pred'] }).model).length;
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function time(f) {
+  const t0 = performance.now();
+  f();
+  return performance.now() - t0;
+}
+roundTrip();
+convert();
+const n = quick ? 5 : 15;
+const a = [];
+const b = [];
+for (let i = 0; i < n; i++) {
+  a.push(time(roundTrip));
+  b.push(time(convert));
+}
+const base = median(a);
+const conv = median(b);
+const ratio = +(conv / base).toFixed(2);
+console.log(`mnv2 read+write GraphDef: ${base.toFixed(1)} ms; read + toco + write .tflite: ${conv.toFixed(1)} ms; ratio ${ratio} (target <= 2)`);
+console.log(`BENCH_SUMMARY ${JSON.stringify({ worst: ratio, ok: ratio <= 2 })}`);
