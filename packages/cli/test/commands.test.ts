@@ -83,7 +83,8 @@ describe.concurrent('run, verify, trace', () => {
     if (!MNET) return void console.log('models not available: skipped');
     const dir = tmp();
     const t = await tfpass(['transform', `--in_graph=${MNET}`, '--out_graph=opt.pb', '--inputs=input_1', '--outputs=output_0',
-      '--transforms=strip_unused_nodes(type=float, shape="1,128,128,3") remove_nodes(op=Identity, op=CheckNumerics) fold_constants fold_batch_norms fold_old_batch_norms'], { cwd: dir });
+      // pin_shapes=true: the opt-in that gives the existing input_1 [?,128,128,3] its batch of 1 (TF would ignore shape= here)
+      '--transforms=strip_unused_nodes(type=float, shape="1,128,128,3", pin_shapes=true) remove_nodes(op=Identity, op=CheckNumerics) fold_constants fold_batch_norms fold_old_batch_norms'], { cwd: dir });
     expect(t.stderr).toBe('');
     expect(t.status).toBe(0);
     expect(t.stdout).toMatch(/677 -> \d+ nodes/);
