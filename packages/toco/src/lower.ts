@@ -200,7 +200,10 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
     for (let i = 0; i < 64; i++) {
       const node = graph.get(parseInput(k).node);
       if (!node || !IDENTITY.has(node.op) || inputSet.has(node.name) || consts.has(k) || !node.dataInputs.length) break;
-      k = key(node.dataInputs[0]!);
+      // IdentityN passes input k to output k; the others have one output.
+      const port = node.op === 'IdentityN' ? parseInput(k).port : 0;
+      if (port >= node.dataInputs.length) break;
+      k = key(node.dataInputs[port]!);
     }
     return k;
   };

@@ -138,4 +138,31 @@ describe('op table on small graphs', () => {
     expect(data(2)).toEqual([0.5, 1, 1.5]);
     expect(sg.tensors[op.inputs[2]!]!.name).toBe('conv_bias');
   });
+
+  test('contrib-style QAT block: per-channel weight FakeQuant resolved with its range, output FakeQuant gives the output its range and name', () => {
+    const g = graph((g, c) => {
+      const w = c('w', [1, 1, 2, 3], [0.5, -0.25, 0.125, 1, -1, 0.3]);
+      g.addNode({ name: 'wq', op: 'FakeQuantWithMinMaxVarsPerChannel', inputs: [w, c('wq/min', [3], [-1, -1, -0.5]), c('wq/max', [3], [1, 1, 0.5])], attrs: { num_bits: { i: 8 }, narrow_range: { b: true } } });
+      g.addNode({ name: 'conv', op: 'Conv2D', inputs: ['x', 'wq'], attrs: { T: f32, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'VALID' } } });
+      g.addNode({ name: 'bias', op: 'BiasAdd', inputs: ['conv', c('b', [3], [0.1, 0.2, 0.3])], attrs: { T: f32 } });
+      g.addNode({ name: 'relu', op: 'Relu6', inputs: ['bias'], attrs: { T: f32 } });
+      g.addNode({ name: 'act', op: 'FakeQuantWithMinMaxVars', inputs: ['relu', c('act/min', [], [0]), c('act/max', [], [6])], attrs: { num_bits: { i: 8 } } });
+    });
+    const { model, ranges, roles } = lowerGraph(g, { outputArrays: ['act'] });
+    const sg = model.subgraphs[0]!;
+    expect(opsOf(model)).toEqual(['CONV_2D']);
+    const op = sg.operators[0]!;
+    expect(op.builtinOptions!.fusedActivationFunction).toBe('RELU6');
+    const out = sg.tensors[op.outputs[0]!]!;
+    expect(out.name).toBe('act');
+    expect(ranges.get(op.outputs[0]!)).toMatchObject({ min: 0, max: 6, numBits: 8, narrowRange: false, source: 'act' });
+    const wi = op.inputs[1]!;
+    expect(sg.tensors[wi]!.name).toBe('wq');
+    expect(roles.get(wi)).toBe('weights');
+    expect(ranges.get(wi)!.perChannel).toEqual({ min: [-1, -1, -0.5], max: [1, 1, 0.5], axis: 0 });
+    // Nudged per channel: channel 2 has step 1/254 on [-0.5, 0.5], so 0.3 (w[0,0,1,2]) → round(0.3·254)/254.
+    const w = new Float32Array(model.buffers[sg.tensors[wi]!.buffer]!.data!.slice().buffer);
+    expect(w[2 * 2 + 1]).toBeCloseTo(Math.round(0.3 * 254) / 254, 6);
+    expect(w[0]).toBeCloseTo(Math.round(0.5 * 127) / 127, 6);
+  });
 });
