@@ -263,7 +263,7 @@ async function adamTensors(optimizer: tf.AdamOptimizer, vars: Map<string, tf.Var
 }
 
 /** What contrib's `Saver()` writes, under its names. */
-async function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSite[], step: number, optimizer: tf.AdamOptimizer, carried?: Map<string, Tensor>): Promise<Map<string, Tensor>> {
+async function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSite[], step: number, quantStep: number, optimizer: tf.AdamOptimizer, carried?: Map<string, Tensor>): Promise<Map<string, Tensor>> {
   const out = new Map<string, Tensor>(carried);
   for (const [k, v] of vars) out.set(k, fromTf(v));
   for (const t of train) {
@@ -276,7 +276,7 @@ async function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSit
     }
   }
   for (const [k, v] of await adamTensors(optimizer, vars, step)) out.set(k, v);
-  out.set('fake_quantization_step', Tensor.fromValues('int64', [], [step]));
+  out.set('fake_quantization_step', Tensor.fromValues('int64', [], [quantStep]));
   out.set('global_step', Tensor.fromValues('int64', [], [step]));
   return out;
 }
@@ -365,11 +365,15 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
 
   // Restore: pretrained weights and ranges by pattern, or resume from our own checkpoint.
   let startStep = 0;
+  // contrib's fake_quantization_step (what quant_delay is compared with) continues from a
+  // restored checkpoint, as it does in TF when the Saver restores it.
+  let quantStep0 = 0;
   let restore: RestoreReport | undefined;
   if (opts.initCheckpoint) {
     const ck = readCheckpoint(resolveCheckpoint(opts.initCheckpoint));
     try {
       restore = restoreState(ck, vars, train, { exclude: opts.exclude, weights: opts.restoreWeights ?? true });
+      if (ck.has('fake_quantization_step') && !matches('fake_quantization_step', opts.exclude)) quantStep0 = ck.read('fake_quantization_step').toNumbers()[0]!;
     } finally {
       ck.close();
     }
@@ -386,6 +390,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       try {
         restore = restoreState(ck, vars, train, { weights: true });
         if (ck.has('global_step')) startStep = ck.read('global_step').toNumbers()[0]!;
+        if (ck.has('fake_quantization_step')) quantStep0 = ck.read('fake_quantization_step').toNumbers()[0]! - startStep;
         await restoreAdam(ck, optimizer, vars);
       } finally {
         ck.close();
@@ -406,7 +411,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       const t0 = performance.now();
       const batch = await opts.data(step);
       // contrib compares the incremented fake_quantization_step: quantized from step `quant_delay` on.
-      quantActive = step >= delay;
+      quantActive = quantStep0 + step >= delay;
       const feeds: Record<string, tf.Tensor> = {};
       for (const [k, v] of Object.entries(batch.feeds)) feeds[k] = toTf(v);
       // The range inputs are placeholders the kernels do not read (they track their own ranges).
@@ -434,7 +439,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       if (opts.checkpointDir && opts.checkpointEvery && (step % opts.checkpointEvery === 0 || step === opts.steps)) {
         // Saver.save(sess, 'model.ckpt', global_step=step) with max_to_keep.
         const prefix = join(opts.checkpointDir, `model.ckpt-${step}`);
-        writeCheckpoint(prefix, await checkpointTensors(vars, train, step, optimizer, opts.carried));
+        writeCheckpoint(prefix, await checkpointTensors(vars, train, step, quantStep0 + step, optimizer, opts.carried));
         const state = updateCheckpointState(prefix, { maxToKeep: opts.maxToKeep ?? 5 });
         checkpoints.push(prefix);
         for (let i = checkpoints.length - 1; i >= 0; i--) if (!state.all.some((p) => join(opts.checkpointDir!, p) === checkpoints[i])) checkpoints.splice(i, 1);
