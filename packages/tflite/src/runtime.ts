@@ -12,6 +12,8 @@ import { TfpassError, UsageError } from '@tfpass/core/errors';
 import type { CompiledModel, Tensor as LiteRtTensor } from '@litertjs/core';
 import { liteRt, quietly, liteRtLog, errorsSince } from './runtime-litert.js';
 import { withUint8Io } from './runtime-io.js';
+import { readTflite } from './read.js';
+import { writeTflite } from './write.js';
 
 export { liteRt, liteRtLog } from './runtime-litert.js';
 
@@ -39,9 +41,8 @@ export interface TfliteRunner {
 export interface RunnerOptions {
   /** Named in error messages. */
   file?: string;
-  /** Rewrites a model with int8 I/O to uint8 I/O; given by callers that can read and write models
-   *  (`loadTfliteRunner` from the package index passes the package's reader and writer). */
-  toUint8Io?: (bytes: Uint8Array) => { bytes: Uint8Array; inputs: Set<number>; outputs: Set<number> };
+  /** Rewrites a model with int8 I/O to uint8 I/O (default: read, `withUint8Io`, write). */
+  toUint8Io?: (bytes: Uint8Array, file: string) => { bytes: Uint8Array; inputs: Set<number>; outputs: Set<number> };
 }
 
 const ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array } as const;
@@ -70,8 +71,8 @@ export async function loadTfliteRunner(bytes: Uint8Array, opts: RunnerOptions = 
     model = await compile(bytes);
   } catch (e) {
     const msg = (e as { liteRtMessage?: string }).liteRtMessage ?? '';
-    if (!/Element type INT8 is not supported/.test(msg) || !opts.toUint8Io) throw e;
-    const re = opts.toUint8Io(bytes);
+    if (!/Element type INT8 is not supported/.test(msg)) throw e;
+    const re = (opts.toUint8Io ?? defaultToUint8Io)(bytes, file);
     shifted = { inputs: re.inputs, outputs: re.outputs };
     model = await compile(re.bytes);
   }
@@ -118,6 +119,11 @@ export async function loadTfliteRunner(bytes: Uint8Array, opts: RunnerOptions = 
       closed = true;
     },
   };
+}
+
+function defaultToUint8Io(bytes: Uint8Array, file: string): { bytes: Uint8Array; inputs: Set<number>; outputs: Set<number> } {
+  const re = withUint8Io(readTflite(bytes, { file }));
+  return { bytes: writeTflite(re.model), inputs: re.inputs, outputs: re.outputs };
 }
 
 export { withUint8Io };
