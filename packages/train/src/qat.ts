@@ -246,7 +246,7 @@ const emaKey = (prefix: string, end: 'min' | 'max', what: 'biased' | 'local_step
 const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
 /** Adam's slots under TF1 AdamOptimizer's names: `<var>/Adam` (m), `<var>/Adam_1` (v), `beta1_power`, `beta2_power`. */
-async function adamTensors(optimizer: tf.AdamOptimizer, vars: Map<string, tf.Variable>, step: number): Promise<Map<string, Tensor>> {
+async function adamTensors(optimizer: tf.AdamOptimizer, vars: Map<string, tf.Variable>): Promise<Map<string, Tensor>> {
   const out = new Map<string, Tensor>();
   const weights = await optimizer.getWeights();
   const byVar = new Map([...vars].map(([k, v]) => [v.name, k]));
@@ -256,8 +256,10 @@ async function adamTensors(optimizer: tf.AdamOptimizer, vars: Map<string, tf.Var
     if (name) out.set(`${name}/${m![2] === 'm' ? 'Adam' : 'Adam_1'}`, fromTf(w.tensor));
   }
   if (out.size) {
-    out.set('beta1_power', Tensor.fromValues('float32', [], [ADAM.beta1 ** step]));
-    out.set('beta2_power', Tensor.fromValues('float32', [], [ADAM.beta2 ** step]));
+    // TF1 starts the powers at beta and multiplies after each update: beta^(t+1) after t updates.
+    const t = optimizer.iterations;
+    out.set('beta1_power', Tensor.fromValues('float32', [], [ADAM.beta1 ** (t + 1)]));
+    out.set('beta2_power', Tensor.fromValues('float32', [], [ADAM.beta2 ** (t + 1)]));
   }
   return out;
 }
@@ -275,7 +277,7 @@ async function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSit
       out.set(emaKey(t.site.prefix, end, 'local_step'), Tensor.fromValues('float32', [], [e.localStep]));
     }
   }
-  for (const [k, v] of await adamTensors(optimizer, vars, step)) out.set(k, v);
+  for (const [k, v] of await adamTensors(optimizer, vars)) out.set(k, v);
   out.set('fake_quantization_step', Tensor.fromValues('int64', [], [quantStep]));
   out.set('global_step', Tensor.fromValues('int64', [], [step]));
   return out;
@@ -335,8 +337,9 @@ function restoreState(ck: Checkpoint, vars: Map<string, tf.Variable>, train: Tra
 /** Put Adam's slots back (TF1 names), so a resumed run continues the same optimisation. */
 async function restoreAdam(ck: Checkpoint, optimizer: tf.AdamOptimizer, vars: Map<string, tf.Variable>): Promise<boolean> {
   const names = [...vars.keys()];
-  if (!names.every((n) => ck.has(`${n}/Adam`) && ck.has(`${n}/Adam_1`)) || !ck.has('beta1_power')) return false;
-  const iterations = Math.round(Math.log(ck.read('beta1_power').toNumbers()[0]!) / Math.log(ADAM.beta1));
+  if (!names.every((n) => ck.has(`${n}/Adam`) && ck.has(`${n}/Adam_1`)) || !ck.has('beta2_power')) return false;
+  // From beta2_power: beta1_power underflows float32 after ~900 steps.
+  const iterations = Math.round(Math.log(ck.read('beta2_power').toNumbers()[0]!) / Math.log(ADAM.beta2)) - 1;
   const list: { name: string; tensor: tf.Tensor }[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
   for (const slot of ['Adam', 'Adam_1'] as const) for (const n of names) list.push({ name: `${vars.get(n)!.name}/${slot === 'Adam' ? 'm' : 'v'}`, tensor: toTf(ck.read(`${n}/${slot}`)) });
   await optimizer.setWeights(list);
