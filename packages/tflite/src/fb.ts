@@ -113,9 +113,15 @@ export class Source {
     return { start: v + 4, n };
   }
 
+  /** Bytes copied out of the file count against the budget too. */
+  copy(start: number, n: number): Uint8Array {
+    this.spend(n, start);
+    return this.bytes.slice(start, start + n);
+  }
+
   string(p: number, what: string): string {
     const { start, n } = this.vector(p, 1, what);
-    this.spend(n >>> 4, start);
+    this.spend(n, start);
     return decoder.decode(this.bytes.subarray(start, start + n));
   }
 }

@@ -232,7 +232,7 @@ class Reader {
     const cp = this.src.field(t, s.custom_options, 4);
     if (cp) {
       const { start, n } = this.src.vector(cp, 1, `${what}.custom_options`);
-      op.customOptions = this.src.bytes.slice(start, start + n);
+      op.customOptions = this.src.copy(start, n);
     }
     const cf = this.src.field(t, s.custom_options_format, 1);
     if (cf) op.customOptionsFormat = 'FLEXBUFFERS';

@@ -143,7 +143,7 @@ function readValue(src: Source, t: TableRef, f: FieldInfo, p: number, where: str
     if (kind.k === 'scalar') {
       if (kind.scalar === 'ubyte' && !kind.enumName) {
         const { start, n } = src.vector(p, 1, what);
-        return src.bytes.slice(start, start + n);
+        return src.copy(start, n);
       }
       const vals = readScalarVector(src, p, kind.scalar, what);
       return kind.enumName ? vals.map((v) => enumName(kind.enumName!, v as number)) : vals;

@@ -101,7 +101,8 @@ class Writer {
 
   private opcode(x: OperatorCode, i: number): number {
     const b = this.b;
-    const code = enumValue('BuiltinOperator', x.builtin, `operator_codes[${i}].builtin`);
+    // A code newer than the schema reads back as its number ('210'); write it as it was.
+    const code = /^\d+$/.test(x.builtin) ? Number(x.builtin) : enumValue('BuiltinOperator', x.builtin, `operator_codes[${i}].builtin`);
     const custom = x.customCode !== undefined ? b.string(x.customCode) : 0;
     const rest = prepareFields(b, 'OperatorCode', x.extra ? { extra: x.extra } : undefined, this.refs);
     b.startTable();
