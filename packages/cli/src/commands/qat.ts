@@ -25,9 +25,11 @@ export const spec: CommandSpec = {
     lr: { type: 'number', value: 'LR', description: 'Adam learning rate (default 0.001)' },
     checkpoint_dir: { type: 'string', value: 'DIR', description: 'where checkpoints, eval.meta and the frozen graph go' },
     checkpoint_every: { type: 'number', value: 'K', description: 'save every K steps (default steps/4)' },
-    resume: { type: 'bool', description: 'continue from the newest checkpoint in --checkpoint_dir' },
-    init_checkpoint: { type: 'string', value: 'PREFIX', description: 'restore pretrained weights and ranges first' },
-    exclude: { type: 'string', value: 'REGEX', description: "with --init_checkpoint: skip variables matching, e.g. 'quant|Quant|Batch'" },
+    resume: { type: 'bool', description: 'continue from the newest checkpoint in --checkpoint_dir (weights, ranges, EMA state, Adam slots, step)' },
+    max_to_keep: { type: 'number', value: 'K', description: "checkpoints kept (Saver's max_to_keep, default 5; 0 keeps all)" },
+    init_checkpoint: { type: 'string', value: 'PREFIX', description: 'restore pretrained variables into the unfolded graph (batch norms included) before folding' },
+    exclude: { type: 'string', value: 'REGEX', description: "with --init_checkpoint: skip variables matching, e.g. 'quant|Quant|Batch' (skipped graph constants keep their initial values: reported)" },
+    strict: { type: 'bool', description: 'fail on warnings (softmax applied twice, skipped variables, tensors quant-check finds without a range)' },
     out_graph: { type: 'string', value: 'OUT', description: 'deployable frozen graph (default DIR/frozen.pb)' },
     weight_bits: { type: 'number', value: '8', description: 'bits for weights' },
     activation_bits: { type: 'number', value: '8', description: 'bits for activations' },
@@ -39,7 +41,9 @@ export const spec: CommandSpec = {
 
 interface JobApi {
   runQatJob(o: Record<string, unknown>): Promise<{
-    result: { stepsRun: number; sites: unknown[]; history: { loss: number }[]; restore?: { restored: string[]; skipped: string[]; missing: string[]; mismatched: string[] } };
+    result: { stepsRun: number; sites: unknown[]; history: { loss: number }[] };
+    restore?: { variables: { name: string; status: string; detail?: string }[]; restored: string[]; skipped: string[]; missing: string[]; mismatched: string[]; keptInitial: string[] };
+    warnings: string[];
     files: Record<string, string>; sqnrDb: number; maxAbsError: number; missingRanges: number;
   }>;
 }
@@ -71,7 +75,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const r = await train.runQatJob({
     graph, data, labels, loss: ctx.str('loss'), output: outputs[0], keep: outputs.slice(1), steps,
     batch: ctx.num('batch'), quantDelay: ctx.num('quant_delay') ?? 0, lr: ctx.num('lr'),
-    checkpointDir: resolve(ctx.cwd, dir), checkpointEvery: ctx.num('checkpoint_every'), resume: ctx.bool('resume'),
+    checkpointDir: resolve(ctx.cwd, dir), checkpointEvery: ctx.num('checkpoint_every'), resume: ctx.bool('resume'), maxToKeep: ctx.num('max_to_keep'), strict: ctx.bool('strict'),
     initCheckpoint: ctx.str('init_checkpoint'), exclude: ctx.str('exclude'), outGraph: ctx.str('out_graph') ? resolve(ctx.cwd, ctx.str('out_graph')!) : undefined,
     weightBits: ctx.num('weight_bits'), activationBits: ctx.num('activation_bits'), symmetric: ctx.bool('symmetric'),
     backend: ctx.str('backend'), seed: ctx.num('seed'),
@@ -83,12 +87,16 @@ export async function run(ctx: Ctx): Promise<number> {
       ctx.progress(`[${'#'.repeat(done)}${'.'.repeat(w - done)}] step ${s.step}/${steps} loss ${s.loss.toExponential(3)} ${s.quantized ? 'quantized' : 'float'} ${(1000 / s.ms).toFixed(1)} steps/s`, s.step !== steps);
     },
   });
-  const rep = r.result.restore;
-  if (rep) ctx.print(`restore: ${rep.restored.length} restored, ${rep.skipped.length} skipped, ${rep.missing.length} missing, ${rep.mismatched.length} shape-mismatched${rep.mismatched.length ? ': ' + rep.mismatched.join('; ') : ''}`);
-  ctx.emit({ ok: true, files: r.files, steps: r.result.stepsRun, sites: r.result.sites.length, sqnr_db: r.sqnrDb, max_abs_error: r.maxAbsError, missing_ranges: r.missingRanges, restore: rep });
+  const rep = r.restore;
+  if (rep) {
+    ctx.print(`restore (into the unfolded graph): ${rep.restored.length} restored, ${rep.skipped.length} skipped by --exclude, ${rep.missing.length} missing, ${rep.mismatched.length} shape-mismatched`);
+    for (const v of rep.variables) if (v.status !== 'restored') ctx.print(`  ${v.status.padEnd(10)} ${v.name}${v.detail ? `: ${v.detail}` : ''}`);
+  }
+  for (const w of r.warnings) ctx.warn(w);
+  ctx.emit({ ok: true, files: r.files, steps: r.result.stepsRun, sites: r.result.sites.length, sqnr_db: r.sqnrDb, max_abs_error: r.maxAbsError, missing_ranges: r.missingRanges, restore: rep, warnings: r.warnings });
   const h = r.result.history;
   ctx.print(`trained ${r.result.stepsRun} steps at ${r.result.sites.length} fake-quant sites; loss ${h[0]?.loss.toExponential(3)} → ${h[h.length - 1]?.loss.toExponential(3)}`);
-  ctx.print(`wrote ${r.files.frozen} (deployable), ${r.files.eval}, checkpoints and loss.svg in ${dir}`);
+  ctx.print(`wrote ${r.files.frozen} (${r.missingRanges ? `NOT deployable as is: ${r.missingRanges} tensor(s) without a range` : 'deployable'}), ${r.files.eval}, checkpoints and loss.svg in ${dir}`);
   ctx.print(`verify: float vs quantized SQNR ${r.sqnrDb.toFixed(1)} dB, max |Δ| ${r.maxAbsError.toExponential(2)}; quant-check: ${r.missingRanges} tensors without a range`);
   return 0;
 }
