@@ -2,7 +2,8 @@
  * Run `.tflite` bytes on LiteRT.js. `loadTfliteRunner(bytes)` compiles once; `run(feeds)` takes
  * and returns plain typed arrays keyed by tensor name.
  *
- * LiteRT.js's API takes only float32/int32/uint8 tensors (spec §5.1: an int8 model input or output
+ * The model is decoded first (our reader gives byte offsets for corrupt files) so the I/O carry
+ * their quantization. LiteRT.js's API takes only float32/int32/uint8 tensors (spec §5.1: an int8 model input or output
  * fails with `Element type INT8 is not supported.`). Such a model is run through a copy whose int8
  * I/O tensors are uint8 with zero point + 128 behind a requantizing QUANTIZE op (spec §3.2 "uint8
  * I/O"); the runner shifts values by 128 on the way in and out, so callers still see int8. The
@@ -10,6 +11,7 @@
  */
 import { TfpassError, UsageError } from '@tfpass/core/errors';
 import type { CompiledModel, Tensor as LiteRtTensor } from '@litertjs/core';
+import type { Model } from './model.js';
 import { liteRt, quietly, liteRtLog, errorsSince } from './runtime-litert.js';
 import { withUint8Io } from './runtime-io.js';
 import { readTflite } from './read.js';
@@ -26,11 +28,16 @@ export interface TfliteIo {
   index: number;
   dtype: IoDtype;
   shape: number[];
+  /** Per-tensor quantization of a uint8/int8 tensor: real = scale · (q − zeroPoint). */
+  scale?: number;
+  zeroPoint?: number;
 }
 
 export interface TfliteRunner {
   inputs: TfliteIo[];
   outputs: TfliteIo[];
+  /** The decoded model (the IR the runner was built from). */
+  model: Model;
   /** True when int8 I/O is carried as uint8 through a rewritten copy of the model. */
   int8Shifted: boolean;
   run(feeds: Record<string, IoArray>): Promise<Record<string, IoArray>>;
@@ -41,49 +48,56 @@ export interface TfliteRunner {
 export interface RunnerOptions {
   /** Named in error messages. */
   file?: string;
-  /** Rewrites a model with int8 I/O to uint8 I/O (default: read, `withUint8Io`, write). */
-  toUint8Io?: (bytes: Uint8Array, file: string) => { bytes: Uint8Array; inputs: Set<number>; outputs: Set<number> };
+  /** The decoded `bytes`, when the caller has it already. */
+  model?: Model;
 }
 
 const ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array } as const;
 
-/** Compile `bytes` on LiteRT.js (CPU). Errors name the file and carry LiteRT's own error line. */
+/**
+ * Decode `bytes` (typed errors with byte offsets come from the reader) and compile them on
+ * LiteRT.js (CPU). LiteRT's own refusals name the file and carry its error line.
+ */
 export async function loadTfliteRunner(bytes: Uint8Array, opts: RunnerOptions = {}): Promise<TfliteRunner> {
-  const lrt = await liteRt();
   const file = opts.file ?? '<tflite>';
-  const compile = async (b: Uint8Array): Promise<CompiledModel> => {
-    const mark = liteRtLog().length;
-    try {
-      const m = await quietly(() => lrt.loadAndCompile(b, { accelerator: 'wasm' }));
-      // Reading the details also checks the I/O element types (int8 fails here or in compile).
-      m.getInputDetails();
-      m.getOutputDetails();
-      return m;
-    } catch (e) {
-      const why = errorsSince(mark);
-      const msg = (e as Error)?.message ?? String(e);
-      throw Object.assign(new TfpassError('E_GRAPH_FORMAT', `${file}: LiteRT.js cannot load the model: ${[msg, ...why].filter(Boolean).join('; ')}`, { cause: e }), { liteRtMessage: msg });
-    }
-  };
-  let model: CompiledModel;
-  let shifted = { inputs: new Set<number>(), outputs: new Set<number>() };
+  const model = opts.model ?? readTflite(bytes, { file });
+  const sg = model.subgraphs[0];
+  if (!sg) throw new TfpassError('E_GRAPH_FORMAT', `${file}: the model has no subgraph`);
+  const rewrite = withUint8Io(model);
+  const shifted = { inputs: rewrite.inputs, outputs: rewrite.outputs };
+  const runBytes = rewrite.model === model ? bytes : writeTflite(rewrite.model);
+  const lrt = await liteRt();
+  const mark = liteRtLog().length;
+  let compiled: CompiledModel;
   try {
-    model = await compile(bytes);
+    compiled = await quietly(() => lrt.loadAndCompile(runBytes, { accelerator: 'wasm' }));
+    // Reading the details also checks the I/O element types.
+    compiled.getInputDetails();
+    compiled.getOutputDetails();
   } catch (e) {
-    const msg = (e as { liteRtMessage?: string }).liteRtMessage ?? '';
-    if (!/Element type INT8 is not supported/.test(msg)) throw e;
-    const re = (opts.toUint8Io ?? defaultToUint8Io)(bytes, file);
-    shifted = { inputs: re.inputs, outputs: re.outputs };
-    model = await compile(re.bytes);
+    const msg = (e as Error)?.message ?? String(e);
+    // LiteRT's messages carry source locations and line breaks; keep one line of reasons.
+    const reasons = [...msg.split('\n'), ...errorsSince(mark)].map((l) => l.replace(/^[\s└]*(ERROR: )?(\[[^\]]*\])?[\s;]*/, '').trim()).filter(Boolean);
+    throw new TfpassError('E_GRAPH_FORMAT', `${file}: LiteRT.js cannot load the model: ${[...new Set(reasons)].join('; ')}`, { cause: e });
   }
-  const io = (list: ReturnType<CompiledModel['getInputDetails']>, int8: Set<number>): TfliteIo[] =>
-    list.map((d, i) => ({ name: d.name, index: i, dtype: int8.has(i) ? 'int8' : (d.dtype as IoDtype), shape: [...d.shape] }));
-  const inputs = io(model.getInputDetails(), shifted.inputs);
-  const outputs = io(model.getOutputDetails(), shifted.outputs);
+  const io = (list: ReturnType<CompiledModel['getInputDetails']>, tensors: number[], int8: Set<number>): TfliteIo[] =>
+    list.map((d, i) => {
+      // LiteRT names I/O by tensor name; fall back to position for unnamed tensors.
+      const pos = tensors.findIndex((t) => sg.tensors[t]?.name === d.name);
+      const k = pos >= 0 ? pos : i;
+      const t = sg.tensors[tensors[k]!];
+      const q = t?.quantization;
+      const quant = q?.scale?.length === 1 && t!.type !== 'float32' ? { scale: q.scale[0]!, zeroPoint: q.zeroPoint?.[0] ?? 0 } : {};
+      return { name: d.name, index: k, dtype: int8.has(k) ? 'int8' : (d.dtype as IoDtype), shape: [...d.shape], ...quant };
+    });
+  const inputs = io(compiled.getInputDetails(), sg.inputs, shifted.inputs);
+  const outputs = io(compiled.getOutputDetails(), sg.outputs, shifted.outputs);
+  const model_ = compiled;
   let closed = false;
   return {
     inputs,
     outputs,
+    model,
     int8Shifted: shifted.inputs.size + shifted.outputs.size > 0,
     async run(feeds) {
       if (closed) throw new UsageError(`${file}: the runner was closed`);
@@ -100,13 +114,13 @@ export async function loadTfliteRunner(bytes: Uint8Array, opts: RunnerOptions = 
           const fed = shifted.inputs.has(inp.index) ? Uint8Array.from(data as Int8Array, (q) => q + 128) : data;
           made.push(new lrt.Tensor(fed as Float32Array, inp.shape));
         }
-        const outs = await quietly(() => model.run(made));
+        const outs = await quietly(() => model_.run(made));
         const res: Record<string, IoArray> = {};
         outs.forEach((t, i) => {
           const o = outputs[i]!;
           const raw = t.toTypedArray();
           // Copy out of wasm memory before the tensor is freed.
-          res[o.name] = shifted.outputs.has(i) ? Int8Array.from(raw as Uint8Array, (q) => q - 128) : (raw.slice() as IoArray);
+          res[o.name] = shifted.outputs.has(o.index) ? Int8Array.from(raw as Uint8Array, (q) => q - 128) : (raw.slice() as IoArray);
           t.delete();
         });
         return res;
@@ -115,15 +129,10 @@ export async function loadTfliteRunner(bytes: Uint8Array, opts: RunnerOptions = 
       }
     },
     close() {
-      if (!closed) model.delete();
+      if (!closed) model_.delete();
       closed = true;
     },
   };
-}
-
-function defaultToUint8Io(bytes: Uint8Array, file: string): { bytes: Uint8Array; inputs: Set<number>; outputs: Set<number> } {
-  const re = withUint8Io(readTflite(bytes, { file }));
-  return { bytes: writeTflite(re.model), inputs: re.inputs, outputs: re.outputs };
 }
 
 export { withUint8Io };
