@@ -7,20 +7,13 @@ import { inputSpecs, type DataSpec, type InputSpec } from './inputs.js';
 import { needModule } from './optional.js';
 import { splitList } from './args.js';
 
-/** What data-feeding commands take from @tfpass/runtime. */
-export interface Runtime {
-  createExecutor(opts?: { backend?: 'wasm' | 'cpu' | 'node' }): Executor & { release?(g: Graph): void };
-  randomInputs(specs: Record<string, { shape: number[]; dtype?: string }>, seed?: number): Record<string, Tensor>;
-  readNpy(path: string): Tensor;
-  writeNpy(path: string, t: Tensor): void;
-  summaryStats(t: Tensor): { dtype: string; shape: number[]; size: number; min: number; max: number; mean: number; std: number; nan: number; inf: number };
-  compareTensors(name: string, a: Tensor, b: Tensor, atol: number, rtol: number): {
-    name: string; shape: number[]; maxAbsError: number; maxRelError: number; mismatches: number; ok: boolean; worst?: { index: number; a: number; b: number };
-  };
-}
+const RUNTIME_NAMES = ['createExecutor', 'randomInputs', 'readNpy', 'writeNpy', 'summaryStats', 'compareTensors'] as const;
+
+/** What data-feeding commands take from @tfpass/runtime (its own types). */
+export type Runtime = Pick<typeof import('@tfpass/runtime'), (typeof RUNTIME_NAMES)[number]>;
 
 export async function loadRuntime(command: string): Promise<Runtime> {
-  return needModule<Runtime>('@tfpass/runtime', ['createExecutor', 'randomInputs', 'readNpy', 'writeNpy', 'summaryStats', 'compareTensors'], command);
+  return needModule('@tfpass/runtime', RUNTIME_NAMES, command);
 }
 
 export function executorFor(rt: Runtime, ctx: Ctx): ReturnType<Runtime['createExecutor']> {
@@ -155,7 +148,7 @@ export const fmtNum = (x: number) => (Number.isNaN(x) ? 'nan' : Math.abs(x) >= 1
 /** Read a graph from any container, TF.js model.json included. */
 export async function readAnyGraph(core: typeof import('@tfpass/core'), path: string, command: string): Promise<Graph> {
   if (/\.json$/i.test(path)) {
-    const f = await needModule<{ readTfjsModel(p: string): Graph }>('@tfpass/tfjs-format', ['readTfjsModel'], command);
+    const f = await needModule('@tfpass/tfjs-format', ['readTfjsModel'], command);
     return f.readTfjsModel(path);
   }
   return core.readGraph(path);

@@ -1,20 +1,14 @@
-import type { Graph } from '@tfpass/core';
 // Types only: nothing of @tfpass/quantize loads until a command needs it.
 import type { Finding } from '@tfpass/quantize';
 import { needModule } from './optional.js';
 
 export type { Finding };
 
-/** What the CLI uses from @tfpass/quantize (an optional install). */
-export interface QuantizeApi {
-  loadTarget(nameOrFile?: string): unknown;
-  quantCheck(g: Graph, target?: unknown, opts?: { inputs?: string[]; outputs?: string[] }): Finding[];
-  lint(g: Graph, opts?: { target?: unknown; disable?: string[]; inputs?: string[]; outputs?: string[] }): Finding[];
-  LINT_RULES: Record<string, string>;
-}
+/** What the CLI uses from @tfpass/quantize (an optional install), with its own types. */
+export type QuantizeApi = Pick<typeof import('@tfpass/quantize'), 'loadTarget' | 'quantCheck' | 'lint' | 'LINT_RULES'>;
 
-export function loadQuantize(command: string, names: (keyof QuantizeApi | string)[]): Promise<QuantizeApi> {
-  return needModule<QuantizeApi>('@tfpass/quantize', names as string[], command);
+export function loadQuantize<const K extends keyof QuantizeApi>(command: string, names: readonly K[]): Promise<Pick<QuantizeApi, K>> {
+  return needModule('@tfpass/quantize', names, command);
 }
 
 export function printFindings(print: (s: string) => void, findings: Finding[]): void {

@@ -1,4 +1,4 @@
-import { EXIT_CODES, isTfpassError, type ErrorCode } from '@tfpass/core/errors';
+import { EXIT_CODES, UsageError, isTfpassError, type ErrorCode } from '@tfpass/core/errors';
 import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isatty } from 'node:tty';
@@ -87,6 +87,13 @@ export class Ctx {
   }
   list(name: string): string[] {
     return (this.args.flags[name] as string[] | undefined) ?? [];
+  }
+  /** A string flag that must be one of `values` (typed as that union); undefined when not given. */
+  choice<const V extends string>(name: string, values: readonly V[]): V | undefined {
+    const v = this.str(name);
+    if (v === undefined) return undefined;
+    if (!(values as readonly string[]).includes(v)) throw new UsageError(`--${name} takes ${values.join(', ')}, got '${v}'`);
+    return v as V;
   }
   bool(name: string): boolean {
     return !!this.args.flags[name];

@@ -1,4 +1,5 @@
 import type { Executor, Graph, Tensor } from '@tfpass/core';
+import type { CalibrationMethod } from '@tfpass/quantize';
 import type { CommandSpec } from '../args.js';
 import { splitList } from '../args.js';
 import type { Ctx } from '../ui.js';
@@ -23,22 +24,12 @@ export const spec: CommandSpec = {
   maxPositionals: 1,
 };
 
-interface CalibrateApi {
-  calibrate(
-    graph: Graph,
-    batches: Iterable<Record<string, Tensor>> | AsyncIterable<Record<string, Tensor>>,
-    opts: { executor: Executor; method?: string; outputs?: string[]; onProgress?: (done: number, total: number) => void },
-  ): Promise<Record<string, unknown>>;
-  writeRanges(path: string, ranges: Record<string, unknown>, method?: string, bias?: { perChannel: boolean; weightBits: number; shifts: Record<string, number[]> }): void;
-  planQuantization(g: Graph, o: object): unknown[];
-  correctBiases(g: Graph, sites: unknown[], o: { data: Iterable<Record<string, Tensor>>; executor: Executor; ranges?: Record<string, unknown>; apply?: boolean }): Promise<{ bias: string; shift: number[]; maxShift: number }[]>;
-}
 
 export async function run(ctx: Ctx): Promise<number> {
   const path = graphArg(ctx);
   const out = ctx.str('out');
   if (!out) throw new UsageError('--out ranges.json is required');
-  const q = await needModule<CalibrateApi>('@tfpass/quantize', ['calibrate', 'writeRanges', 'planQuantization', 'correctBiases'], 'calibrate');
+  const q = await needModule('@tfpass/quantize', ['calibrate', 'writeRanges', 'planQuantization', 'correctBiases'], 'calibrate');
   const core = await import('@tfpass/core');
   const g = await readAnyGraph(core, path, 'calibrate');
   const rt = await loadRuntime('calibrate');
@@ -48,10 +39,11 @@ export async function run(ctx: Ctx): Promise<number> {
     for (let k = 0; k < n; k++) yield feeds.make(k);
   };
   const method = ctx.str('method') ?? 'minmax';
+  if (!/^(minmax|ema|percentile=\d+(\.\d+)?)$/.test(method)) throw new UsageError(`--method takes minmax, ema or percentile=P (e.g. percentile=99.99), got '${method}'`);
   const outputs = splitList(ctx.str('outputs'));
   const ranges = await q.calibrate(g, batches(), {
     executor: executorFor(rt, ctx),
-    method,
+    method: method as CalibrationMethod,
     ...(outputs.length ? { outputs } : {}),
     onProgress: (done, total) => ctx.progress(`calibrating: ${done}/${total} runs`, done < total),
   });

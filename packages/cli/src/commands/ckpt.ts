@@ -16,14 +16,10 @@ export const spec: CommandSpec = {
 
 interface Row { name: string; dtype: string; shape: number[]; bytes: number; shard: number; slices?: string[] }
 interface DiffRow { name: string; kind: string; a?: { dtype: string; shape: number[] }; b?: { dtype: string; shape: number[] }; maxAbsDiff?: number; differing?: number; elements?: number }
-interface CheckpointApi {
-  listCheckpoint(prefix: string): Row[];
-  diffCheckpoints(a: string, b: string, opts?: { atol?: number; includeSame?: boolean }): DiffRow[];
-}
 
 export async function run(ctx: Ctx): Promise<number> {
   const [sub, a, b] = ctx.args.positionals;
-  const ck = await needModule<CheckpointApi>('@tfpass/checkpoint', ['listCheckpoint', 'diffCheckpoints'], 'ckpt');
+  const ck = await needModule('@tfpass/checkpoint', ['listCheckpoint', 'diffCheckpoints'], 'ckpt');
   if (sub === 'ls') {
     if (!a || b) throw new UsageError('usage: tfpass ckpt ls PREFIX');
     const rows = ck.listCheckpoint(a);

@@ -23,10 +23,6 @@ export const spec: CommandSpec = {
   maxPositionals: 2,
 };
 
-interface TfjsFormat {
-  readTfjsModel(path: string): Graph;
-  writeTfjsModel(graph: Graph, dir: string, opts?: { quantize?: 'uint8' | 'uint16' | 'float16' }): string[];
-}
 
 const isTfjs = (p: string) => /\.json$/i.test(p) || (existsSync(p) && statSync(p).isDirectory() && existsSync(join(p, 'model.json')));
 
@@ -40,7 +36,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const toTfjs = /\.json$/i.test(dst) || (existsSync(dst) && statSync(dst).isDirectory()) || dst.endsWith('/');
   if (toTfjs && /\.json$/i.test(dst) && basename(dst) !== 'model.json') throw new UsageError(`TF.js output must be a folder or a path ending in model.json, got '${dst}'`);
   if (quant && !toTfjs) throw new UsageError('--quantize applies to TF.js output only');
-  const fmt = isTfjs(src) || toTfjs ? await needModule<TfjsFormat>('@tfpass/tfjs-format', ['readTfjsModel', 'writeTfjsModel'], 'convert') : undefined;
+  const fmt = isTfjs(src) || toTfjs ? await needModule('@tfpass/tfjs-format', ['readTfjsModel', 'writeTfjsModel'], 'convert') : undefined;
 
   let graph: Graph;
   let from: string;

@@ -15,15 +15,9 @@ export const spec: CommandSpec = {
   },
 };
 
-interface TrainApi {
-  runDemo(o: {
-    out: string; steps?: number; quantDelay?: number; backend?: 'wasm' | 'cpu';
-    log?: (l: string) => void; onStep?: (s: { step: number; loss: number; quantized: boolean; ms: number }, total: number) => void;
-  }): Promise<{ dir: string; files: Record<string, string>; sqnrDb: number; agreement: number; ptq: { sqnrDb: number; agreement: number }; missingRanges: number; before: object; after: object }>;
-}
 
 export async function run(ctx: Ctx): Promise<number> {
-  const train = await needModule<TrainApi>('@tfpass/train', ['runDemo'], 'demo');
+  const train = await needModule('@tfpass/train', ['runDemo'], 'demo');
   const out = ctx.str('out') ?? 'tfpass-demo';
   const t0 = performance.now();
   let last = 0;

@@ -28,17 +28,6 @@ export const spec: CommandSpec = {
   },
 };
 
-interface FreezeApi {
-  freezeGraphWithReport(o: {
-    inputGraph: string;
-    inputCheckpoint?: string;
-    outputNodeNames: string;
-    variableNamesWhitelist?: string;
-    variableNamesBlacklist?: string;
-    clearDevices?: boolean;
-    tags?: string[];
-  }): { graph: Graph; variables: { node: string; key: string; dtype: string; shape: number[] }[]; removed: number; rewired: unknown[] };
-}
 
 export async function run(ctx: Ctx): Promise<number> {
   const input = ctx.str('input_graph');
@@ -53,7 +42,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const inputs = [input, ...(ckpt ? checkpointFiles(ckpt) : [])];
   checkNotInput(inputs, out, ctx.bool('force'));
   ctx.outputPath(out);
-  const ck = await needModule<FreezeApi>('@tfpass/checkpoint', ['freezeGraphWithReport'], 'freeze');
+  const ck = await needModule('@tfpass/checkpoint', ['freezeGraphWithReport'], 'freeze');
   const core = await import('@tfpass/core');
   const before = (() => {
     try {

@@ -39,14 +39,6 @@ export const spec: CommandSpec = {
   },
 };
 
-interface JobApi {
-  runQatJob(o: Record<string, unknown>): Promise<{
-    result: { stepsRun: number; sites: unknown[]; history: { loss: number }[] };
-    restore?: { variables: { name: string; status: string; detail?: string }[]; restored: string[]; skipped: string[]; missing: string[]; mismatched: string[]; keptInitial: string[] };
-    warnings: string[];
-    files: Record<string, string>; sqnrDb: number; maxAbsError: number; missingRanges: number;
-  }>;
-}
 
 export async function run(ctx: Ctx): Promise<number> {
   const input = ctx.str('in_graph');
@@ -69,16 +61,16 @@ export async function run(ctx: Ctx): Promise<number> {
   }
   const labels = ctx.str('labels') ? expandGlob(ctx.str('labels')!, ctx.cwd) : undefined;
   if (labels && !labels.length) throw new UsageError(`--labels ${ctx.str('labels')}: no file matches`);
-  const train = await needModule<JobApi>('@tfpass/train', ['runQatJob'], 'qat');
+  const train = await needModule('@tfpass/train', ['runQatJob'], 'qat');
   const steps = ctx.num('steps') ?? 300;
   let last = 0;
   const r = await train.runQatJob({
-    graph, data, labels, loss: ctx.str('loss'), output: outputs[0], keep: outputs.slice(1), steps,
+    graph, data, labels, loss: ctx.choice('loss', ['sparse_softmax_cross_entropy', 'softmax_cross_entropy', 'mse']), output: outputs[0], keep: outputs.slice(1), steps,
     batch: ctx.num('batch'), quantDelay: ctx.num('quant_delay') ?? 0, lr: ctx.num('lr'),
     checkpointDir: resolve(ctx.cwd, dir), checkpointEvery: ctx.num('checkpoint_every'), resume: ctx.bool('resume'), maxToKeep: ctx.num('max_to_keep'), strict: ctx.bool('strict'),
     initCheckpoint: ctx.str('init_checkpoint'), exclude: ctx.str('exclude'), outGraph: ctx.str('out_graph') ? resolve(ctx.cwd, ctx.str('out_graph')!) : undefined,
     weightBits: ctx.num('weight_bits'), activationBits: ctx.num('activation_bits'), symmetric: ctx.bool('symmetric'),
-    backend: ctx.str('backend'), seed: ctx.num('seed'),
+    backend: ctx.choice('backend', ['wasm', 'cpu', 'node']), seed: ctx.num('seed'),
     onStep: (s: { step: number; loss: number; quantized: boolean; ms: number }) => {
       const now = performance.now();
       if (now - last < 100 && s.step !== steps) return;

@@ -25,10 +25,6 @@ export const spec: CommandSpec = {
   },
 };
 
-interface QuantApi {
-  quantizeTraining(g: Model | Graph, o: object): { model: Model; sites: unknown[]; variables: unknown[]; updateOps: string[]; folded: string[]; warnings: string[] };
-  quantizeEval(g: Model | Graph, o: object): { model: Model; sites: unknown[]; variables: unknown[]; updateOps: string[]; folded: string[]; warnings: string[] };
-}
 
 export async function run(ctx: Ctx): Promise<number> {
   const input = ctx.str('in_graph');
@@ -38,7 +34,7 @@ export async function run(ctx: Ctx): Promise<number> {
   checkNotInput(input, out, ctx.bool('force'));
   ctx.outputPath(out);
   const core = await import('@tfpass/core');
-  const q = await needModule<QuantApi>('@tfpass/quantize', ['quantizeTraining', 'quantizeEval'], 'quantize');
+  const q = await needModule('@tfpass/quantize', ['quantizeTraining', 'quantizeEval'], 'quantize');
   const model = core.readModel(ctx.path(input));
   const opts = {
     quantDelay: ctx.num('quant_delay'),

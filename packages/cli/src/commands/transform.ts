@@ -30,7 +30,7 @@ export const spec: CommandSpec = {
 
 /** Executors are built only when a chosen pass asks for one (this loads TensorFlow.js). */
 async function makeExecutor(): Promise<Executor> {
-  const rt = await needModule<{ createExecutor(opts?: object): Executor | Promise<Executor> }>('@tfpass/runtime', ['createExecutor'], 'transform');
+  const rt = await needModule('@tfpass/runtime', ['createExecutor'], 'transform');
   return await rt.createExecutor();
 }
 
@@ -91,7 +91,7 @@ export async function run(ctx: Ctx): Promise<number> {
   else core.writeGraph(model.graph, outPath, { format, protect: [inPath], force: ctx.bool('force') });
 
   if (htmlOut && original) {
-    const view = await needModule<{ diffHtml(a: unknown, b: unknown, o: object): string }>('@tfpass/view', ['diffHtml'], 'transform --report_html');
+    const view = await needModule('@tfpass/view', ['diffHtml'], 'transform --report_html');
     const passes = reports.map((r) => ({ name: r.name, ms: r.ms, before: r.nodesBefore, after: r.nodesAfter, notes: [...r.messages, ...r.warnings] }));
     core.writeFileAtomic(htmlOut, view.diffHtml(original, model.graph, { title: `${basename(inPath)} → ${basename(outPath)}`, passes }));
     ctx.print(`wrote ${htmlOut}`);

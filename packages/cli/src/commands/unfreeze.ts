@@ -20,10 +20,6 @@ export const spec: CommandSpec = {
   maxPositionals: 1,
 };
 
-interface UnfreezeApi {
-  unfreezeGraph(input: string, opts?: { pattern?: string; trainable?: boolean }): { variables: { name: string; dtype: string; shape: number[]; trainable: boolean }[] };
-  writeUnfrozen(u: unknown, dir: string, opts?: { name?: string }): { metaFile: string; prefix: string; stateFile: string };
-}
 
 export async function run(ctx: Ctx): Promise<number> {
   const input = ctx.args.positionals[0] ?? ctx.str('in_graph');
@@ -31,7 +27,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const dir = ctx.str('out');
   if (!dir) throw new UsageError('--out DIR is required');
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file; give a folder`);
-  const ck = await needModule<UnfreezeApi>('@tfpass/checkpoint', ['unfreezeGraph', 'writeUnfrozen'], 'unfreeze');
+  const ck = await needModule('@tfpass/checkpoint', ['unfreezeGraph', 'writeUnfrozen'], 'unfreeze');
   const u = ck.unfreezeGraph(input, { pattern: ctx.str('pattern'), trainable: !ctx.bool('frozen_weights') });
   if (!u.variables.length) throw new UsageError(`no Const in ${input} matches${ctx.str('pattern') ? ` /${ctx.str('pattern')}/` : ' the default weight patterns'}; nothing to unfreeze`);
   const w = ck.writeUnfrozen(u, dir, { name: ctx.str('name') });

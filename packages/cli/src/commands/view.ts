@@ -24,20 +24,12 @@ export const spec: CommandSpec = {
   },
 };
 
-interface ViewApi {
-  graphHtml(g: Graph, o: object): string;
-  diffHtml(a: Graph, b: Graph, o: object): string;
-}
-interface QuantApi {
-  quantCheck(g: Graph, t: unknown): { rule: string; node?: string; tensor?: string; message: string }[];
-  loadTarget(n: string): unknown;
-}
 
 export async function run(ctx: Ctx): Promise<number> {
   const [a, b] = ctx.args.positionals;
   if (!a) throw new UsageError('view needs a graph: tfpass view model.pb [after.pb]');
   const core = await import('@tfpass/core');
-  const view = await needModule<ViewApi>('@tfpass/view', ['graphHtml', 'diffHtml'], 'view');
+  const view = await needModule('@tfpass/view', ['graphHtml', 'diffHtml'], 'view');
   const out = ctx.str('out') ?? `${(b ?? a).replace(/\/+$/, '')}.html`;
   checkNotInput(a, out, ctx.bool('force'));
   if (b) checkNotInput(b, out, ctx.bool('force'));
@@ -67,7 +59,7 @@ export async function run(ctx: Ctx): Promise<number> {
   }
   let flags: Map<string, string> | undefined;
   if (ctx.bool('quant')) {
-    const q = await needModule<QuantApi>('@tfpass/quantize', ['quantCheck', 'loadTarget'], 'view --quant');
+    const q = await needModule('@tfpass/quantize', ['quantCheck', 'loadTarget'], 'view --quant');
     flags = new Map();
     for (const f of q.quantCheck(shown, q.loadTarget(ctx.str('target') ?? 'tflite'))) {
       const node = f.node ?? (f.tensor ? core.parseInput(f.tensor).node : undefined);
