@@ -14,8 +14,6 @@ import { quantizeLowered, type QuantizeOptions } from './quantize.js';
 export interface ConvertOptions extends LowerOptions {
   /** `--inference_type`. */
   inferenceType?: 'FLOAT' | 'QUANTIZED_UINT8' | 'INT8';
-  /** float16 weights (`--post_training_quantize --quantize_to_float16`); FLOAT only. */
-  float16Weights?: boolean;
   /** Options for the quantized types (mean/std, default ranges, I/O types, ranges file). */
   quantize?: Omit<QuantizeOptions, 'inferenceType'>;
 }
@@ -26,7 +24,7 @@ export function convertGraph(graph: Graph, opts: ConvertOptions): { model: Model
     const g = lowerToOps(graph, { keepFakeQuant: true, ...opts });
     return { model: emitModel(g).model, notes: g.notes };
   }
-  if (opts.float16Weights) throw new UsageError(`float16 weights apply to --inference_type=FLOAT, not ${type}`);
+  if (opts.float16Weights || opts.int8Weights) throw new UsageError(`float16/int8 weights-only storage applies to --inference_type=FLOAT, not ${type}`);
   const lowered = lowerGraph(graph, { ...opts, keepFakeQuant: false });
   const q = quantizeLowered(lowered, { ...opts.quantize, inferenceType: type === 'INT8' ? 'int8' : 'uint8' });
   return { model: q.model, notes: [...lowered.notes, ...q.notes] };

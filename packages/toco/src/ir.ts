@@ -17,6 +17,8 @@ export interface LTensor {
   data?: Data;
   range?: TensorRange;
   role?: 'weights' | 'bias';
+  /** Affine params of a quantized constant (weights-only int8 storage). */
+  quant?: { scale: number[]; zeroPoint: number[]; axis?: number };
 }
 
 export interface LOp {

@@ -14,7 +14,7 @@ import type { LGraph, LOp, LTensor, Data } from './ir.js';
 import { KERNELS, fromInferred } from './const-eval.js';
 import { RULES, ruleFor, type LowerCtx } from './rules.js';
 import { fuseActivations, fuseBinaryIntoAffine, foldReshapeIntoFc, identifyClips, identifyDilatedConv, leftoverBatchNorms, removeDeadOps, substitute } from './fuse.js';
-import { emitModel, toFloat16Weights } from './emit.js';
+import { emitModel, toFloat16Weights, toInt8Weights } from './emit.js';
 import { fakeQuantValues, nudgeFakeQuant } from './quantize-params.js';
 
 export interface LowerOptions {
@@ -30,6 +30,8 @@ export interface LowerOptions {
   keepFakeQuant?: boolean;
   /** float16 weights behind DEQUANTIZE ops (spec §3.2). */
   float16Weights?: boolean;
+  /** int8 weights-only storage behind DEQUANTIZE ops (`--post_training_quantize`). */
+  int8Weights?: boolean;
 }
 
 /** Pass-through nodes TOCO's importer turns into Identity and RemoveTensorFlowIdentity drops. */
@@ -329,7 +331,9 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
   for (const bn of leftoverBatchNorms(g)) {
     notes.push({ level: 'warning', node: bn, message: `batch norm '${bn}' could not be folded into the preceding layer and stays as MUL/ADD; quantized, its constant operands get ranges from their own data, which costs accuracy` });
   }
+  if (opts.float16Weights && opts.int8Weights) throw new UsageError('float16 and int8 weights exclude each other');
   if (opts.float16Weights) toFloat16Weights(g);
+  if (opts.int8Weights) toInt8Weights(g);
   return g;
 }
 

@@ -290,7 +290,8 @@ export const VERSIONS: Record<string, (op: LOp) => number> = {
   FAKE_QUANT: (op) => (op.options?.narrowRange ? 2 : 1),
   RESIZE_BILINEAR: (op) => (op.options?.halfPixelCenters ? 3 : 1),
   RESIZE_NEAREST_NEIGHBOR: (op) => (op.options?.halfPixelCenters ? 3 : 1),
-  DEQUANTIZE: () => 2,
+  // float16 and per-tensor int8 input: 2 (what TOCO 1.15 writes for float16); per-channel int8: 5.
+  DEQUANTIZE: (op) => ((op.inputs[0]?.quant?.scale.length ?? 1) > 1 ? 5 : 2),
 };
 
 /** Builtin codes (schema `BuiltinOperator`), for TOCO's operator-code order (ascending code). */
@@ -312,7 +313,7 @@ export const BUILTIN_CODES: Record<string, number> = {
  */
 const RUNTIME: Record<string, string[]> = {
   ADD: ['1.5.0', '1.14.0'], AVERAGE_POOL_2D: ['1.5.0', '1.14.0'], CONCATENATION: ['1.5.0', '1.14.0'], CONV_2D: ['1.5.0', '1.14.0', '1.14.0'],
-  DEPTHWISE_CONV_2D: ['1.5.0', '1.12.0', '1.14.0'], DEQUANTIZE: ['1.13.1', '1.14.0', '1.15.0'], FULLY_CONNECTED: ['1.5.0', '1.10.0', '1.14.0', '1.14.0'],
+  DEPTHWISE_CONV_2D: ['1.5.0', '1.12.0', '1.14.0'], DEQUANTIZE: ['1.13.1', '1.14.0', '1.15.0', '2.2.0', '2.7.0'], FULLY_CONNECTED: ['1.5.0', '1.10.0', '1.14.0', '1.14.0'],
   LOGISTIC: ['1.14.0', '1.14.0'], MAX_POOL_2D: ['1.5.0', '1.14.0'], MUL: ['1.5.0', '1.14.0', '1.15.0'], RELU: ['1.5.0'], RELU_N1_TO_1: ['1.5.0'],
   RELU6: ['1.5.0', '1.14.0'], RESHAPE: ['1.5.0'], RESIZE_BILINEAR: ['1.7.0', '1.14.0'], SOFTMAX: ['1.5.0', '1.14.0'], TANH: ['1.14.0', '1.14.0'],
   PAD: ['1.5.0', '1.14.0'], GATHER: ['1.6.0', '1.14.0', '1.15.0'], BATCH_TO_SPACE_ND: ['1.6.0', '1.14.0'], SPACE_TO_BATCH_ND: ['1.6.0', '1.14.0'],
