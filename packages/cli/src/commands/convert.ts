@@ -7,9 +7,10 @@ import type { Ctx } from '../ui.js';
 import { checkNotInput } from '../graphs.js';
 import { needModule } from '../optional.js';
 import { TOCO_FLAGS, convertToTflite, tocoOptions } from './toco.js';
+import { convertTfliteFile, isTfliteFile } from './tflite-files.js';
 
 export const spec: CommandSpec = {
-  usage: 'convert IN OUT [--output_as_text] [--quantize uint8|uint16|float16] [--force] | convert G.pb M.tflite --output_arrays y [tfpass toco flags]',
+  usage: 'convert IN OUT [--output_as_text] [--quantize uint8|uint16|float16] [--force] | convert G.pb M.tflite --output_arrays y [tfpass toco flags] | convert X.tflite Y.tflite',
   summary:
     'Convert a graph: .pb <-> .pbtxt, MetaGraphDef (.meta) or SavedModel -> GraphDef, TF.js graph model (model.json + shards) <-> GraphDef. ' +
     'OUT ending in model.json, or an existing folder, is written as a TF.js model; OUT ending in .tflite is converted as `tfpass toco` does, with its flags.',
@@ -29,6 +30,7 @@ const isTfjs = (p: string) => /\.json$/i.test(p) || (existsSync(p) && statSync(p
 export async function run(ctx: Ctx): Promise<number> {
   const [src, dst] = ctx.args.positionals;
   if (!src || !dst) throw new UsageError('usage: tfpass convert IN OUT');
+  if (isTfliteFile(src) && /\.tflite$/i.test(dst)) return convertTfliteFile(ctx, src, dst);
   if (/\.tflite$/i.test(dst)) return convertToTflite(ctx, src, dst, tocoOptions(ctx));
   const quant = ctx.str('quantize');
   if (quant && !['uint8', 'uint16', 'float16'].includes(quant)) throw new UsageError(`--quantize takes uint8, uint16 or float16, got '${quant}'`);

@@ -5,17 +5,19 @@ import type { Ctx } from '../ui.js';
 import { humanCount } from '../ui.js';
 import { requireFlag } from '../graphs.js';
 import { parseInputSpec } from '../inputs.js';
+import { isTfliteFile, summarizeTfliteFile } from './tflite-files.js';
 
 export const spec: CommandSpec = {
-  usage: 'summarize --in_graph=FILE [--input NAME=1,384,384,3]... [--print_structure]',
+  usage: 'summarize --in_graph=FILE [--input NAME=1,384,384,3]... [--print_structure] | summarize MODEL.tflite',
   summary: "What TensorFlow's summarize_graph prints, plus per-layer and total parameters, MACs and FLOPs.",
   flags: {
-    in_graph: { type: 'string', value: 'FILE', description: 'graph to summarize (.pb, .pbtxt, .meta, SavedModel)' },
+    in_graph: { type: 'string', value: 'FILE', description: 'graph to summarize (.pb, .pbtxt, .meta, SavedModel, .tflite); may also be given as the argument' },
     input: { type: 'list', value: 'NAME=D0,D1,...', description: 'pin an input shape for FLOP counting (default: batch 1)' },
     inputs: { type: 'list', value: 'SPEC[;SPEC...]', description: 'alias of --input taking several specs separated by ;' },
     print_structure: { type: 'bool', description: 'also print every node with its inputs, in execution order' },
     layers: { type: 'number', value: 'N', default: 50, description: 'most per-layer rows to print (0: all)' },
   },
+  maxPositionals: 1,
 };
 
 interface NodeCost { name: string; op: string; params: number; macs: number; flops: number }
@@ -49,7 +51,8 @@ function benchShape(n: Node): string {
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 export async function run(ctx: Ctx): Promise<number> {
-  const inPath = requireFlag(ctx.str('in_graph'), 'in_graph', 'the graph to summarize');
+  const inPath = requireFlag(ctx.str('in_graph') ?? ctx.args.positionals[0], 'in_graph', 'the graph to summarize');
+  if (isTfliteFile(inPath)) return summarizeTfliteFile(ctx, inPath);
   const core = await import('@tfpass/core');
   const g = core.readGraph(inPath);
   const nodes = g.nodes();
