@@ -347,6 +347,33 @@ async function restoreAdam(ck: Checkpoint, optimizer: tf.AdamOptimizer, vars: Ma
   return true;
 }
 
+/** TF op names by the TensorFlow.js kernel that runs them, where the two differ. */
+const KERNEL_OPS: Record<string, string[]> = { Concat: ['ConcatV2'], BatchMatMul: ['MatMul', 'BatchMatMul', 'BatchMatMulV2'], Multiply: ['Mul'], RealDiv: ['RealDiv', 'Div'], Select: ['Select', 'SelectV2'], PadV2: ['Pad', 'PadV2'] };
+
+/**
+ * tfjs's "gradient function not found for K" as a typed error naming the graph nodes between a
+ * trained weight and the loss that run kernel K, before any weight has been updated.
+ */
+function noGradient(e: unknown, g: Graph, weights: string[], output: string): TfpassError | undefined {
+  const m = /gradient function not found for (\w+)/.exec(String((e as Error)?.message ?? e));
+  if (!m) return undefined;
+  const kernel = m[1]!;
+  const ops = new Set(KERNEL_OPS[kernel] ?? [kernel]);
+  // Nodes downstream of a weight and upstream of the output.
+  const down = new Set<string>(weights);
+  for (const n of g.topoOrder()) if (n.dataInputs.some((i) => down.has(parseInput(i).node))) down.add(n.name);
+  const up = new Set<string>();
+  const stack = [parseInput(output).node];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (up.has(n) || !g.has(n)) continue;
+    up.add(n);
+    for (const i of g.node(n).dataInputs) stack.push(parseInput(i).node);
+  }
+  const nodes = g.nodes().filter((n) => ops.has(n.op) && down.has(n.name) && up.has(n.name)).map((n) => n.name);
+  return new TfpassError('E_PASS', `qat: TensorFlow.js has no gradient for ${[...ops].join('/')}${nodes.length ? ` (node${nodes.length > 1 ? 's' : ''} ${nodes.slice(0, 5).join(', ')}${nodes.length > 5 ? ', …' : ''})` : ''}, which lies between the trained weights and ${output}; nothing was trained. Cut the graph before it (--outputs) or ask for the gradient to be added`);
+}
+
 /** Run quantization-aware training. */
 export async function qat(opts: QatOptions): Promise<QatResult> {
   const backend = opts.backend ?? 'wasm';
@@ -426,11 +453,16 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
         for (const k of Object.keys(batch.feeds)) tfFeeds[k] = feeds[k]!;
         target = teacher!.execute(tfFeeds, outName) as tf.Tensor;
       }
-      const lossT = optimizer.minimize(() => {
-        const all: Record<string, tf.Tensor> = { ...feeds };
-        for (const [k, v] of vars) all[k] = v;
-        return lossOf(opts.loss ?? 'mse', student.execute(all, outName) as tf.Tensor, target);
-      }, true, varList) as tf.Scalar;
+      let lossT: tf.Scalar;
+      try {
+        lossT = optimizer.minimize(() => {
+          const all: Record<string, tf.Tensor> = { ...feeds };
+          for (const [k, v] of vars) all[k] = v;
+          return lossOf(opts.loss ?? 'mse', student.execute(all, outName) as tf.Tensor, target);
+        }, true, varList) as tf.Scalar;
+      } catch (e) {
+        throw noGradient(e, tg, names, outName) ?? e;
+      }
       const loss = lossT.dataSync()[0]!;
       tf.dispose([lossT, target, ...new Set(Object.values(feeds))]);
       if (!Number.isFinite(loss)) {

@@ -123,6 +123,25 @@ export function registerGradientFixes(): void {
     const r = axes.length ? tf.sum(g, axes) : g;
     return tf.reshape(r, shape);
   };
+  // StridedSlice (tfjs has none): the same slice of an index ramp says where each dy value came
+  // from, and a scatter puts it back; every mask (ellipsis, new axis, shrink) is handled by the
+  // forward op itself.
+  tf.registerGradient({
+    kernelName: 'StridedSlice',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as [tf.Tensor];
+      const a = attrs as unknown as { begin: number[]; end: number[]; strides: number[]; beginMask: number; endMask: number; ellipsisMask: number; newAxisMask: number; shrinkAxisMask: number };
+      return {
+        x: () => tf.tidy(() => {
+          const ramp = tf.reshape(tf.range(0, x.size, 1, 'int32'), x.shape);
+          const from = tf.stridedSlice(ramp, a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask, a.newAxisMask, a.shrinkAxisMask);
+          const flat = tf.scatterND(tf.reshape(from, [-1, 1]), tf.reshape(dy as tf.Tensor, [-1]), [x.size]);
+          return tf.reshape(flat, x.shape);
+        }),
+      };
+    },
+  });
   tf.registerGradient({
     kernelName: 'SquaredDifference',
     inputsToSave: ['a', 'b'],

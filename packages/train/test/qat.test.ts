@@ -66,3 +66,18 @@ describe('qat', () => {
     expect(more.restore!.restored.length).toBeGreaterThan(0);
   });
 });
+
+describe('qat stops with a typed error where TensorFlow.js has no gradient', () => {
+  it('names the op and the node (DepthToSpace after a MatMul), before any update', async () => {
+    const g = new Graph();
+    const c = (name: string, shape: number[], v: number[]) => g.addNode({ name, op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: Tensor.fromValues('float32', shape, v) } } });
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: { type: 'float32' }, shape: { shape: [1, 4] } } });
+    c('w', [4, 16], Array.from({ length: 64 }, (_, i) => ((i * 7) % 11) / 11 - 0.5));
+    g.addNode({ name: 'mm', op: 'MatMul', inputs: ['x', 'w'], attrs: { T: { type: 'float32' } } });
+    g.addNode({ name: 'shape', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: Tensor.fromValues('int32', [4], [1, 2, 2, 4]) } } });
+    g.addNode({ name: 'r', op: 'Reshape', inputs: ['mm', 'shape'], attrs: { T: { type: 'float32' } } });
+    g.addNode({ name: 'up/d2s', op: 'DepthToSpace', inputs: ['r'], attrs: { T: { type: 'float32' }, block_size: { i: 2 }, data_format: { s: 'NHWC' } } });
+    const x = Tensor.fromValues('float32', [1, 4], [0.1, 0.2, 0.3, 0.4]);
+    await expect(qat({ graph: g, output: 'up/d2s', data: () => ({ feeds: { x } }), steps: 1, backend: 'cpu' })).rejects.toThrow(/no gradient for DepthToSpace \(node up\/d2s\).*nothing was trained/);
+  });
+});
