@@ -38,7 +38,7 @@ describe.skipIf(!dir)('tfpass toco', () => {
     expect(Math.abs(Array.from(y as Float32Array).reduce((s, v) => s + v, 0) - 1)).toBeLessThan(1e-5);
   });
 
-  test('--in_graph alias, float16 weights', async () => {
+  test('--in_graph alias, float16 weights, int8 weights-only', async () => {
     const t = tmp();
     const r = await tfpass(['toco', `--in_graph=${pb()}`, `--output_file=${join(t, 'h.tflite')}`, '--input_arrays=Reshape_2', '--output_arrays=labels_softmax', '--input_shapes=1,98,40,1', '--post_training_quantize', '--quantize_to_float16']);
     expect(r.status).toBe(0);
@@ -47,6 +47,17 @@ describe.skipIf(!dir)('tfpass toco', () => {
     expect(types.get('weights_quant/FakeQuantWithMinMaxVars')).toBe('float16');
     expect(types.get('weights_quant/FakeQuantWithMinMaxVars_dequantize')).toBe('float32');
     expect(types.get('Conv2D_bias')).toBe('float32');
+    const q = await tfpass(['toco', `--in_graph=${pb()}`, `--output_file=${join(t, 'q.tflite')}`, '--input_arrays=Reshape_2', '--output_arrays=labels_softmax', '--input_shapes=1,98,40,1', '--post_training_quantize']);
+    expect(q.status).toBe(0);
+    const qm = readTflite(readFileSync(join(t, 'q.tflite')));
+    const fc = qm.subgraphs[0]!.tensors.find((x) => x.name === 'weights_quant_1/FakeQuantWithMinMaxVars/transpose')!;
+    expect(fc.type).toBe('int8');
+    expect(fc.quantization!.scale).toHaveLength(6);
+    // 640 elements: under TF's 1024-element threshold, so it stays float32.
+    expect(qm.subgraphs[0]!.tensors.find((x) => x.name === 'weights_quant/FakeQuantWithMinMaxVars')!.type).toBe('float32');
+    const ignored = await tfpass(['toco', `--in_graph=${pb()}`, `--output_file=${join(t, 'i.tflite')}`, '--input_arrays=Reshape_2', '--output_arrays=labels_softmax', '--input_shapes=1,98,40,1', '--quantize_to_float16']);
+    expect(ignored.status).toBe(0);
+    expect(ignored.err).toMatch(/--quantize_to_float16 is ignored without --post_training_quantize/);
   });
 
   test('errors are one typed line with a non-zero exit, and nothing is written', async () => {

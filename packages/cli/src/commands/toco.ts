@@ -25,7 +25,7 @@ export const TOCO_FLAGS: CommandSpec['flags'] = {
   allow_custom_ops: { type: 'bool', description: 'write ops with no TFLite builtin as CUSTOM ops' },
   drop_control_dependency: { type: 'bool', default: true, description: 'control edges are dropped (always; TFLite has none)' },
   change_concat_input_ranges: { type: 'bool', description: 'concat inputs take the output range' },
-  post_training_quantize: { type: 'bool', description: 'with --quantize_to_float16: float16 weights' },
+  post_training_quantize: { type: 'bool', description: 'weights-only quantization: int8 weights (>= 1024 elements) behind DEQUANTIZE, or float16 with --quantize_to_float16' },
   quantize_to_float16: { type: 'bool', description: 'float16 weights behind DEQUANTIZE ops (biases stay float32)' },
   ranges: { type: 'string', value: 'FILE', description: 'a `tfpass calibrate` ranges file: full-integer quantization of a float graph' },
   input_format: { type: 'string', value: 'TENSORFLOW_GRAPHDEF', description: "accepted for TOCO scripts (the format is detected)" },
@@ -87,10 +87,11 @@ export function tocoOptions(ctx: Ctx): ConvertOptions {
   const outputArrays = splitList(ctx.str('output_arrays'));
   if (!outputArrays.length) throw new UsageError('--output_arrays is required');
   const inputArrays = splitList(ctx.str('input_arrays'));
-  const float16 = ctx.bool('quantize_to_float16');
-  if (ctx.bool('post_training_quantize') && !float16) {
-    throw new UsageError('--post_training_quantize without --quantize_to_float16 (int8 weights-only "hybrid" models) is not implemented yet; use --quantize_to_float16, or --inference_type=INT8 with --ranges');
-  }
+  const ptq = ctx.bool('post_training_quantize');
+  // tflite_convert reads --quantize_to_float16 only together with --post_training_quantize.
+  if (ctx.bool('quantize_to_float16') && !ptq) ctx.warn('--quantize_to_float16 is ignored without --post_training_quantize (as in tflite_convert): writing float32 weights');
+  const float16 = ptq && ctx.bool('quantize_to_float16');
+  const int8Weights = ptq && !float16;
   const lo = ctx.num('default_ranges_min');
   const hi = ctx.num('default_ranges_max');
   if ((lo === undefined) !== (hi === undefined)) throw new UsageError('--default_ranges_min and --default_ranges_max go together');
@@ -103,6 +104,7 @@ export function tocoOptions(ctx: Ctx): ConvertOptions {
     ...(shapes(ctx.str('input_shapes')) ? { inputShapes: shapes(ctx.str('input_shapes')) } : {}),
     allowCustomOps: ctx.bool('allow_custom_ops'),
     float16Weights: float16,
+    int8Weights,
     quantize: {
       inferenceInputType: ioType('inference_input_type', ctx.str('inference_input_type')),
       inferenceOutputType: ioType('inference_output_type', ctx.str('inference_output_type')),
