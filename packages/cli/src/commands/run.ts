@@ -5,11 +5,12 @@ import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { ms } from '../ui.js';
 import { INPUT_FLAGS } from '../inputs.js';
+import { isTflitePath, runTflite } from '../tflite.js';
 import { RUN_FLAGS, buildFeeds, executorFor, fetchList, fmtNum, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
 
 export const spec: CommandSpec = {
-  usage: 'run GRAPH [--input NAME=D0,D1,...[:DTYPE]]... [--input_file NAME=x.npy] [--outputs a,b] [--out_dir DIR]',
-  summary: 'Run a graph on .npy inputs or seeded random ones (uniform in [-1, 1]); print shape and statistics of each output, optionally write them as .npy.',
+  usage: 'run GRAPH|MODEL.tflite [--input NAME=D0,D1,...[:DTYPE]]... [--input_file NAME=x.npy] [--outputs a,b] [--out_dir DIR]',
+  summary: 'Run a graph on .npy inputs or seeded random ones (uniform in [-1, 1]); print shape and statistics of each output, optionally write them as .npy (a .tflite runs on LiteRT.js, or --backend reference; quantized outputs also as NAME.dequant.npy).',
   flags: {
     ...RUN_FLAGS,
     ...INPUT_FLAGS,
@@ -37,6 +38,7 @@ export const npyName = (t: string): string => {
 
 export async function run(ctx: Ctx): Promise<number> {
   const path = graphArg(ctx);
+  if (isTflitePath(ctx.path(path))) return runTflite(ctx, path, await loadRuntime('run'), npyName);
   const core = await import('@tfpass/core');
   const g = await readAnyGraph(core, path, 'run');
   const rt = await loadRuntime('run');

@@ -2,12 +2,13 @@ import { UsageError } from '@tfpass/core/errors';
 import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { INPUT_FLAGS } from '../inputs.js';
+import { isTflitePath, traceTflite } from '../tflite.js';
 import { RUN_FLAGS, buildFeeds, executorFor, fmtNum, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
 
 export const spec: CommandSpec = {
   usage: "trace GRAPH --nodes 'pattern*' [--input NAME=D0,...]...",
   summary:
-    "tf.Print without editing the graph: shape, dtype, min/max/mean/std and NaN/Inf count of every tensor whose node name matches, in execution order.",
+    "tf.Print without editing the graph: shape, dtype, min/max/mean/std and NaN/Inf count of every tensor whose node name matches, in execution order. A .tflite is traced on the reference integer kernels (tensor names; --ops CONV_2D,...).",
   flags: {
     ...RUN_FLAGS,
     ...INPUT_FLAGS,
@@ -21,6 +22,7 @@ const SKIP = new Set(['Const', 'NoOp', 'Assign', 'Placeholder', 'SaveV2', 'Resto
 
 export async function run(ctx: Ctx): Promise<number> {
   const path = graphArg(ctx);
+  if (isTflitePath(ctx.path(path))) return traceTflite(ctx, path, await loadRuntime('trace'));
   const core = await import('@tfpass/core');
   const g = await readAnyGraph(core, path, 'trace');
   const rt = await loadRuntime('trace');

@@ -2,19 +2,22 @@ import { NumericMismatchError } from '@tfpass/core/errors';
 import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { INPUT_FLAGS } from '../inputs.js';
+import { isTflitePath, verifyWithTflite } from '../tflite.js';
 import { RUN_FLAGS, buildFeeds, executorFor, fetchList, fmtNum, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
 
 export const spec: CommandSpec = {
-  usage: 'verify A B [--input NAME=D0,...]... [--outputs a,b] [--atol 1e-5] [--rtol 1e-5] [--trials N]',
+  usage: 'verify A B [--input NAME=D0,...]... [--outputs a,b] [--atol 1e-5] [--rtol 1e-5] [--trials N] [--max_lsb 1] (A or B may be a .tflite)',
   summary:
     'Run two graphs on identical inputs (seeded uniform [-1, 1], or .npy files) and report per-output max absolute and relative error; ' +
-    'exits non-zero when |a-b| > atol + rtol*|a| anywhere (A is the reference).',
+    'exits non-zero when |a-b| > atol + rtol*|a| anywhere (A is the reference). Either side may be a .tflite: a float input feeds a quantized model through ' +
+    'its scale/zero point; quantized outputs are also compared in LSB (--max_lsb), with top-1 agreement and SQNR.',
   flags: {
     ...RUN_FLAGS,
     ...INPUT_FLAGS,
     atol: { type: 'number', value: 'X', default: 1e-5, description: 'absolute tolerance' },
     rtol: { type: 'number', value: 'X', default: 1e-5, description: 'relative tolerance' },
     trials: { type: 'number', value: 'N', default: 1, description: 'input draws (seed, seed+1, ...)' },
+    max_lsb: { type: 'number', value: 'N', default: 1, description: 'with a .tflite: tolerance for quantized outputs, in LSB of the output scale' },
   },
   maxPositionals: 2,
 };
@@ -22,6 +25,11 @@ export const spec: CommandSpec = {
 export async function run(ctx: Ctx): Promise<number> {
   const pa = graphArg(ctx, 0);
   const pb = graphArg(ctx, 1);
+  if (isTflitePath(ctx.path(pa)) || isTflitePath(ctx.path(pb))) {
+    const rt = await loadRuntime('verify');
+    const core = await import('@tfpass/core');
+    return verifyWithTflite(ctx, pa, pb, rt, { read: (p) => readAnyGraph(core, p, 'verify'), executor: () => executorFor(rt, ctx) });
+  }
   const core = await import('@tfpass/core');
   const [a, b] = [await readAnyGraph(core, pa, 'verify'), await readAnyGraph(core, pb, 'verify')];
   const rt = await loadRuntime('verify');
