@@ -21,7 +21,7 @@ export interface ConvertOptions extends LowerOptions {
 export function convertGraph(graph: Graph, opts: ConvertOptions): { model: Model; notes: Note[] } {
   const type = opts.inferenceType ?? 'FLOAT';
   if (type === 'FLOAT') {
-    const g = lowerToOps(graph, { keepFakeQuant: true, ...opts });
+    const g = lowerToOps(graph, { ...opts, keepFakeQuant: opts.keepFakeQuant ?? true });
     return { model: emitModel(g).model, notes: g.notes };
   }
   if (opts.float16Weights || opts.int8Weights) throw new UsageError(`float16/int8 weights-only storage applies to --inference_type=FLOAT, not ${type}`);

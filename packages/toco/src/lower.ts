@@ -133,8 +133,8 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
       // Shape inference over the whole graph only when an input carries no shape of its own.
       shape = attr ?? (pre ??= inferShapes(graph)).get(name)?.shape ?? undefined;
       if (!shape) throw new UsageError(`input array '${name}' has no known shape: pass --input_shapes`);
-      if (shape[0] === -1) shape = [1, ...shape.slice(1)];
     }
+    if (shape[0] === -1) shape = [1, ...shape.slice(1)];
     const bad = shape.findIndex((d) => !(d >= 0));
     if (bad >= 0) throw new UsageError(`input array '${name}' has shape [${shape.join(',')}]: None is only supported in the 1st dimension; pass --input_shapes`);
     pinned[name] = shape;
