@@ -8,7 +8,7 @@ import { Graph, Tensor, TfpassError, UsageError, writeGraph, writeModel } from '
 import { runGraph, readNpy, type BackendName } from '@tfpass/runtime';
 import { LINT_RULES, lint, quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
 import { evalMetaGraph } from './coverage.js';
-import { freezeGraph, resolveCheckpoint, restoreGraphConstants, variableConstants, type ConstRestore } from '@tfpass/checkpoint';
+import { VARIABLE_OPS, freezeGraph, resolveCheckpoint, restoreGraphConstants, variableConstants, type ConstRestore } from '@tfpass/checkpoint';
 import { qat, type LossKind, type QatResult, type RestoreReport, type StepInfo } from './qat.js';
 import { runFirstParty, SEED_PIPELINE } from './pipeline.js';
 import { lossCurveSvg } from './report.js';
@@ -205,7 +205,15 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
 
   // Restore BEFORE folding (as Saver.restore fills the variables of the graph it was built with):
   // once batch norms are folded, gamma/beta/moving statistics have no constant of their own.
-  const unfolded = o.graph.clone();
+  let unfolded = o.graph.clone();
+  const variables = unfolded.nodes().filter((n) => VARIABLE_OPS.has(n.op));
+  if (variables.length) {
+    // A graph with variables (a .meta, unfreeze's output): its values are in a checkpoint.
+    // Freeze it with that checkpoint first, then train those weights as constants.
+    if (!o.initCheckpoint) throw new UsageError(`the graph has ${variables.length} variable(s) (e.g. ${variables[0]!.name}) and no values: give --init_checkpoint (the checkpoint saved with it)`);
+    if (o.exclude) throw new UsageError(`--exclude needs the variables' initial values, which a graph with variables does not hold: freeze it first (tfpass freeze), then qat --init_checkpoint … --exclude …`);
+    unfolded = freezeGraph({ inputGraph: unfolded, inputCheckpoint: resolveCheckpoint(o.initCheckpoint), outputNodeNames: outputs });
+  }
   let graphRestore: ReturnType<typeof restoreGraphConstants> | undefined;
   if (o.initCheckpoint) graphRestore = restoreGraphConstants(unfolded, resolveCheckpoint(o.initCheckpoint), { exclude: o.exclude });
   const prepared = unfolded.clone();

@@ -128,3 +128,24 @@ d('qat on the real edgetpu MLP with its contrib checkpoint', () => {
     expect(r.warnings.some((w) => /softmax is applied twice/.test(w))).toBe(true);
   });
 });
+
+d('qat on a graph with variables (unfreeze output)', () => {
+  it('trains its variables from the checkpoint saved with it, and says what it needs without one', async () => {
+    const { unfreezeGraph, writeUnfrozen } = await import('@tfpass/checkpoint');
+    const { readModel } = await import('@tfpass/core');
+    const dir = mkdtempSync(join(tmpdir(), 'tfpass-vars-'));
+    const w = writeUnfrozen(unfreezeGraph(stripFakeQuants(readGraph(join(mlpDir!, 'frozen_model.pb')))), join(dir, 'unfrozen'));
+    const graph = readModel(w.metaFile).graph;
+    expect(graph.nodes().filter((n) => n.op === 'VariableV2').length).toBeGreaterThanOrEqual(8);
+    const { train, test } = realSplit('fashion-mnist', { train: 4, test: 30 });
+    const { data, labels } = writeSplit(join(dir, 'data'), train, 1);
+    const o = { graph, data: { [MLP_INPUT]: data }, labels, output: MLP_LOGITS, keep: [MLP_OUTPUT], steps: 2, batch: 20, lr: 1e-4, checkpointDir: join(dir, 'q') };
+    await expect(runQatJob(o)).rejects.toThrow(/the graph has \d+ variable\(s\) .* give --init_checkpoint/);
+    const r = await runQatJob({ ...o, initCheckpoint: join(dir, 'unfrozen') });
+    expect(r.result.stepsRun).toBe(2);
+    // The same run as on the frozen float graph the variables were made from.
+    const same = await runQatJob({ ...o, graph: stripFakeQuants(readGraph(join(mlpDir!, 'frozen_model.pb'))), checkpointDir: join(dir, 'f') });
+    expect(r.result.history.map((h) => h.loss)).toEqual(same.result.history.map((h) => h.loss));
+    expect(await top1(readGraph(r.files.frozen!), test, MLP_OUTPUT)).toBe(await top1(readGraph(same.files.frozen!), test, MLP_OUTPUT));
+  });
+});
