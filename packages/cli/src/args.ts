@@ -34,7 +34,7 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   json: { type: 'bool', description: 'machine-readable output on stdout' },
   quiet: { type: 'bool', description: 'print nothing but errors' },
   verbose: { type: 'bool', description: 'more detail, and the cause chain of errors' },
-  help: { type: 'bool', description: 'show this help' },
+  help: { type: 'bool', alias: ['h'], description: 'show this help' },
 };
 
 const norm = (s: string) => s.replace(/-/g, '_');

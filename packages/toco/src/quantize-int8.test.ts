@@ -232,3 +232,43 @@ describe('int8 same-scale and requantize rules', () => {
     expect(t.get('wd')!.quantization!.quantizedDimension).toBe(3);
   });
 });
+
+describe('int8 bias edge cases', () => {
+  it('a near-dead channel (weights ~1e-14 after BN folding) keeps its bias: the weight scale is raised so the bias fits int32', async () => {
+    // 1x1 conv, 2 output channels: channel 0 ordinary, channel 1 weights 1e-14 with bias 0.25.
+    const w = Float32Array.from([0.5, -0.25, 1e-14, -1e-14]);
+    const l = tinyModel({
+      tensors: [
+        { name: 'x', shape: [1, 2, 2, 2] },
+        { name: 'w', shape: [2, 1, 1, 2], float: w },
+        { name: 'b', shape: [2], float: Float32Array.from([0.1, 0.25]) },
+        { name: 'y', shape: [1, 2, 2, 2] },
+      ],
+      ops: [{ op: 'CONV_2D', inputs: [0, 1, 2], outputs: [3], options: conv }],
+      inputs: [0],
+      outputs: [3],
+      ranges: {
+        0: [-1, 1],
+        1: { min: -0.5, max: 0.5, numBits: 8, narrowRange: true, perChannel: { min: [-0.5, -1e-14], max: [0.5, 1e-14], axis: 0 }, source: 'w/FakeQuantWithMinMaxVarsPerChannel' },
+        3: [-1, 1],
+      },
+      roles: { 1: 'weights', 2: 'bias' },
+    });
+    const { model, notes } = quantizeLowered(l, { inferenceType: 'int8' });
+    const b = byName(model).get('b')!;
+    const bq = dataOf(model, b);
+    expect(Math.abs(bq[1]!)).toBeLessThan(2 ** 31 - 1);
+    expect(bq[1]! * b.quantization!.scale![1]!).toBeCloseTo(0.25, 6);
+    expect(notes.some((n) => /weights w: 1 channel scale\(s\) raised so their bias fits int32/.test(n.message))).toBe(true);
+    const r = await loadTfliteRunner(writeTflite(model), { file: 'dead-channel.tflite' });
+    // x uniform in [−1, 1], seed 2: channel 1 of y is the bias alone
+    const rnd = seededRandom(2);
+    const x = Float32Array.from({ length: 8 }, () => rnd() * 2 - 1);
+    const y = (await r.run({ x })).y as Float32Array;
+    r.close();
+    for (let p = 0; p < 4; p++) {
+      expect(Math.abs(y[p * 2 + 1]! - 0.25)).toBeLessThanOrEqual(1 / 255 + 1e-6);
+      expect(Math.abs(y[p * 2]! - (0.5 * x[p * 2]! - 0.25 * x[p * 2 + 1]! + 0.1))).toBeLessThanOrEqual(2 / 255);
+    }
+  });
+});

@@ -56,7 +56,7 @@ export function quantizeInt8(lowered: LoweredModel, options: QuantizeOptions): {
   const own = (t: number): Params => {
     const r = g.ranges.get(t);
     if (!r) throw new QuantizationError(`Array ${g.describe(t)} does not have MinMax information, and is not a constant array. Cannot proceed with quantization.`);
-    return perTensor(int8Params(r.min, r.max, false));
+    return perTensor(activationParams(r.min, r.max, false));
   };
   const ops: Operator[] = [];
   /** Requantize `from` params into a new tensor (or into `into`), via QUANTIZE int8 → int8. */
@@ -143,6 +143,12 @@ export function quantizeInt8(lowered: LoweredModel, options: QuantizeOptions): {
   return { model: g.model, notes: g.notes };
 }
 
+/** int8 params of a range; a [0, 0] range gets scale 1 (as the MLIR converter), never scale 0. */
+function activationParams(min: number, max: number, narrowRange: boolean): QuantParams {
+  const p = int8Params(min, max, narrowRange);
+  return p.scale === 0 ? { ...p, scale: 1, zeroPoint: 0 } : p;
+}
+
 function quantization(p: Params): Tensor['quantization'] {
   return { scale: p.scales.map((s) => f32(s)), zeroPoint: [...p.zeroPoints], ...(p.axis !== undefined ? { quantizedDimension: p.axis } : {}) };
 }
@@ -161,7 +167,7 @@ function quantizeAffine(g: QuantGraph, op: Operator, kind: 'conv' | 'depthwise' 
   const [x, w, b] = op.inputs as [number, number, number | undefined];
   if (!params.has(x) && g.isFloat(x)) {
     const r = g.ranges.get(x);
-    if (r) params.set(x, perTensor(int8Params(r.min, r.max, false)));
+    if (r) params.set(x, perTensor(activationParams(r.min, r.max, false)));
   }
   if (!params.has(w) && g.isFloat(w) && g.isConst(w)) {
     const t = g.tensor(w);
@@ -189,7 +195,10 @@ function quantizeAffine(g: QuantGraph, op: Operator, kind: 'conv' | 'depthwise' 
       perAxis = kind !== 'fc';
       ({ mins, maxs } = channelExtremes(data, t.shape, axis, perAxis ? channels : 1));
     }
-    const scales = mins.map((mn, c) => Math.max(Math.abs(mn), Math.abs(maxs[c]!)) / 127);
+    // An all-zero channel (a pruned filter) gets scale 1 as the MLIR converter gives it: weights
+    // quantize to 0 either way, but its bias keeps a usable scale s_in·1 (scale 0 would drop it).
+    const scales = mins.map((mn, c) => Math.max(Math.abs(mn), Math.abs(maxs[c]!)) / 127 || 1);
+    widenForBias(g, t, scales, perAxis, b !== undefined && b >= 0 && g.isConst(b) ? g.floatData(b) : undefined, params.get(x)?.scales[0]);
     const qp: QuantParams[] = scales.map((s) => ({ scale: s, zeroPoint: 0, qmin: -127, qmax: 127 }));
     const q = perAxis ? quantizePerChannel(data, t.shape, axis, qp) : quantizeValues(data, qp[0]!);
     if (r) noteSymmetric(g, t, data, q, qp, r, perAxis, axis);
@@ -206,6 +215,27 @@ function quantizeAffine(g: QuantGraph, op: Operator, kind: 'conv' | 'depthwise' 
     t.quantization = { scale: scales.map((s) => f32(s)), zeroPoint: scales.map(() => 0), quantizedDimension: 0 };
     params.set(b, { scales, zeroPoints: scales.map(() => 0) });
   }
+}
+
+/**
+ * A bias must fit int32 at scale s_in·s_w[c]. BN folding leaves near-dead channels with tiny
+ * weights (scales ~1e-14) and an ordinary bias, whose int32 value would saturate; such a
+ * channel's weight scale is raised until the bias fits (its weights then round to ~0, which
+ * they nearly are), as the post-training quantizer does. Said in a note.
+ */
+function widenForBias(g: QuantGraph, t: Tensor, scales: number[], perAxis: boolean, bias: Float32Array | undefined, sIn: number | undefined): void {
+  if (!bias || !sIn) return;
+  const limit = 2 ** 31 - 1;
+  let widened = 0;
+  for (let c = 0; c < bias.length; c++) {
+    const k = perAxis ? c : 0;
+    const need = Math.abs(bias[c]!) / (sIn * limit);
+    if (scales[k]! < need) {
+      scales[k] = need * (1 + 1e-6);
+      widened++;
+    }
+  }
+  if (widened) g.notes.push({ level: 'info', node: t.name, message: `weights ${t.name}: ${widened} channel scale(s) raised so their bias fits int32 at s_in·s_w (near-zero weights next to a normal bias)` });
 }
 
 function channelExtremes(data: Float32Array, shape: readonly number[], axis: number, channels: number): { mins: number[]; maxs: number[] } {
@@ -255,7 +285,7 @@ function quantizeConstant(g: QuantGraph, t: number, op: Operator, params: Map<nu
   const data = g.floatData(t);
   const r = g.ranges.get(t) ?? constantRange(g, t, data, g.opName(g.sg.operators.indexOf(op)));
   const values = g.ranges.has(t) ? fakeQuantValues(data, nudgeFakeQuant(r.min, r.max, r.numBits, r.narrowRange)) : data;
-  const p = int8Params(r.min, r.max, r.narrowRange);
+  const p = activationParams(r.min, r.max, r.narrowRange);
   g.setData(t, int8Bytes(quantizeValues(values, p)));
   params.set(t, perTensor(p));
 }
