@@ -41,6 +41,12 @@ const FAMILIES: [Family, RegExp][] = [
   ['control', /^(Switch|Merge|Enter|Exit|NextIteration|LoopCond|NoOp|Assert|CheckNumerics|Identity|StopGradient|Print)$/],
   ['shape', /^(Reshape|Shape|Squeeze|ExpandDims|Transpose|ConcatV2|Concat|Pack|Unpack|Split|SplitV|Slice|StridedSlice|Pad|PadV2|MirrorPad|Tile|Gather|GatherV2|ResizeBilinear|ResizeNearestNeighbor|SpaceToBatchND|BatchToSpaceND)$/],
   ['math', /^(Add|AddV2|AddN|Sub|Mul|RealDiv|Div|Maximum|Minimum|Rsqrt|Sqrt|Square|SquaredDifference|Mean|Sum|Max|Min|Pow|Exp|Log|Neg|Abs|BiasAdd|MaxPool|AvgPool|ArgMax|Cast)$/],
+  // TFLite builtin operators (upper snake case, so they never collide with TF op names).
+  ['quant', /^(QUANTIZE|DEQUANTIZE|FAKE_QUANT)$/],
+  ['conv', /^(CONV_2D|DEPTHWISE_CONV_2D|FULLY_CONNECTED|TRANSPOSE_CONV|BATCH_MATMUL|CONV_3D)$/],
+  ['act', /^(RELU|RELU6|RELU_N1_TO_1|RELU_0_TO_1|LOGISTIC|TANH|SOFTMAX|LOG_SOFTMAX|PRELU|HARD_SWISH|LEAKY_RELU|ELU|GELU)$/],
+  ['shape', /^(RESHAPE|SQUEEZE|EXPAND_DIMS|TRANSPOSE|CONCATENATION|PACK|UNPACK|SPLIT|SPLIT_V|SLICE|STRIDED_SLICE|PAD|PADV2|MIRROR_PAD|TILE|GATHER|GATHER_ND|RESIZE_BILINEAR|RESIZE_NEAREST_NEIGHBOR|SPACE_TO_BATCH_ND|BATCH_TO_SPACE_ND|SPACE_TO_DEPTH|DEPTH_TO_SPACE|SHAPE)$/],
+  ['math', /^(ADD|SUB|MUL|DIV|MAXIMUM|MINIMUM|RSQRT|SQRT|SQUARE|SQUARED_DIFFERENCE|MEAN|SUM|REDUCE_MAX|REDUCE_MIN|POW|EXP|LOG|NEG|ABS|MAX_POOL_2D|AVERAGE_POOL_2D|L2_POOL_2D|ARG_MAX|ARG_MIN|CAST|ADD_N)$/],
 ];
 
 export function opFamily(op: string): Family {

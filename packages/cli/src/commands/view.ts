@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { UsageError } from '@tfpass/core/errors';
@@ -7,9 +7,10 @@ import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { checkNotInput } from '../graphs.js';
 import { needModule } from '../optional.js';
+import { isTflitePath, loadTfliteApi, tfliteAsGraph } from '../tflite.js';
 
 export const spec: CommandSpec = {
-  usage: 'view GRAPH [AFTER] [--out graph.html] [--open] [--quant [--target tflite|FILE.json]] [--input NAME=1,224,224,3]',
+  usage: 'view GRAPH|MODEL.tflite [AFTER] [--out graph.html] [--open] [--quant [--target tflite|FILE.json]] [--input NAME=1,224,224,3]',
   summary:
     'one self-contained HTML page drawing a graph (op-family colours, Consts folded into their consumer, collapsible name scopes, ' +
     'search, details on click); with two graphs, what changed between them; --quant highlights tensors lacking a quantization range.',
@@ -34,8 +35,18 @@ export async function run(ctx: Ctx): Promise<number> {
   checkNotInput(a, out, ctx.bool('force'));
   if (b) checkNotInput(b, out, ctx.bool('force'));
   ctx.outputPath(out);
-  const ga = core.readGraph(ctx.path(a));
-  const gb = b ? core.readGraph(ctx.path(b)) : undefined;
+  // A .tflite is drawn as a graph of its operators; tensor types and quantization show on click.
+  const tfliteShapes = new Map<string, string[]>();
+  const load = async (p: string): Promise<Graph> => {
+    const file = ctx.path(p);
+    if (!isTflitePath(file)) return core.readGraph(file);
+    const api = await loadTfliteApi('view');
+    const { graph, shapes } = tfliteAsGraph(core, api.readTflite(new Uint8Array(readFileSync(file)), { file: p }));
+    for (const [k, v] of shapes) tfliteShapes.set(k, v);
+    return graph;
+  };
+  const ga = await load(a);
+  const gb = b ? await load(b) : undefined;
   const shown = gb ?? ga;
   const shapeArgs: Record<string, number[]> = {};
   for (const s of ctx.list('input')) {
@@ -43,7 +54,8 @@ export async function run(ctx: Ctx): Promise<number> {
     if (name && dims) shapeArgs[name] = dims.split(',').map(Number);
   }
   let shapes: ((n: { name: string }) => string[] | undefined) | undefined;
-  try {
+  if (tfliteShapes.size) shapes = (n) => tfliteShapes.get(n.name);
+  else try {
     const sm = core.inferShapes(shown, shapeArgs);
     shapes = (n) => {
       const outs: string[] = [];
