@@ -7,6 +7,7 @@ export * from './graph.js';
 export * from './io.js';
 export * from './files.js';
 export * from './pattern.js';
+export * from './rewrite/index.js';
 export * from './transform-string.js';
 export * from './pass.js';
 export * from './executor.js';

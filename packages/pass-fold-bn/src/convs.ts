@@ -1,5 +1,5 @@
-import type { Graph, Node, PassContext, PassDefinition, Tensor } from '@tfpass/core';
-import { type Lib, addConst, constProducer, constTensor, copyAttrs, protectedNames, removeIfDead, soleUse } from './common.js';
+import type { Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
+type Lib = PluginApi['lib'];
 
 /** TF's fused kernels assume NHWC and no dilation; anything else is left alone. */
 function plainConv(n: Node): boolean {
@@ -23,13 +23,13 @@ function resizeOk(r: Node): boolean {
 type FuseKind = 'pad' | 'resize' | 'resize_pad';
 
 export function fuseConvs(lib: Lib, g: Graph, ctx: PassContext, kind: FuseKind): void {
-  const keep = protectedNames(lib, ctx);
+  const keep = lib.protectedNames(ctx);
   const pattern = { pad: 'Conv2D(MirrorPad as pad, *)', resize: 'Conv2D(ResizeBilinear as resize, *)', resize_pad: 'Conv2D(MirrorPad(ResizeBilinear as resize, *) as pad, *)' }[kind];
   for (const m of lib.findMatches(g, pattern)) {
     const conv = m.node;
     const { pad, resize } = m.labels;
     if (!g.has(conv.name) || !plainConv(conv)) continue;
-    if ((pad && !soleUse(g, pad, keep)) || (resize && (!soleUse(g, resize, keep) || !resizeOk(resize)))) continue;
+    if ((pad && !lib.usedOnlyOnce(g, pad, keep)) || (resize && (!lib.usedOnlyOnce(g, resize, keep) || !resizeOk(resize)))) continue;
     const w = conv.dataInputs[1]!;
     if (kind === 'pad') {
       const [x, paddings] = pad!.dataInputs as [string, string];
@@ -39,7 +39,7 @@ export function fuseConvs(lib: Lib, g: Graph, ctx: PassContext, kind: FuseKind):
       const [x, size] = resize!.dataInputs as [string, string];
       let paddings: string;
       if (kind === 'resize') {
-        paddings = addConst(g, `${conv.name}_dummy_paddings`, lib.Tensor.zeros('int32', [4, 2]), conv.device).name;
+        paddings = new lib.Builder(g, '', conv.device).const(lib.Tensor.zeros('int32', [4, 2]), { name: `${conv.name}_dummy_paddings` }).name;
       } else paddings = pad!.dataInputs[1]!;
       fusedFrom(conv, 'FusedResizeAndPadConv2D', [x, size, paddings, w], (n) => {
         n.attrs.setBool('resize_align_corners', resize!.attrs.optBool('align_corners', false));
@@ -71,26 +71,26 @@ function upsampleFilter(lib: Lib, f: Tensor, bh: number, bw: number): Tensor {
 }
 
 export function flattenAtrous(lib: Lib, g: Graph, ctx: PassContext): void {
-  const keep = protectedNames(lib, ctx);
+  const keep = lib.protectedNames(ctx);
   const ms = lib.findMatches(g, 'BatchToSpaceND(Conv2D|DepthwiseConv2dNative(SpaceToBatchND(*, *, *) as s2b, *) as conv, *, *)');
   for (const m of ms) {
     const b2s = m.node;
     const conv = m.labels.conv!;
     const s2b = m.labels.s2b!;
-    if (!g.has(b2s.name) || !soleUse(g, conv, keep) || !soleUse(g, s2b, keep)) continue;
+    if (!g.has(b2s.name) || !lib.usedOnlyOnce(g, conv, keep) || !lib.usedOnlyOnce(g, s2b, keep)) continue;
     if (conv.attrs.optString('data_format', 'NHWC') !== 'NHWC') continue;
-    const block = constTensor(g, s2b.dataInputs[1]!);
-    const filt = constTensor(g, conv.dataInputs[1]!);
+    const block = lib.constTensor(g, s2b.dataInputs[1]!);
+    const filt = lib.constTensor(g, conv.dataInputs[1]!);
     if (!block || block.size !== 2 || !filt || filt.dtype !== 'float32' || filt.rank !== 4) continue;
     const [bh, bw] = block.toNumbers() as [number, number];
     const nf = upsampleFilter(lib, filt, bh, bw);
-    const fNode = constProducer(g, conv.dataInputs[1]!)!;
+    const fNode = lib.constProducer(g, conv.dataInputs[1]!)!;
     const fIn = conv.dataInputs[1]!;
     let fName: string;
     if (g.producer(fIn) === fNode && g.consumerCount(fNode.name) === 1) {
       fNode.attrs.setTensor('value', nf);
       fName = fIn;
-    } else fName = addConst(g, `${fNode.name}_flattened`, nf, conv.device).name;
+    } else fName = new lib.Builder(g, '', conv.device).const(nf, { name: `${fNode.name}_flattened` }).name;
     const x = s2b.dataInputs[0]!;
     const old = [...b2s.dataInputs.slice(1), ...s2b.dataInputs.slice(1), fIn];
     const controls = [...b2s.controlInputs, ...conv.controlInputs, ...s2b.controlInputs].map((c) => '^' + c);
@@ -98,10 +98,10 @@ export function flattenAtrous(lib: Lib, g: Graph, ctx: PassContext): void {
     g.removeNode(s2b.name);
     b2s.op = conv.op;
     b2s.device = conv.device;
-    copyAttrs(b2s, conv, ['T', 'strides', 'data_format', ...(conv.op === 'Conv2D' ? ['use_cudnn_on_gpu'] : [])]);
+    lib.copyAttrs(b2s, conv, ['T', 'strides', 'data_format', ...(conv.op === 'Conv2D' ? ['use_cudnn_on_gpu'] : [])]);
     b2s.attrs.setString('padding', 'SAME');
     b2s.setInputs([x, fName, ...controls]);
-    for (const s of old) if (s !== fName) removeIfDead(g, lib.nodeNameOf(s));
+    for (const s of old) if (s !== fName) lib.removeIfDead(g, s);
     ctx.count('flattened');
   }
 }

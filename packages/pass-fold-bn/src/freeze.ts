@@ -1,5 +1,5 @@
-import type { DType, Graph, Node, PassContext, PassDefinition, Tensor } from '@tfpass/core';
-import { type Lib, constTensor, nodeName } from './common.js';
+import type { DType, Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
+type Lib = PluginApi['lib'];
 
 const SWITCH = new Set(['Switch', 'RefSwitch']);
 const MERGE = new Set(['Merge', 'RefMerge']);
@@ -22,15 +22,15 @@ function parseValue(lib: Lib, node: Node, dtype: DType, raw: string): Tensor {
 }
 
 /** Bool scalar value of a Switch predicate that is constant (through Identity). */
-function constPred(g: Graph, input: string, depth = 0): boolean | undefined {
+function constPred(lib: Lib, g: Graph, input: string, depth = 0): boolean | undefined {
   let p = g.producer(input);
   for (let hops = 0; p?.op === 'Identity' && hops < 64; hops++) p = g.producer(p.dataInputs[0] ?? '');
   // `not training` style predicates.
   if (p?.op === 'LogicalNot' && depth < 16) {
-    const v = constPred(g, p.dataInputs[0]!, depth + 1);
+    const v = constPred(lib, g, p.dataInputs[0]!, depth + 1);
     return v === undefined ? undefined : !v;
   }
-  const t = constTensor(g, input);
+  const t = lib.constTensor(g, input);
   if (!t || t.dtype !== 'bool' || t.size !== 1) return undefined;
   return (t.data as Uint8Array)[0] !== 0;
 }
@@ -64,7 +64,7 @@ export function pruneDeadBranches(lib: Lib, g: Graph, keep: Set<string>): number
       continue;
     }
     if (SWITCH.has(n.op) && n.dataInputs.length === 2) {
-      const p = constPred(g, n.dataInputs[1]!);
+      const p = constPred(lib, g, n.dataInputs[1]!);
       if (p !== undefined) livePort.set(n.name, p ? 1 : 0);
     }
   }
@@ -80,7 +80,7 @@ export function pruneDeadBranches(lib: Lib, g: Graph, keep: Set<string>): number
         if (deadNodes.has(c.node.name)) continue;
         if (c.control) {
           c.node.removeControlInput(n.name);
-          c.node.addControlInput(nodeName(data));
+          c.node.addControlInput(lib.nodeName(data));
         } else if (c.port === lp) c.node.setInput(c.index, data);
       }
       removed++;
@@ -94,7 +94,7 @@ export function pruneDeadBranches(lib: Lib, g: Graph, keep: Set<string>): number
         if (deadNodes.has(c.node.name)) continue;
         if (c.control) {
           c.node.removeControlInput(n.name);
-          c.node.addControlInput(nodeName(src));
+          c.node.addControlInput(lib.nodeName(src));
         } else if (c.port === 0) c.node.setInput(c.index, src);
         else {
           // value_index output: the branch taken is now a constant.

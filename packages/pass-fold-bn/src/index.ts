@@ -1,5 +1,4 @@
 import type { PassDefinition, PluginApi } from '@tfpass/core';
-import type { Lib } from './common.js';
 import { foldPasses } from './fold.js';
 import { freezePasses } from './freeze.js';
 import { convPasses } from './convs.js';
@@ -8,7 +7,7 @@ export { mergeBiases } from './fold.js';
 export { quantizeToQuint8 } from './convs.js';
 
 /** Every pass of this package, bound to a core library. */
-export function makePasses(lib: Lib): PassDefinition[] {
+export function makePasses(lib: PluginApi['lib']): PassDefinition[] {
   return [...foldPasses(lib), ...freezePasses(lib), ...convPasses(lib)];
 }
 
