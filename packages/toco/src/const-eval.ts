@@ -86,6 +86,23 @@ function unary(f: (a: number) => number): Kernel {
 /** Same values, new shape (Reshape/ExpandDims/Squeeze/Identity): the inferred output shape. */
 const reshapeLike: Kernel = (_n, [a], out) => (a && out.shape && out.shape.every((d) => d >= 0) ? new Tensor(a.dtype, [...out.shape], a.data) : undefined);
 
+/**
+ * [rows, cols] → [cols, rows] for float32 weights (megabytes: HWIO → OHWI, FC [in,out] → [out,in]).
+ * Monomorphic on Float32Array, in 32×32 tiles so both sides stay in cache.
+ */
+function transpose2dF32(src: Float32Array, dst: Float32Array, rows: number, cols: number): void {
+  for (let r0 = 0; r0 < rows; r0 += 32) {
+    const r1 = Math.min(r0 + 32, rows);
+    for (let c0 = 0; c0 < cols; c0 += 32) {
+      const c1 = Math.min(c0 + 32, cols);
+      for (let c = c0; c < c1; c++) {
+        let j = r0 * cols + c;
+        for (let i = c * rows + r0, end = c * rows + r1; i < end; i++, j += cols) dst[i] = src[j]!;
+      }
+    }
+  }
+}
+
 /** Permute axes; a Float32Array comes back as a Float32Array (weights are never widened). */
 export function transpose<T extends Float32Array | Float64Array>(data: ArrayLike<number>, shape: readonly number[], perm: readonly number[], out?: T): { data: T; shape: number[] } {
   const outShape = perm.map((p) => shape[p]!);
@@ -98,14 +115,8 @@ export function transpose<T extends Float32Array | Float64Array>(data: ArrayLike
   if (perm.every((p, i) => p === (k + i) % perm.length)) {
     const rows = numElements(shape.slice(0, k));
     const cols = size / Math.max(rows, 1);
-    // 32×32 tiles keep both sides in cache (weights are megabytes).
-    for (let r0 = 0; r0 < rows; r0 += 32) {
-      const r1 = Math.min(r0 + 32, rows);
-      for (let c0 = 0; c0 < cols; c0 += 32) {
-        const c1 = Math.min(c0 + 32, cols);
-        for (let c = c0; c < c1; c++) for (let q = r0, i = c * rows + r0, j = r0 * cols + c; q < r1; q++, i++, j += cols) r[i] = data[j]!;
-      }
-    }
+    if (data instanceof Float32Array && r instanceof Float32Array) transpose2dF32(data, r, rows, cols);
+    else for (let c = 0, i = 0; c < cols; c++) for (let j = c; j < size; i++, j += cols) r[i] = data[j]!;
     return { data: r, shape: outShape };
   }
   const rank = outShape.length;
