@@ -35,6 +35,8 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   quiet: { type: 'bool', description: 'print nothing but errors' },
   verbose: { type: 'bool', description: 'more detail, and the cause chain of errors' },
   help: { type: 'bool', alias: ['h'], description: 'show this help' },
+  max_tensor_bytes: { type: 'string', value: 'BYTES', description: 'refuse tensors larger than this before allocating them (default 2G; also TFPASS_MAX_TENSOR_BYTES; e.g. 8G)' },
+  pass_timeout: { type: 'number', value: 'SECONDS', description: 'report a plugin pass still running after this long (default 600; 0 waits forever)' },
 };
 
 const norm = (s: string) => s.replace(/-/g, '_');

@@ -41,6 +41,16 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       io.out(formatUsage(mod.spec) + '\n');
       return 0;
     }
+    if (args.given.has('max_tensor_bytes') || args.given.has('pass_timeout')) {
+      // Process-wide limits of core (loaded only when asked: quick commands stay fast).
+      const core = await import('@tfpass/core');
+      if (args.given.has('max_tensor_bytes')) {
+        const v = core.parseByteSize(String(args.flags.max_tensor_bytes));
+        if (v === undefined) throw new UsageError(`--max_tensor_bytes: '${String(args.flags.max_tensor_bytes)}' is not a byte size (e.g. 4294967296, 512M, 8G)`);
+        core.setMaxTensorBytes(v);
+      }
+      if (args.given.has('pass_timeout')) core.setPassTimeout(args.flags.pass_timeout as number);
+    }
     const code = await mod.run(new Ctx(args, io, name));
     return code ?? 0;
   } catch (e) {

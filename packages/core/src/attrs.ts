@@ -179,8 +179,8 @@ export class Attrs {
     try {
       return tensorFromProto(this.get(name, 'tensor').value as never);
     } catch (e) {
-      // A refused size names the node: the limit error itself does not know it.
-      if (this.owner && e instanceof TfpassError && e.code === 'E_LIMIT') e.message = `node '${this.owner()}': ${e.message}`;
+      // Decoding errors (bad dtype, content size, the size limit) name the node: they cannot.
+      if (this.owner && e instanceof TfpassError && e.code !== 'E_INTERNAL') e.message = `node '${this.owner()}', attr '${name}': ${e.message}`;
       throw e;
     }
   }

@@ -422,14 +422,24 @@ export interface WriteOptions {
   protect?: string[];
   /** Allow writing over a protected path. */
   force?: boolean;
+  /** Validate the graph first (default true): a graph with dangling inputs or a cycle is never written. */
+  validate?: boolean;
 }
 
 export function formatFromPath(path: string): TextOrBinary {
   return /\.(pbtxt|txt|prototxt|pbtext)$/i.test(path) ? 'text' : 'binary';
 }
 
-function guard(path: string, opts: WriteOptions): void {
+function guard(graph: Graph, path: string, opts: WriteOptions): void {
   refuseOverwrite(path, opts.protect ?? [], opts.force);
+  if (opts.validate === false) return;
+  try {
+    graph.validate();
+  } catch (e) {
+    // What our own readers would refuse is not written (no file is created).
+    if (e instanceof TfpassError) e.message += `; ${path} was not written`;
+    throw e;
+  }
 }
 
 /** Encode a graph as binary or text GraphDef. */
@@ -439,7 +449,7 @@ export function encodeGraph(graph: Graph, format: TextOrBinary = 'binary'): Uint
 }
 
 export function writeGraph(graph: Graph, path: string, opts: WriteOptions = {}): void {
-  guard(path, opts);
+  guard(graph, path, opts);
   writeFileAtomic(path, encodeGraph(graph, opts.format ?? formatFromPath(path)));
 }
 
@@ -459,6 +469,6 @@ export function encodeModel(model: Model, format: TextOrBinary = model.format): 
 }
 
 export function writeModel(model: Model, path: string, opts: WriteOptions = {}): void {
-  guard(path, opts);
+  guard(model.graph, path, opts);
   writeFileAtomic(path, encodeModel(model, opts.format ?? (model.kind === 'graph' ? formatFromPath(path) : model.format)));
 }

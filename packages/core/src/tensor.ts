@@ -319,7 +319,9 @@ export function tensorFromProto(p: TensorProto): Tensor {
     return new Tensor(dtype, shape, out);
   }
   if (dtype === 'resource' || dtype === 'variant' || dtype === 'invalid') {
-    throw new TfpassError('E_INTERNAL', `tensors of dtype ${dtype} have no host value`);
+    // A file can carry any enum value: an unknown or host-less dtype is bad input, not a bug.
+    const what = dtype === 'invalid' ? `dtype enum ${p.dtype}, which is not a TensorFlow DataType` : `dtype ${dtype}, which has no host value`;
+    throw new GraphFormatError({}, `tensor has ${what}`);
   }
   if (p.tensorContent.length > 0) return new Tensor(dtype, shape, fromContent(dtype, n, p.tensorContent));
   const complex = dtype === 'complex64' || dtype === 'complex128';

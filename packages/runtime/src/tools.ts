@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { FileError, NumericMismatchError, Tensor, UsageError, numElements, parseDType, writeFileAtomic, type DType, type Shape } from '@tfpass/core';
+import { FileError, NumericMismatchError, Tensor, UsageError, checkTensorSize, numElements, parseDType, writeFileAtomic, type DType, type Shape } from '@tfpass/core';
 
 // ---- seeded random numbers --------------------------------------------------------------------
 
@@ -69,6 +69,7 @@ export function describeSpec(s: InputSpecLike): string {
 export function randomTensor(s: InputSpecLike, rng: Rng): Tensor {
   const n = normalizeSpec(s);
   const count = numElements(n.shape);
+  checkTensorSize(n.dtype, count, `an input of shape [${n.shape.join(',')}]`);
   const vals = new Array<number>(count);
   const isInt = !['float32', 'float64', 'float16', 'bfloat16'].includes(n.dtype);
   for (let i = 0; i < count; i++) {
@@ -84,6 +85,11 @@ export function randomTensor(s: InputSpecLike, rng: Rng): Tensor {
 export function randomInputs(specs: Record<string, InputSpecLike>, seed = 1): Record<string, Tensor> {
   const rng = new Rng(seed);
   const out: Record<string, Tensor> = {};
+  // Sizes are checked for every input before any is drawn (--input X=100000,100000 is 40 GB).
+  for (const [name, s] of Object.entries(specs)) {
+    const n = normalizeSpec(s);
+    checkTensorSize(n.dtype, numElements(n.shape), `--input ${name}=${n.shape.join(',')}: a tensor`);
+  }
   for (const name of Object.keys(specs).sort()) out[name] = randomTensor(specs[name]!, rng);
   return out;
 }
@@ -230,8 +236,13 @@ export function decodeNpy(bytes: Uint8Array, file = '<npy>'): Tensor {
   if (fortran) throw new FileError(file, 'Fortran-ordered .npy arrays are not supported');
   const dtype = NPY_DTYPES[descr.replace('=', '<')];
   if (!dtype) throw new FileError(file, `unsupported .npy dtype '${descr}'`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const dims = shapeText.split(',').map((s) => s.trim()).filter(Boolean);
+  // Every dim a plain non-negative integer: a nested tuple or a negative dim is a corrupt header.
+  const badDim = dims.find((d) => !/^\d+L?$/.test(d));
+  if (badDim !== undefined) throw new FileError(file, `.npy shape (${shapeText.trim()}) has a dimension '${badDim}' that is not a non-negative integer`);
+  const shape = dims.map((d) => Number(d.replace(/L$/, '')));
   const n = numElements(shape);
+  if (!Number.isSafeInteger(n)) throw new FileError(file, `.npy shape (${shapeText.trim()}) has more elements than any file can hold`);
   // Copy: Buffer.slice is a view into a shared pool, so its .buffer is not just this data.
   const body = new Uint8Array(bytes.subarray(hstart + hlen)).buffer;
   const need = n * ({ float32: 4, float64: 8, float16: 2, int32: 4, int64: 8, int8: 1, int16: 2, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1 } as Record<string, number>)[dtype]!;

@@ -80,7 +80,7 @@ export async function run(ctx: Ctx): Promise<number> {
     if ((n.op === 'Const' || n.op === 'Variable' || n.op === 'VariableV2') && n.attrs.kind('value') === 'tensor') {
       let size = 0;
       try {
-        size = n.attrs.getTensor('value').size;
+        size = n.attrs.getTensorInfo('value').size;
       } catch {
         ctx.debug(`Decoding Tensor failed for node ${n.name}`);
       }
