@@ -129,7 +129,7 @@ export function formatUsage(spec: CommandSpec): string {
   const all = { ...spec.flags, ...GLOBAL_FLAGS };
   const rows = Object.entries(all).map(([k, f]) => {
     const v = f.type === 'bool' ? '' : `=${f.value ?? (f.type === 'number' ? 'N' : 'VALUE')}`;
-    const names = [`--${k}${v}`, ...(f.alias ?? []).map((a) => `--${a}`)].join(', ');
+    const names = [`--${k}${v}`, ...(f.alias ?? []).map((a) => (a.length === 1 ? `-${a}` : `--${a}`))].join(', ');
     const rep = f.type === 'list' ? ' (repeatable)' : '';
     const def = f.default !== undefined && f.type !== 'list' && f.type !== 'bool' ? ` (default ${f.default})` : '';
     return [names, f.description + rep + def] as const;

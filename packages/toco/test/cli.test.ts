@@ -7,6 +7,7 @@ import { main, type Io } from '@tfpass/cli';
 import { modelsDir } from '@tfpass/core/testing';
 import { readTflite } from '@tfpass/tflite';
 import { runTflite } from './litert.js';
+import { writeRanges } from '@tfpass/quantize';
 
 const dir = modelsDir();
 
@@ -58,6 +59,26 @@ describe.skipIf(!dir)('tfpass toco', () => {
     const ignored = await tfpass(['toco', `--in_graph=${pb()}`, `--output_file=${join(t, 'i.tflite')}`, '--input_arrays=Reshape_2', '--output_arrays=labels_softmax', '--input_shapes=1,98,40,1', '--quantize_to_float16']);
     expect(ignored.status).toBe(0);
     expect(ignored.err).toMatch(/--quantize_to_float16 is ignored without --post_training_quantize/);
+  });
+
+  test('--ranges FILE (a tfpass calibrate file) gives the quantizer the ranges FakeQuants do not', async () => {
+    const t = tmp();
+    const flags = [`--graph_def_file=${pb()}`, '--input_arrays=Reshape_2', '--output_arrays=labels_softmax', '--input_shapes=1,98,40,1', '--inference_type=INT8'];
+    const lacking = await tfpass(['toco', ...flags, `--output_file=${join(t, 'a.tflite')}`]);
+    expect(lacking.status).not.toBe(0);
+    expect(lacking.err).toMatch(/Array Reshape_2, which is an input to the DEPTHWISE_CONV_2D operator producing the output array Relu, is lacking min\/max data/);
+    const ranges = join(t, 'ranges.json');
+    writeRanges(ranges, { Reshape_2: { min: 0, max: 26 } }, 'minmax');
+    const ok = await tfpass(['toco', ...flags, `--output_file=${join(t, 'b.tflite')}`, `--ranges=${ranges}`]);
+    expect(ok.status, ok.err).toBe(0);
+    const m = readTflite(readFileSync(join(t, 'b.tflite')));
+    // Float I/O by default: the QUANTIZE after the float input carries the file's range [0, 26].
+    const sg = m.subgraphs[0]!;
+    const quantize = sg.operators.find((o) => m.operatorCodes[o.opcodeIndex]!.builtin === 'QUANTIZE')!;
+    expect(sg.tensors[quantize.inputs[0]!]!.name).toBe('Reshape_2');
+    expect(sg.tensors[quantize.outputs[0]!]!.quantization!.scale![0]).toBeCloseTo(26 / 255, 6);
+    const usage = await tfpass(['toco', `--graph_def_file=${pb()}`, '--output_arrays=labels_softmax', '--input_arrays=Reshape_2', `--output_file=${join(t, 'c.tflite')}`, `--ranges=${ranges}`]);
+    expect(usage.status).toBe(2);
   });
 
   test('errors are one typed line with a non-zero exit, and nothing is written', async () => {
