@@ -11,6 +11,12 @@ import { writeRanges } from '@tfpass/quantize';
 
 const dir = modelsDir();
 
+/** Every .tflite a test writes must load and run in LiteRT.js (tiny_conv's input: [1,98,40,1] float). */
+async function runsInLiteRt(file: string): Promise<void> {
+  const [y] = await runTflite(readFileSync(file), [{ data: new Float32Array(98 * 40).fill(0.5), shape: [1, 98, 40, 1] }]);
+  expect(y!.length).toBe(6);
+}
+
 async function tfpass(args: string[]): Promise<{ status: number; out: string; err: string }> {
   let out = '';
   let err = '';
@@ -48,6 +54,7 @@ describe.skipIf(!dir)('tfpass toco', () => {
     expect(types.get('weights_quant/FakeQuantWithMinMaxVars')).toBe('float16');
     expect(types.get('weights_quant/FakeQuantWithMinMaxVars_dequantize')).toBe('float32');
     expect(types.get('Conv2D_bias')).toBe('float32');
+    await runsInLiteRt(join(t, 'h.tflite'));
     const q = await tfpass(['toco', `--in_graph=${pb()}`, `--output_file=${join(t, 'q.tflite')}`, '--input_arrays=Reshape_2', '--output_arrays=labels_softmax', '--input_shapes=1,98,40,1', '--post_training_quantize']);
     expect(q.status).toBe(0);
     const qm = readTflite(readFileSync(join(t, 'q.tflite')));
@@ -56,9 +63,11 @@ describe.skipIf(!dir)('tfpass toco', () => {
     expect(fc.quantization!.scale).toHaveLength(6);
     // 640 elements: under TF's 1024-element threshold, so it stays float32.
     expect(qm.subgraphs[0]!.tensors.find((x) => x.name === 'weights_quant/FakeQuantWithMinMaxVars')!.type).toBe('float32');
+    await runsInLiteRt(join(t, 'q.tflite'));
     const ignored = await tfpass(['toco', `--in_graph=${pb()}`, `--output_file=${join(t, 'i.tflite')}`, '--input_arrays=Reshape_2', '--output_arrays=labels_softmax', '--input_shapes=1,98,40,1', '--quantize_to_float16']);
     expect(ignored.status).toBe(0);
     expect(ignored.err).toMatch(/--quantize_to_float16 is ignored without --post_training_quantize/);
+    await runsInLiteRt(join(t, 'i.tflite'));
   });
 
   test('--ranges FILE (a tfpass calibrate file) gives the quantizer the ranges FakeQuants do not', async () => {
@@ -77,6 +86,7 @@ describe.skipIf(!dir)('tfpass toco', () => {
     const quantize = sg.operators.find((o) => m.operatorCodes[o.opcodeIndex]!.builtin === 'QUANTIZE')!;
     expect(sg.tensors[quantize.inputs[0]!]!.name).toBe('Reshape_2');
     expect(sg.tensors[quantize.outputs[0]!]!.quantization!.scale![0]).toBeCloseTo(26 / 255, 6);
+    await runsInLiteRt(join(t, 'b.tflite'));
     const usage = await tfpass(['toco', `--graph_def_file=${pb()}`, '--output_arrays=labels_softmax', '--input_arrays=Reshape_2', `--output_file=${join(t, 'c.tflite')}`, `--ranges=${ranges}`]);
     expect(usage.status).toBe(2);
   });
