@@ -145,7 +145,9 @@ export class Builder {
   private vtables = new Map<string, number>();
 
   constructor(initialSize = 1024) {
-    this.buf = new Uint8Array(Math.max(64, initialSize));
+    // A multiple of 16, so the finished file (whose size is a multiple of its alignment) starts
+    // 16-aligned in the ArrayBuffer and typed-array views over its data vectors work.
+    this.buf = new Uint8Array(Math.max(64, Math.ceil(initialSize / 16) * 16));
     this.view = new DataView(this.buf.buffer);
     this.space = this.buf.length;
   }

@@ -81,6 +81,14 @@ describe('writer rules, on the bytes', () => {
     expect(String.fromCharCode(...bytes.subarray(4, 8))).toBe('TFL3');
   });
 
+  it('the returned bytes start 16-aligned in their ArrayBuffer (typed-array views over data vectors work)', () => {
+    expect(bytes.byteOffset % 16).toBe(0);
+    const big = writeTflite({ ...model(), buffers: [{}, { data: new Uint8Array(100_000) }, ...model().buffers.slice(2)] });
+    expect(big.byteOffset % 16).toBe(0);
+    const data = readTflite(big).buffers[1]!.data!;
+    expect(new Int32Array(data.buffer, data.byteOffset, data.length / 4)).toHaveLength(25_000);
+  });
+
   it('buffer 0 and every data-less buffer have no data field at all (an empty vector counts as data to the runtime)', () => {
     const dataSlot = S('Buffer', 'data');
     const has = [0, 1, 2, 3, 4, 5].map((i) => nav.at(nav.item(root, S('Model', 'buffers'), i), dataSlot) !== 0);

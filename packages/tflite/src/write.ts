@@ -48,9 +48,19 @@ class Writer {
   private readonly refs: RefPlacer;
 
   constructor(private readonly model: Model) {
-    let data = 0;
-    for (const buf of model.buffers) data += (buf.data?.length ?? 0) + 16;
-    this.b = new Builder(data + 64 * 1024);
+    // Size the builder up front: growing doubles the buffer and copies it, which for a model
+    // of large weights costs more than the whole write.
+    let size = 64 * 1024;
+    for (const buf of model.buffers) size += (buf.data?.length ?? 0) + 48;
+    for (const sg of model.subgraphs) {
+      for (const t of sg.tensors) {
+        const q = t.quantization;
+        size += 96 + 3 * t.name.length + 4 * (t.shape.length + (t.shapeSignature?.length ?? 0));
+        if (q) size += 4 * ((q.min?.length ?? 0) + (q.max?.length ?? 0) + (q.scale?.length ?? 0)) + 8 * (q.zeroPoint?.length ?? 0) + 32;
+      }
+      for (const op of sg.operators) size += 160 + 4 * (op.inputs.length + op.outputs.length) + (op.customOptions?.length ?? 0);
+    }
+    this.b = new Builder(size);
     this.refs = new RefPlacer(this.b);
   }
 
@@ -84,7 +94,9 @@ class Writer {
     if (metadataBuffer) b.offsetField(M('metadata_buffer'), metadataBuffer);
     if (metadata) b.offsetField(M('metadata'), metadata);
     if (sigs) b.offsetField(M('signature_defs'), sigs);
-    return b.finish(b.endTable(), FILE_IDENTIFIER).slice();
+    const out = b.finish(b.endTable(), FILE_IDENTIFIER);
+    // The output is a view on the builder's buffer; copy only when that would hide a lot of slack.
+    return out.byteLength >= out.buffer.byteLength * 0.75 ? out : out.slice();
   }
 
   private buffer(x: Buffer): number {
