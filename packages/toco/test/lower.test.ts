@@ -165,4 +165,23 @@ describe('op table on small graphs', () => {
     expect(w[2 * 2 + 1]).toBeCloseTo(Math.round(0.3 * 254) / 254, 6);
     expect(w[0]).toBeCloseTo(Math.round(0.5 * 127) / 127, 6);
   });
+
+  test('a batch norm that cannot fold stays as MUL/ADD with a warning; NCHW and shape-count errors', () => {
+    const g = graph((g, c) => {
+      g.addNode({ name: 'relu', op: 'Relu', inputs: ['x'], attrs: { T: f32 } });
+      g.addNode({ name: 'bn', op: 'FusedBatchNorm', inputs: ['relu', c('g', [2], [1, 2]), c('b', [2], [0, 1]), c('m', [2], [0.5, 0]), c('v', [2], [1, 4])], attrs: { T: f32, epsilon: { f: 0 }, is_training: { b: false } } });
+    });
+    const { model, notes } = lowerGraph(g, { outputArrays: ['bn'] });
+    expect(opsOf(model)).toEqual(['RELU', 'MUL', 'ADD']);
+    const sg = model.subgraphs[0]!;
+    const vec = (op: number) => Array.from(new Float32Array(model.buffers[sg.tensors[sg.operators[op]!.inputs[1]!]!.buffer]!.data!.slice().buffer));
+    expect(vec(1)).toEqual([1, 1]); // γ/√σ² = 1/1, 2/2
+    expect(vec(2)).toEqual([-0.5, 1]); // β − μ·mul
+    expect(notes.map((n) => n.message)).toEqual([expect.stringMatching(/batch norm 'bn' could not be folded into the preceding layer and stays as MUL\/ADD/)]);
+    const nchw = graph((g, c) => {
+      g.addNode({ name: 'conv', op: 'Conv2D', inputs: ['x', c('w', [1, 1, 2, 2], [1, 0, 0, 1])], attrs: { T: f32, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'SAME' }, data_format: { s: 'NCHW' } } });
+    });
+    expect(() => lowerGraph(nchw, { outputArrays: ['conv'] })).toThrow(/node 'conv': op 'Conv2D' is not supported — data_format NCHW: TFLite has only NHWC/);
+    expect(() => lowerGraph(nchw, { outputArrays: ['conv'], inputShapes: [[1, 4, 4, 2], [1]] })).toThrow(/--input_shapes gives 2 shape\(s\) for 1 input array\(s\) \(x\)/);
+  });
 });
