@@ -67,13 +67,26 @@ export function completeSites(graph: Graph, opts: CoverageOptions = {}): { sites
 /**
  * contrib's create_eval_graph for the given sites (range variables read, never updated) as a
  * MetaGraphDef: `variables` collection plus a saver over them, so TF and `tfpass freeze` restore
- * every range from a checkpoint.
+ * every range from a checkpoint. The `weights` Consts become variables too (as in the graph
+ * contrib's user evaluates), so freezing with a newer checkpoint takes its weights with its
+ * ranges instead of mixing baked-in old weights with new ranges.
  */
-export function evalMetaGraph(graph: Graph, sites: Site[]): { model: Model; variables: number } {
+export function evalMetaGraph(graph: Graph, sites: Site[], weights: string[] = []): { model: Model; variables: number } {
   const g = graph.clone();
   const b = new QuantBuilder(g);
+  // Sites first: they name the weight tensors as the Consts are named now.
   applySites(g, sites, { kind: 'eval' }, b);
+  for (const name of weights) {
+    const c = g.get(name);
+    if (!c || c.op !== 'Const') continue;
+    const value = c.attrs.getTensor('value');
+    // Consumers keep reading `name` (inputs are kept by name); they are moved to its snapshot.
+    g.removeNode(name);
+    const v = b.variable(name, value, { trainable: true });
+    g.replaceUses(name, v.read, { except: new Set([v.read, `${name}/Assign`]) });
+  }
   const saver = buildSaver(g, b.variables);
-  const model = createMetaModel(g, { collections: { variables: { variables: b.variables } }, saverDef: saver });
+  const trainable = b.variables.filter((v) => v.trainable);
+  const model = createMetaModel(g, { collections: { variables: { variables: b.variables }, ...(trainable.length ? { trainable_variables: { variables: trainable } } : {}) }, saverDef: saver });
   return { model, variables: b.variables.length };
 }

@@ -246,7 +246,7 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
   });
   writeFileSync((files.loss = join(dir, 'loss.svg')), lossCurveSvg(result.history, { quantDelay: o.quantDelay, title: 'QAT loss' }));
 
-  const ev = evalMetaGraph(result.graph, result.sites);
+  const ev = evalMetaGraph(result.graph, result.sites, result.trained);
   writeModel(ev.model, (files.eval = join(dir, 'eval.meta')), { format: 'binary' });
   const frozen = freezeGraph({ inputGraph: ev.model, inputCheckpoint: dir, outputNodeNames: outputs });
   await runFirstParty(frozen, SEED_PIPELINE, names, outputs, o.backend);

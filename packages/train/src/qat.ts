@@ -8,6 +8,7 @@
  * `quantDelay` on; ranges are tracked from the first step either way, as contrib does.
  * Checkpoints hold what contrib's `Saver()` holds, under its names.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Graph, Tensor, TfpassError, parseInput, tensorName } from '@tfpass/core';
@@ -87,6 +88,8 @@ export interface QatResult {
   sites: Site[];
   /** Trained range per site prefix. */
   ranges: Map<string, [number, number]>;
+  /** The Consts trained (checkpoint keys of the weights and biases). */
+  trained: string[];
   history: StepInfo[];
   /** Checkpoint prefixes written (`DIR/model.ckpt-STEP`), oldest first. */
   checkpoints: string[];
@@ -473,6 +476,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       opts.onStep?.(info);
       if (opts.checkpointDir && opts.checkpointEvery && (step % opts.checkpointEvery === 0 || step === opts.steps)) {
         // Saver.save(sess, 'model.ckpt', global_step=step) with max_to_keep.
+        mkdirSync(opts.checkpointDir, { recursive: true });
         const prefix = join(opts.checkpointDir, `model.ckpt-${step}`);
         writeCheckpoint(prefix, await checkpointTensors(vars, train, step, quantStep0 + step, optimizer, opts.carried));
         const state = updateCheckpointState(prefix, { maxToKeep: opts.maxToKeep ?? 5 });
@@ -493,5 +497,5 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   optimizer.dispose();
   const ranges = new Map(train.map((t) => [t.site.prefix, t.range] as [string, [number, number]]));
   tf.dispose(varList);
-  return { graph: trained, sites, ranges, history, checkpoints, restore, stepsRun: history.length };
+  return { graph: trained, sites, ranges, trained: names, history, checkpoints, restore, stepsRun: history.length };
 }

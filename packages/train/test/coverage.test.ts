@@ -40,3 +40,32 @@ describe('completeSites', () => {
     expect(sites.length).toBe(contrib.length + added.length);
   });
 });
+
+describe('eval.meta keeps the weights as variables', () => {
+  it('freezing it with a checkpoint takes that checkpoint\'s weights with its ranges', async () => {
+    const { buildDemoModel, DEMO_INPUT, DEMO_LOGITS, DEMO_OUTPUT, runFirstParty, SEED_PIPELINE, evalMetaGraph } = await import('../src/index.js');
+    const { planQuantization } = await import('@tfpass/quantize');
+    const { freezeGraph, writeCheckpoint } = await import('@tfpass/checkpoint');
+    const { Tensor } = await import('@tfpass/core');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const g = buildDemoModel({ seed: 3, size: 16 });
+    await runFirstParty(g, SEED_PIPELINE, [DEMO_INPUT], [DEMO_OUTPUT]);
+    const sites = planQuantization(g);
+    const w = sites.find((s) => s.kind === 'weights')!.tensor;
+    const ev = evalMetaGraph(g, sites, [w]);
+    expect(ev.model.graph.node(w).op).toBe('VariableV2');
+    // A checkpoint with other weights (all 0.25) and every range.
+    const old = g.node(w).attrs.getTensor('value');
+    const t = new Map<string, Tensor>([[w, new Tensor('float32', old.shape, new Float32Array(old.size).fill(0.25))]]);
+    for (const s of sites) {
+      t.set(`${s.prefix}/min`, Tensor.scalar('float32', -1));
+      t.set(`${s.prefix}/max`, Tensor.scalar('float32', 1));
+    }
+    const prefix = join(mkdtempSync(join(tmpdir(), 'tfpass-eval-')), 'model.ckpt-1');
+    writeCheckpoint(prefix, t);
+    const frozen = freezeGraph({ inputGraph: ev.model, inputCheckpoint: prefix, outputNodeNames: [DEMO_LOGITS] });
+    expect(Array.from(frozen.node(w).attrs.getTensor('value').toFloat32()).every((v) => v === 0.25)).toBe(true);
+  });
+});
