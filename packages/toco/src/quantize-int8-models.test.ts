@@ -35,14 +35,17 @@ function wavyImage(seed: number, h: number, w: number, c: number): Tensor {
   return new Tensor('float32', [1, h, w, c], out);
 }
 
-async function seedPipeline(path: string, input: string, output: string): Promise<Graph> {
+/** The seed pipeline; an Identity output (Keras' `output_0`) is fetched through its input, which remove_nodes keeps. */
+async function seedPipeline(path: string, input: string, output: string): Promise<{ g: Graph; output: string }> {
   const g = readGraph(path);
+  const o = g.node(output);
+  if (o.op === 'Identity') output = o.dataInputs[0]!;
   const reg = new PassRegistry();
   for (const p of ['@tfpass/pass-strip', '@tfpass/pass-fold-constants', '@tfpass/pass-fold-bn']) await registerPlugin(await import(p), reg);
   const child = container.createChildContainer();
   child.register(TOKENS.executor, { useValue: exec });
   await runPipeline(g, 'remove_nodes(op=Identity) fold_constants fold_batch_norms', { registry: reg, inputs: [input], outputs: [output], container: child });
-  return g;
+  return { g, output };
 }
 
 interface Agreement {
@@ -71,9 +74,15 @@ async function agreement(model: Model, float: Graph, fq: Graph, input: string, o
   let within = 0;
   let total = 0;
   let maxLsb = 0;
+  // The fake-quant graphs have no FakeQuant on the model input, the int8 model quantizes it:
+  // the fake-quant graph is fed the same quantized input (its QUANTIZE's params, half away from 0).
+  const quant = sg.operators.find((o) => sg.inputs.includes(o.inputs[0]!))!;
+  const qin = sg.tensors[quant.outputs[0]!]!.quantization!;
+  const [s0, z0] = [qin.scale![0]!, qin.zeroPoint![0]!];
+  const onGrid = (x: Tensor) => new Tensor('float32', x.shape, x.toFloat32().map((v) => (Math.min(127, Math.max(-128, Math.sign(v / s0) * Math.floor(Math.abs(v / s0) + 0.5) + z0)) - z0) * s0));
   for (const x of feeds) {
     fl.push((await exec.run(float, { [input]: x }, [floatOutput]))[0]!.toFloat32());
-    const a = (await exec.run(fq, { [input]: x }, [output]))[0]!.toFloat32();
+    const a = (await exec.run(fq, { [input]: onGrid(x) }, [output]))[0]!.toFloat32();
     const y = Object.values(await runner.run({ [sg.tensors[sg.inputs[0]!]!.name]: x.toFloat32() }))[0] as Float32Array;
     fqs.push(a);
     i8.push(y);
@@ -96,8 +105,9 @@ describe.skipIf(!mnet)('int8 on keras-mobilenet-0.25-128 (calibrated, per-channe
   // (int8: min = (−128 − mean)/std = −1, max = 1).
   const io = { mean: [-0.5], std: [127.5] };
   let float: Graph;
+  let out = 'output_0';
   const fqGraph = async (symmetric: boolean): Promise<Graph> => {
-    float ??= await seedPipeline(mnet!, 'input_1', 'output_0');
+    if (!float) ({ g: float, output: out } = await seedPipeline(mnet!, 'input_1', 'output_0'));
     const calib = Array.from({ length: 8 }, (_, i) => ({ input_1: wavyImage(100 + i, 128, 128, 3) }));
     const ranges = await calibrate(float, { inputs: ['input_1'], data: calib, method: 'minmax', executor: exec });
     const fq = float.clone();
@@ -112,7 +122,8 @@ describe.skipIf(!mnet)('int8 on keras-mobilenet-0.25-128 (calibrated, per-channe
     const fq = await fqGraph(true);
     const first = convert(fq, 'conv1_bn/batchnorm_1/act_quant/FakeQuantWithMinMaxVars');
     const a1 = await agreement(first.model, float, fq, 'input_1', 'conv1_bn/batchnorm_1/act_quant/FakeQuantWithMinMaxVars', evalFeeds(), 'conv1_relu/clip_by_value');
-    const { model, notes } = convert(fq, 'output_0');
+    const fqOut = fq.nodes().find((n) => n.op === 'FakeQuantWithMinMaxVars' && n.dataInputs[0] === out)!.name;
+    const { model, notes } = convert(fq, fqOut);
     // 14 conv + 13 depthwise, all per-channel with zero points 0
     const sg = model.subgraphs[0]!;
     const weights = sg.operators.filter((o) => ['CONV_2D', 'DEPTHWISE_CONV_2D'].includes(model.operatorCodes[o.opcodeIndex]!.builtin)).map((o) => sg.tensors[o.inputs[1]!]!);
@@ -124,7 +135,7 @@ describe.skipIf(!mnet)('int8 on keras-mobilenet-0.25-128 (calibrated, per-channe
     }
     // symmetric ranges: nothing to re-derive
     expect(notes.filter((n) => /re-derived as symmetric/.test(n.message))).toEqual([]);
-    const a = await agreement(model, float, fq, 'input_1', 'output_0', evalFeeds());
+    const a = await agreement(model, float, fq, 'input_1', fqOut, evalFeeds(), out);
     console.log(
       `[toco] keras-mobilenet-0.25-128 int8 (symmetric per-channel): first layer ${(100 * a1.within1).toFixed(2)}% within 1 LSB; output ${(100 * a.within1).toFixed(1)}% within 1 LSB (max ${a.maxLsb.toFixed(0)} LSB) of the fake-quant graph; SQNR vs float: int8 ${a.sqnrInt8.toFixed(1)} dB, fake-quant graph ${a.sqnrFakeQuant.toFixed(1)} dB`,
     );
@@ -135,13 +146,68 @@ describe.skipIf(!mnet)('int8 on keras-mobilenet-0.25-128 (calibrated, per-channe
 
   it('asymmetric per-channel QAT ranges are re-derived as symmetric, with one note per layer', async () => {
     const fq = await fqGraph(false);
-    const { model, notes } = convert(fq, 'output_0');
+    const fqOut = fq.nodes().find((n) => n.op === 'FakeQuantWithMinMaxVars' && n.dataInputs[0] === out)!.name;
+    const { model, notes } = convert(fq, fqOut);
     const re = notes.filter((n) => /re-derived as symmetric/.test(n.message));
     expect(re.length).toBe(27);
-    const a = await agreement(model, float, fq, 'input_1', 'output_0', evalFeeds());
+    const a = await agreement(model, float, fq, 'input_1', fqOut, evalFeeds(), out);
     console.log(`[toco] keras-mobilenet-0.25-128 int8 from asymmetric per-channel fake quant: SQNR vs float int8 ${a.sqnrInt8.toFixed(1)} dB, fake-quant graph ${a.sqnrFakeQuant.toFixed(1)} dB (symmetric re-derivation cost)`);
     // still a working model, but the re-derivation costs accuracy
     expect(a.sqnrInt8).toBeGreaterThan(3);
     expect(a.sqnrInt8).toBeLessThan(a.sqnrFakeQuant);
+  });
+});
+
+/** Seeded MFCC-like features [1,49,10]: per-coefficient level (decaying with the index) plus slow drift and noise. */
+function mfccLike(seed: number): Tensor {
+  let s = (seed * 104729 + 7) % 2147483647;
+  const r = () => (s = (s * 48271) % 2147483647) / 2147483647;
+  const out = new Float32Array(49 * 10);
+  for (let c = 0; c < 10; c++) {
+    const level = (r() * 2 - 1) * (40 / (c + 1));
+    const drift = (r() * 2 - 1) * (20 / (c + 1));
+    const ph = r() * 6.28;
+    for (let t = 0; t < 49; t++) out[t * 10 + c] = level + drift * Math.sin(ph + t / 6) + (r() * 2 - 1) * 3;
+  }
+  return new Tensor('float32', [1, 49, 10], out);
+}
+
+const dscnn = modelPath('arm-kws-ds-cnn-s/DS_CNN_S.pb');
+
+describe.skipIf(!dscnn)('int8 on the KWS DS-CNN (arm-kws-ds-cnn-s, cut at Mfcc)', () => {
+  it('symmetric per-channel: int8 agrees with the fake-quant graph, same SQNR vs float', async () => {
+    // Cut at Mfcc: the audio front end (DecodeWav/AudioSpectrogram/Mfcc) has no TFLite builtin;
+    // Mfcc becomes a [1,49,10] Placeholder. Calibration: 16 seeded MFCC-like inputs (seeds 1..16,
+    // values roughly in [−60, 60]); evaluation: 8 others (seeds 500..507).
+    const g = readGraph(dscnn!);
+    g.removeNode('Mfcc');
+    g.addNode({ name: 'Mfcc', op: 'Placeholder', attrs: { dtype: { type: 'float32' }, shape: { shape: [1, 49, 10] } } });
+    const reg = new PassRegistry();
+    for (const p of ['@tfpass/pass-strip', '@tfpass/pass-fold-constants', '@tfpass/pass-fold-bn']) await registerPlugin(await import(p), reg);
+    const child = container.createChildContainer();
+    child.register(TOKENS.executor, { useValue: exec });
+    await runPipeline(g, 'strip_unused_nodes remove_nodes(op=Identity) fold_constants fold_batch_norms fold_old_batch_norms', { registry: reg, inputs: ['Mfcc'], outputs: ['labels_softmax'], container: child });
+    const calib = Array.from({ length: 16 }, (_, i) => ({ Mfcc: mfccLike(1 + i) }));
+    const ranges = await calibrate(g, { inputs: ['Mfcc'], data: calib, method: 'minmax', executor: exec });
+    const fq = g.clone();
+    applySites(fq, planQuantization(fq, { perChannel: true, symmetric: true }), { kind: 'const', ranges, requireRanges: true });
+    // input params: [−64, 64] on int8 (std 255/128, mean −128 + 64·std)
+    const std = 255 / 128;
+    const lowered = lowerGraph(fq, { inputArrays: ['Mfcc'], outputArrays: ['labels_softmax'], inputShapes: [[1, 49, 10]] });
+    const { model } = quantizeLowered(lowered, { inferenceType: 'int8', meanValues: [-128 + 64 * std], stdValues: [std] });
+    const ops = new Set(model.subgraphs[0]!.operators.map((o) => model.operatorCodes[o.opcodeIndex]!.builtin));
+    expect([...ops].sort()).toEqual(['AVERAGE_POOL_2D', 'CONV_2D', 'DEPTHWISE_CONV_2D', 'DEQUANTIZE', 'FULLY_CONNECTED', 'QUANTIZE', 'RESHAPE', 'SOFTMAX'].filter((o) => ops.has(o) || o !== 'RESHAPE'));
+    const feeds = Array.from({ length: 8 }, (_, i) => mfccLike(500 + i));
+    const a = await agreement(model, g, fq, 'Mfcc', 'labels_softmax', feeds);
+    // the logits: the FakeQuant after fc1, converted on its own
+    const logitsFq = fq.nodes().find((n) => n.op === 'FakeQuantWithMinMaxVars' && n.dataInputs[0] === 'MobileNet/fc1/BiasAdd')!.name;
+    const logits = quantizeLowered(lowerGraph(fq, { inputArrays: ['Mfcc'], outputArrays: [logitsFq], inputShapes: [[1, 49, 10]] }), { inferenceType: 'int8', meanValues: [-128 + 64 * std], stdValues: [std] });
+    const b = await agreement(logits.model, g, fq, 'Mfcc', logitsFq, feeds, 'MobileNet/fc1/BiasAdd');
+    console.log(
+      `[toco] arm-kws-ds-cnn-s int8 (symmetric per-channel), 8 inputs: logits ${(100 * b.within1).toFixed(1)}% within 1 LSB (max ${b.maxLsb.toFixed(1)} LSB), softmax ${(100 * a.within1).toFixed(1)}% within 1 LSB (max ${a.maxLsb.toFixed(1)}) of the fake-quant graph; SQNR vs float: logits int8 ${b.sqnrInt8.toFixed(1)} dB / fake-quant ${b.sqnrFakeQuant.toFixed(1)} dB, softmax int8 ${a.sqnrInt8.toFixed(1)} dB / fake-quant ${a.sqnrFakeQuant.toFixed(1)} dB`,
+    );
+    expect(b.within1).toBeGreaterThanOrEqual(0.97);
+    expect(a.sqnrInt8).toBeGreaterThan(a.sqnrFakeQuant - 3);
+    expect(b.sqnrInt8).toBeGreaterThan(b.sqnrFakeQuant - 3);
   });
 });
