@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Graph, Tensor, TfpassError, parseInput, tensorName } from '@tfpass/core';
 import { buildGraphModel, fromTf, registerKernel, nudge, toTf, useBackend, type BackendName } from '@tfpass/runtime';
-import { planQuantization, reroute, trackedRange, type PlanOptions, type Site } from '@tfpass/quantize';
+import { planQuantization, reroute, siteChannels, trackedRange, type PlanOptions, type Site } from '@tfpass/quantize';
 import { readCheckpoint, writeCheckpoint, resolveCheckpoint, updateCheckpointState, type Checkpoint } from '@tfpass/checkpoint';
 import { registerGradientFixes, registerWasmGradKernels } from './wasm-grad-kernels.js';
 import { completeSites } from './coverage.js';
@@ -123,6 +123,9 @@ interface TrainSite {
   maxFeed: string;
   ema?: { min: ZeroDebiasedEma; max: ZeroDebiasedEma };
   range: [number, number];
+  /** Per-channel weight sites: channel count and the last ranges per channel. */
+  channels?: number;
+  channelRange?: [Float32Array, Float32Array];
   /** Const providing the weights (weight sites). */
   weightConst?: string;
 }
@@ -144,6 +147,44 @@ function observe(t: TrainSite, x: tf.Tensor): [number, number] {
   return t.range;
 }
 
+/** Per-channel last-value range (weights): over every axis but the last, symmetric narrow as the int8 spec wants. */
+function observeChannels(t: TrainSite, x: tf.Tensor): [Float32Array, Float32Array] {
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  const mm = tf.tidy(() => tf.stack([tf.min(x, axes), tf.max(x, axes)]));
+  const v = mm.dataSync() as Float32Array;
+  mm.dispose();
+  const c = t.channels!;
+  const lo = new Float32Array(c), hi = new Float32Array(c);
+  for (let i = 0; i < c; i++) [lo[i], hi[i]] = trackedRange(v[i]!, v[c + i]!, { symmetric: true, narrowRange: true, numBits: t.site.numBits });
+  t.channelRange = [lo, hi];
+  t.range = [Math.min(...lo), Math.max(...hi)];
+  return t.channelRange;
+}
+
+/**
+ * FakeQuantWithMinMaxVarsPerChannel (last axis) with the per-channel straight-through gradient:
+ * each channel's nudged range, TF's float formula with broadcast [C] vectors.
+ */
+function installPerChannelKernel(): void {
+  registerKernel('FakeQuantWithMinMaxVarsPerChannel', (ctx) => {
+    const [x, mn, mx] = ctx.inputs as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const live = liveSites.get(ctx.node);
+    const [lo, hi] = live ? observeChannels(live, x) : [mn.dataSync() as Float32Array, mx.dataSync() as Float32Array];
+    if (!quantActive) return tf.clone(x);
+    const bits = ctx.attrs.int('num_bits', 8), narrow = ctx.attrs.bool('narrow_range', false);
+    const n = Array.from(lo, (l, i) => nudge(l, hi[i]! > l ? hi[i]! : l + 1e-6, bits, narrow));
+    const nmin = tf.tensor1d(n.map((r) => r.min)), nmax = tf.tensor1d(n.map((r) => r.max)), scale = tf.tensor1d(n.map((r) => r.scale));
+    const out = tf.customGrad(((xx: tf.Tensor, save: (t: tf.Tensor[]) => void) => {
+      const clamped = tf.minimum(tf.maximum(xx, nmin), nmax);
+      save([xx, clamped]);
+      const q = tf.floor(tf.add(tf.div(tf.sub(clamped, nmin), scale), 0.5));
+      return { value: tf.add(tf.mul(q, scale), nmin), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.cast(tf.equal(saved[0]!, saved[1]!), 'float32')) };
+    }) as never)(x) as tf.Tensor;
+    tf.dispose([nmin, nmax, scale]);
+    return out;
+  });
+}
+
 /**
  * FakeQuantWithMinMaxVars with a straight-through gradient that is zero outside the nudged
  * range (TF's FakeQuantWithMinMaxVarsGradient for the input). The forward pass is TF's float
@@ -152,6 +193,7 @@ function observe(t: TrainSite, x: tf.Tensor): [number, number] {
 export function installSteKernel(): void {
   if (steKernelInstalled) return;
   steKernelInstalled = true;
+  installPerChannelKernel();
   registerKernel('FakeQuantWithMinMaxVars', (ctx) => {
     const [x, mn, mx] = ctx.inputs as [tf.Tensor, tf.Tensor, tf.Tensor];
     const live = liveSites.get(ctx.node);
@@ -191,23 +233,24 @@ function constOf(g: Graph, tensor: string): string | undefined {
   return n && n.op === 'Const' ? n.name : undefined;
 }
 
-/** Insert fake-quants at the planned sites with Placeholder min/max, fed each step. */
+/** Insert fake-quants at the planned sites with Placeholder min/max (per-channel: [C], depthwise through a [kh, kw, C*M] view). */
 export function buildTrainingGraph(float: Graph, sites: Site[]): { graph: Graph; train: TrainSite[] } {
   const g = float.clone();
   const train: TrainSite[] = [];
   for (const site of sites) {
+    const { channels, dwShape } = siteChannels(g, site);
+    const op = channels ? 'FakeQuantWithMinMaxVarsPerChannel' : 'FakeQuantWithMinMaxVars';
     const minFeed = `${site.prefix}/min`;
     const maxFeed = `${site.prefix}/max`;
-    const fq = `${site.prefix}/FakeQuantWithMinMaxVars`;
-    for (const p of [minFeed, maxFeed]) g.addNode({ name: p, op: 'Placeholder', attrs: { dtype: { type: 'float32' }, shape: { shape: [] } } });
-    g.addNode({
-      name: fq,
-      op: 'FakeQuantWithMinMaxVars',
-      inputs: [site.tensor, minFeed, maxFeed],
-      attrs: { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } },
-    });
-    reroute(g, site.tensor, fq, site.consumers);
-    train.push({ site, fq, minFeed, maxFeed, range: [...site.init] as [number, number], weightConst: site.kind === 'weights' ? constOf(g, site.tensor) : undefined });
+    const fq = `${site.prefix}/${op}`;
+    for (const p of [minFeed, maxFeed]) g.addNode({ name: p, op: 'Placeholder', attrs: { dtype: { type: 'float32' }, shape: { shape: channels ? [channels] : [] } } });
+    const int32 = (name: string, v: number[]) => g.addNode({ name, op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: Tensor.fromValues('int32', [v.length], v) } } }).name;
+    const reshape = (name: string, x: string, shape: number[]) => g.addNode({ name, op: 'Reshape', inputs: [x, int32(`${name}/shape`, shape)], attrs: { T: { type: 'float32' }, Tshape: { type: 'int32' } } }).name;
+    const xin = dwShape ? reshape(`${site.prefix}/flatten_channels`, site.tensor, [dwShape[0]!, dwShape[1]!, channels!]) : site.tensor;
+    g.addNode({ name: fq, op, inputs: [xin, minFeed, maxFeed], attrs: { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } } });
+    const out = dwShape ? reshape(`${site.prefix}/restore_channels`, fq, dwShape) : fq;
+    reroute(g, site.tensor, out, site.consumers);
+    train.push({ site, fq, minFeed, maxFeed, channels, range: [...site.init] as [number, number], weightConst: site.kind === 'weights' ? constOf(g, site.tensor) : undefined });
   }
   return { graph: g, train };
 }
@@ -272,8 +315,9 @@ async function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSit
   const out = new Map<string, Tensor>(carried);
   for (const [k, v] of vars) out.set(k, fromTf(v));
   for (const t of train) {
-    out.set(t.minFeed, Tensor.fromValues('float32', [], [t.range[0]]));
-    out.set(t.maxFeed, Tensor.fromValues('float32', [], [t.range[1]]));
+    const [lo, hi] = t.channels ? t.channelRange ?? [new Float32Array(t.channels).fill(t.range[0]), new Float32Array(t.channels).fill(t.range[1])] : [[t.range[0]], [t.range[1]]];
+    out.set(t.minFeed, Tensor.fromValues('float32', t.channels ? [t.channels] : [], lo));
+    out.set(t.maxFeed, Tensor.fromValues('float32', t.channels ? [t.channels] : [], hi));
     if (!t.ema) continue;
     for (const [end, e] of [['min', t.ema.min], ['max', t.ema.max]] as const) {
       out.set(emaKey(t.site.prefix, end, 'biased'), Tensor.fromValues('float32', [], [e.biased]));
@@ -316,7 +360,13 @@ function restoreState(ck: Checkpoint, vars: Map<string, tf.Variable>, train: Tra
       rep.missing.push(...names.filter((n) => !ck.has(n)));
       continue;
     }
-    t.range = [scalar(t.minFeed), scalar(t.maxFeed)];
+    const [lo, hi] = [ck.read(t.minFeed).toFloat32(), ck.read(t.maxFeed).toFloat32()];
+    if (lo.length !== (t.channels ?? 1) || hi.length !== lo.length) {
+      rep.mismatched.push(`${t.minFeed}: checkpoint [${ck.read(t.minFeed).shape}] vs graph [${t.channels ?? ''}]`);
+      continue;
+    }
+    t.range = [Math.min(...lo), Math.max(...hi)];
+    if (t.channels) t.channelRange = [Float32Array.from(lo), Float32Array.from(hi)];
     rep.restored.push(...names);
     if (!t.ema) continue;
     // Continue the moving average exactly from contrib's state when it was saved.
@@ -448,7 +498,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       const feeds: Record<string, tf.Tensor> = {};
       for (const [k, v] of Object.entries(batch.feeds)) feeds[k] = toTf(v);
       // The range inputs are placeholders the kernels do not read (they track their own ranges).
-      for (const t of train) feeds[t.minFeed] = feeds[t.maxFeed] = tf.scalar(0);
+      for (const t of train) feeds[t.minFeed] = feeds[t.maxFeed] = t.channels ? tf.zeros([t.channels]) : tf.scalar(0);
       let target: tf.Tensor;
       if (batch.labels && opts.loss) target = toTf(batch.labels);
       else {

@@ -34,6 +34,7 @@ export const spec: CommandSpec = {
     weight_bits: { type: 'number', value: '8', description: 'bits for weights' },
     activation_bits: { type: 'number', value: '8', description: 'bits for activations' },
     symmetric: { type: 'bool', description: 'symmetric ranges' },
+    per_channel: { type: 'bool', description: 'per-channel weight ranges on Conv2D/depthwise (FakeQuantWithMinMaxVarsPerChannel, symmetric narrow range: int8 NPUs; TOCO wants per-tensor)' },
     backend: { type: 'string', value: 'wasm|cpu', description: 'TensorFlow.js backend (default wasm)' },
     seed: { type: 'number', value: 'S', description: 'shuffling seed (default 1)' },
   },
@@ -69,7 +70,7 @@ export async function run(ctx: Ctx): Promise<number> {
     batch: ctx.num('batch'), quantDelay: ctx.num('quant_delay') ?? 0, lr: ctx.num('lr'),
     checkpointDir: resolve(ctx.cwd, dir), checkpointEvery: ctx.num('checkpoint_every'), resume: ctx.bool('resume'), maxToKeep: ctx.num('max_to_keep'), strict: ctx.bool('strict'),
     initCheckpoint: ctx.str('init_checkpoint'), exclude: ctx.str('exclude'), outGraph: ctx.str('out_graph') ? resolve(ctx.cwd, ctx.str('out_graph')!) : undefined,
-    weightBits: ctx.num('weight_bits'), activationBits: ctx.num('activation_bits'), symmetric: ctx.bool('symmetric'),
+    weightBits: ctx.num('weight_bits'), activationBits: ctx.num('activation_bits'), symmetric: ctx.bool('symmetric'), perChannel: ctx.bool('per_channel'),
     backend: ctx.choice('backend', ['wasm', 'cpu', 'node']), seed: ctx.num('seed'),
     onStep: (s: { step: number; loss: number; quantized: boolean; ms: number }) => {
       const now = performance.now();
