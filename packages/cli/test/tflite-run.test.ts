@@ -1,0 +1,115 @@
+/** run / trace / verify / view on a .tflite (the TOCO 1.15 file tiny_conv.tflite and its .pb). */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as core from '@tfpass/core';
+import { modelPath } from '@tfpass/core/testing';
+import { readNpy, writeNpy } from '@tfpass/runtime';
+import { loadTfliteRunner, readTflite, writeTflite, seededRandom } from '@tfpass/tflite';
+import { buildOnce, tfpass, tmp } from './helpers.js';
+
+const TFL = modelPath('speech-tiny-conv-qat/tiny_conv.tflite');
+const PB = modelPath('speech-tiny-conv-qat/tiny_conv.pb');
+
+beforeAll(() => buildOnce());
+
+/** A seeded uint8 spectrogram (uniform over [0, 255]) as a .npy in `dir`. */
+function spectrogram(dir: string, seed: number): { file: string; values: Uint8Array } {
+  const rnd = seededRandom(seed);
+  const values = Uint8Array.from({ length: 98 * 40 }, () => Math.floor(rnd() * 256));
+  const file = join(dir, `x${seed}.npy`);
+  writeNpy(file, new core.Tensor('uint8', [1, 98, 40, 1], values));
+  return { file, values };
+}
+
+describe.skipIf(!TFL || !PB).concurrent('.tflite in run, trace, verify, view', () => {
+  it('run writes raw outputs byte-identical to LiteRT.js and their dequantized values', async () => {
+    const dir = tmp();
+    const { file, values } = spectrogram(dir, 3);
+    const r = await tfpass(['run', TFL!, '--input_file', `Reshape_2=${file}`, '--out_dir', 'o', '--json'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const rep = JSON.parse(r.stdout);
+    expect(rep.engine).toBe('litert');
+    const raw = readNpy(join(dir, 'o/labels_softmax.npy'));
+    const deq = readNpy(join(dir, 'o/labels_softmax.dequant.npy'));
+    const runner = await loadTfliteRunner(new Uint8Array(readFileSync(TFL!)));
+    const direct = (await runner.run({ Reshape_2: values })).labels_softmax as Uint8Array;
+    runner.close();
+    expect(raw.dtype).toBe('uint8');
+    expect(Array.from(raw.data as Uint8Array)).toEqual(Array.from(direct));
+    expect(Array.from(deq.data as Float32Array)).toEqual(Array.from(direct, (q) => q / 256));
+    // The reference kernels give the same classes within 1 LSB.
+    const ref = await tfpass(['run', TFL!, '--input_file', `Reshape_2=${file}`, '--backend', 'reference', '--out_dir', 'ref'], { cwd: dir });
+    expect(ref.status).toBe(0);
+    const refRaw = readNpy(join(dir, 'ref/labels_softmax.npy')).data as Uint8Array;
+    refRaw.forEach((q, i) => expect(Math.abs(q - direct[i]!)).toBeLessThanOrEqual(1));
+  });
+
+  it('trace lists every operator output with its quantization; --ops filters', async () => {
+    const dir = tmp();
+    const r = await tfpass(['trace', TFL!, '--json'], { cwd: dir });
+    expect(r.status).toBe(0);
+    const rows = JSON.parse(r.stdout).tensors as { op: string; name: string; quant: { scale: number; zeroPoint: number } }[];
+    expect(rows.map((t) => `${t.op}:${t.name}`)).toEqual(['DEPTHWISE_CONV_2D:Relu', 'FULLY_CONNECTED:add_1', 'SOFTMAX:labels_softmax']);
+    expect(rows[1]!.quant).toEqual({ scale: 0.21404096484184265, zeroPoint: 137 });
+    const only = await tfpass(['trace', TFL!, '--ops', 'SOFTMAX'], { cwd: dir });
+    expect(only.stdout.trim().split('\n')).toHaveLength(1);
+    expect(only.stdout).toMatch(/^#2 labels_softmax \(SOFTMAX\) uint8\[1,6\]/);
+    const bad = await tfpass(['trace', TFL!, '--backend', 'litert'], { cwd: dir });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('verify tiny_conv.pb against tiny_conv.tflite: ≤ 1 LSB, top-1 agreement and SQNR reported', async () => {
+    const dir = tmp();
+    const r = await tfpass(['verify', PB!, TFL!, '--trials', '5', '--json'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout).outputs[0];
+    expect(out.name).toBe('labels_softmax');
+    expect(out.lsbScale).toBe(0.00390625);
+    expect(out.maxLsb).toBeLessThanOrEqual(1);
+    expect(out.maxLsb).toBeCloseTo(out.maxAbsError / 0.00390625, 9);
+    expect(out.top1).toBe(1);
+    expect(out.sqnrDb).toBeGreaterThan(30);
+  });
+
+  it('verify fails with E_NUMERIC on a .tflite whose FC bias was changed', async () => {
+    const dir = tmp();
+    const m = readTflite(new Uint8Array(readFileSync(TFL!)));
+    const sg = m.subgraphs[0]!;
+    const bias = sg.tensors.find((t) => t.name === 'MatMul_bias')!;
+    const data = new Int32Array(m.buffers[bias.buffer]!.data!.slice().buffer);
+    // ±5 on alternate logits (bias scale 2.5e-5): the winning classes change.
+    data.forEach((v, i) => (data[i] = v + (i % 2 ? 200000 : -200000)));
+    const buffers = m.buffers.map((b, i) => (i === bias.buffer ? { ...b, data: new Uint8Array(data.buffer) } : b));
+    writeFileSync(join(dir, 'bad.tflite'), writeTflite({ ...m, buffers }));
+    const r = await tfpass(['verify', TFL!, 'bad.tflite', '--trials', '3'], { cwd: dir });
+    expect(r.status).toBe(13);
+    expect(r.stdout).toMatch(/^FAIL labels_softmax \[1,6\] max \|Δ\| .* LSB/m);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/bad\.tflite differs from .*tiny_conv\.tflite beyond tolerance on labels_softmax/);
+  });
+
+  it('view draws the operators with quantization in the details', async () => {
+    const dir = tmp();
+    const r = await tfpass(['view', TFL!, '--out', 'v.html'], { cwd: dir });
+    expect(r.status).toBe(0);
+    const html = readFileSync(join(dir, 'v.html'), 'utf8');
+    for (const op of ['DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'SOFTMAX']) expect(html).toContain(op);
+    expect(html).toContain('scale=0.21404096484184265 zp=137');
+    expect(html).toContain('depthMultiplier');
+  });
+
+  it('a truncated .tflite is one typed line naming the file and byte, exit 4', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'cut.tflite'), readFileSync(TFL!).subarray(0, 600));
+    for (const cmd of ['run', 'trace', 'view']) {
+      const r = await tfpass([cmd, 'cut.tflite'], { cwd: dir });
+      expect(r.status).toBe(4);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/cut\.tflite.*byte \d+/);
+    }
+  });
+});
