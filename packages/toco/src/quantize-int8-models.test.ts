@@ -12,6 +12,7 @@ import { applySites, calibrate, planQuantization } from '@tfpass/quantize';
 import { writeTflite, type Model } from '@tfpass/tflite';
 import { modelPath } from '../../core/src/testing.js';
 import { loadTfliteRunner } from '../../tflite/src/runtime.js';
+import { runReference } from '../../tflite/src/reference/interpreter.js';
 import { lowerGraph } from './lower.js';
 import { quantizeLowered, type QuantizeOptions } from './quantize.js';
 
@@ -97,6 +98,50 @@ async function agreement(model: Model, float: Graph, fq: Graph, input: string, o
   return { within1: within / total, maxLsb, sqnrInt8: sqnr(fl, i8), sqnrFakeQuant: sqnr(fl, fqs) };
 }
 
+
+/**
+ * Layer by layer: the int8 model runs on TFLite's reference kernels (bit-exact); each activation
+ * FakeQuant of the fake-quant graph is then computed on TF.js from the int8 model's own
+ * (dequantized) values at every earlier FakeQuant, so each layer is compared given the same
+ * inputs and errors do not compound. Returns the worst layer's share within 1 LSB and its max.
+ */
+async function layerwise(model: Model, fq: Graph, input: string, x: Tensor): Promise<{ layers: number; worstWithin1: number; worstLsb: number }> {
+  const sg = model.subgraphs[0]!;
+  const ref = runReference(model, { [sg.tensors[sg.inputs[0]!]!.name]: x.toFloat32() }, { keepAll: true });
+  const idx = new Map(sg.tensors.map((t, i) => [t.name, i]));
+  const dequantized = (i: number) => {
+    const t = sg.tensors[i]!;
+    const q = t.quantization!;
+    return new Tensor('float32', t.shape, Float32Array.from(ref.tensors![i]! as Int8Array, (v) => (v - q.zeroPoint![0]!) * q.scale![0]!));
+  };
+  const feeds: Record<string, Tensor> = {};
+  const quant = sg.operators.find((o) => sg.inputs.includes(o.inputs[0]!))!;
+  feeds[input] = dequantized(quant.outputs[0]!);
+  let layers = 0;
+  let worstWithin1 = 1;
+  let worstLsb = 0;
+  for (const f of fq.topoOrder()) {
+    if (f.op !== 'FakeQuantWithMinMaxVars') continue;
+    // the int8 tensor carries the FakeQuant's input name, or `<output>_int8` at a float model output
+    const i = [f.dataInputs[0]!, `${f.name}_int8`].map((n) => idx.get(n)).find((k) => k !== undefined && sg.tensors[k]!.type === 'int8');
+    if (i === undefined || !ref.tensors![i]) continue;
+    const want = (await exec.run(fq, feeds, [f.name]))[0]!.toFloat32();
+    const got = dequantized(i);
+    const g = got.toFloat32();
+    const s = sg.tensors[i]!.quantization!.scale![0]!;
+    let within = 0;
+    want.forEach((v, k) => {
+      const d = Math.abs(g[k]! - v) / s;
+      if (d <= 1 + 1e-4) within++;
+      worstLsb = Math.max(worstLsb, d);
+    });
+    worstWithin1 = Math.min(worstWithin1, within / want.length);
+    layers++;
+    feeds[f.name] = got;
+  }
+  return { layers, worstWithin1, worstLsb };
+}
+
 const mnet = modelPath('keras-mobilenet-0.25-128/mnet.pb');
 
 describe.skipIf(!mnet)('int8 on keras-mobilenet-0.25-128 (calibrated, per-channel fake quant)', () => {
@@ -139,6 +184,10 @@ describe.skipIf(!mnet)('int8 on keras-mobilenet-0.25-128 (calibrated, per-channe
     console.log(
       `[toco] keras-mobilenet-0.25-128 int8 (symmetric per-channel): first layer ${(100 * a1.within1).toFixed(2)}% within 1 LSB; output ${(100 * a.within1).toFixed(1)}% within 1 LSB (max ${a.maxLsb.toFixed(0)} LSB) of the fake-quant graph; SQNR vs float: int8 ${a.sqnrInt8.toFixed(1)} dB, fake-quant graph ${a.sqnrFakeQuant.toFixed(1)} dB`,
     );
+    const lw = await layerwise(model, fq, 'input_1', evalFeeds()[0]!);
+    console.log(`[toco] keras-mobilenet-0.25-128 int8 layer by layer (reference kernels, each layer fed the int8 model's own inputs): ${lw.layers} layers, worst layer ${(100 * lw.worstWithin1).toFixed(2)}% within 1 LSB, max ${lw.worstLsb.toFixed(2)} LSB`);
+    expect(lw.layers).toBe(27);
+    expect(lw.worstWithin1).toBeGreaterThanOrEqual(0.99);
     expect(a1.within1).toBeGreaterThanOrEqual(0.99);
     expect(Math.abs(a.sqnrInt8 - a.sqnrFakeQuant)).toBeLessThanOrEqual(1);
     expect(a.within1).toBeGreaterThanOrEqual(0.8);
@@ -206,6 +255,10 @@ describe.skipIf(!dscnn)('int8 on the KWS DS-CNN (arm-kws-ds-cnn-s, cut at Mfcc)'
     console.log(
       `[toco] arm-kws-ds-cnn-s int8 (symmetric per-channel), 8 inputs: logits ${(100 * b.within1).toFixed(1)}% within 1 LSB (max ${b.maxLsb.toFixed(1)} LSB), softmax ${(100 * a.within1).toFixed(1)}% within 1 LSB (max ${a.maxLsb.toFixed(1)}) of the fake-quant graph; SQNR vs float: logits int8 ${b.sqnrInt8.toFixed(1)} dB / fake-quant ${b.sqnrFakeQuant.toFixed(1)} dB, softmax int8 ${a.sqnrInt8.toFixed(1)} dB / fake-quant ${a.sqnrFakeQuant.toFixed(1)} dB`,
     );
+    const lw = await layerwise(model, fq, 'Mfcc', feeds[0]!);
+    console.log(`[toco] arm-kws-ds-cnn-s int8 layer by layer (reference kernels): ${lw.layers} layers, worst layer ${(100 * lw.worstWithin1).toFixed(2)}% within 1 LSB, max ${lw.worstLsb.toFixed(2)} LSB`);
+    expect(lw.layers).toBeGreaterThanOrEqual(10);
+    expect(lw.worstWithin1).toBeGreaterThanOrEqual(0.99);
     expect(b.within1).toBeGreaterThanOrEqual(0.97);
     expect(a.sqnrInt8).toBeGreaterThan(a.sqnrFakeQuant - 3);
     expect(b.sqnrInt8).toBeGreaterThan(b.sqnrFakeQuant - 3);
