@@ -59,6 +59,18 @@ describe.skipIf(!mlp)('tfpass eval', () => {
     expect((JSON.parse(r.stdout) as { value: number }).value).toBeLessThan(0.5);
   });
 
+  it('the same data through tfpass toco: the uint8 .tflite (LiteRT.js) keeps the graph\'s top-1 within 2 points', async () => {
+    const out = join(dir, 'mlp_u8.tflite');
+    const c = await tfpass(['toco', `--graph_def_file=${mlp}`, `--output_file=${out}`, '--input_arrays=flatten_input', '--output_arrays=dense_1/Softmax', '--input_shapes=1,28,28', '--inference_type=QUANTIZED_UINT8', '--mean_values=0', '--std_dev_values=255']);
+    expect(c.status, c.stderr).toBe(0);
+    const g = await tfpass(['eval', mlp!, '--data', join(dir, 'folders'), '--mean', '0', '--std', '255', '--json']);
+    const q = await tfpass(['eval', out, '--data', join(dir, 'folders'), '--mean', '0', '--std', '255', '--json']);
+    expect(q.status, q.stderr).toBe(0);
+    const [vg, vq] = [g, q].map((r) => (JSON.parse(r.stdout) as { value: number }).value);
+    expect(vq).toBeGreaterThan(0.8);
+    expect(Math.abs(vq! - vg!)).toBeLessThanOrEqual(0.02);
+  });
+
   it('bad input: a missing --data, an unknown metric, a corrupt TFRecord give one line and a non-zero exit', async () => {
     const none = await tfpass(['eval', mlp!]);
     expect(none.status).toBe(2);

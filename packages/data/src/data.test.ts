@@ -73,10 +73,14 @@ describe('image folders', () => {
     }
   });
 
-  it('a rank-3 input without a channel axis takes gray images', () => {
-    const ds = openDataset([join(dir, 'classes')], layoutFor([-1, 28, 28]));
-    expect(ds.layout.channels).toBe(0);
-    expect(ds.example(3).input.length).toBe(784);
+  it('a rank-3 input without a channel axis takes gray images; [H, W, C] without batch is told apart', () => {
+    for (const shape of [[-1, 28, 28], [1, 28, 28]]) {
+      const ds = openDataset([join(dir, 'classes')], layoutFor(shape));
+      expect([ds.layout.height, ds.layout.width, ds.layout.channels]).toEqual([28, 28, 0]);
+      expect(ds.example(3).input.length).toBe(784);
+    }
+    expect(layoutFor([28, 28, 3])).toMatchObject({ height: 28, width: 28, channels: 3, exampleSize: 28 * 28 * 3 });
+    expect(layoutFor([1, 224, 224, 3])).toMatchObject({ height: 224, width: 224, channels: 3 });
   });
 
   it('a flat folder with a CSV or JSON labels file; JPEG decodes', () => {

@@ -207,10 +207,13 @@ export interface InputLayout extends ImageLayout {
   exampleShape: number[];
 }
 
-/** Layout of a model input `[N?, H, W, C]` or `[N?, H, W]` (gray without channel axis). */
+/**
+ * Layout of a model input: `[N, H, W, C]`; `[N, H, W]` (gray without channel axis) when the
+ * first of three dims is a batch (−1 or 1), else `[H, W, C]` without batch; `[N, F]` features.
+ */
 export function layoutFor(shape: number[], scale: { mean?: number[]; std?: number[] } = {}): InputLayout {
-  const dims = shape.length >= 1 && (shape[0] === -1 || shape.length === 4 || shape.length === 2) ? shape.slice(1) : shape;
-  const exampleShape = dims.map((d) => (d < 0 ? 1 : d));
+  const batched = shape.length === 4 || shape.length === 2 || (shape.length === 3 && (shape[0] === -1 || shape[0] === 1));
+  const exampleShape = (batched ? shape.slice(1) : shape).map((d) => (d < 0 ? 1 : d));
   const [height, width, channels] = exampleShape.length >= 2 ? [exampleShape[0]!, exampleShape[1]!, exampleShape[2] ?? 0] : [1, exampleShape[0] ?? 1, 0];
   return { height, width, channels, exampleShape, exampleSize: exampleShape.reduce((a, b) => a * b, 1), ...scale };
 }

@@ -1,7 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '@tfpass/core/errors';
-import type { Tensor } from '@tfpass/core';
 import type { CommandSpec } from '../args.js';
 import { splitList } from '../args.js';
 import type { Ctx } from '../ui.js';
@@ -10,6 +9,7 @@ import { RUN_FLAGS, executorFor, expandGlob, fmtNum, graphArg, loadRuntime, read
 import { needModule } from '../optional.js';
 
 type DataModule = typeof import('@tfpass/data');
+type TfliteModule = typeof import('@tfpass/tflite');
 
 export const spec: CommandSpec = {
   usage: "eval MODEL --data DIR|'*.tfrecord'|'*.npy' [--metric top1|top5|miou] [--input NAME] [--output NAME] [--mean M] [--std S]",
@@ -64,7 +64,7 @@ export async function run(ctx: Ctx): Promise<number> {
     masksDir: ctx.str('masks'),
     rawFeature: ctx.str('feature'),
     labelFeature: ctx.str('label_feature'),
-    decodeNpy: (await loadRuntime('eval') as unknown as { decodeNpy: (b: Uint8Array, f: string) => Tensor }).decodeNpy,
+    decodeNpy: (await needModule<Pick<typeof import('@tfpass/runtime'), 'decodeNpy'>>('@tfpass/runtime', ['decodeNpy'], 'eval')).decodeNpy,
   });
   const limit = ctx.num('limit');
   if (limit !== undefined) ds = ds.take(limit);
@@ -129,15 +129,9 @@ async function graphModel(ctx: Ctx, path: string): Promise<Model> {
   };
 }
 
-interface TfliteRunnerLike {
-  inputs: { name: string; dtype: string; shape: number[]; scale?: number; zeroPoint?: number }[];
-  outputs: { name: string; dtype: string; shape: number[]; scale?: number; zeroPoint?: number }[];
-  run(feeds: Record<string, Float32Array | Int32Array | Uint8Array | Int8Array>): Promise<Record<string, Float32Array | Int32Array | Uint8Array | Int8Array>>;
-}
-
 async function tfliteModel(ctx: Ctx, path: string): Promise<Model> {
   const { readFileSync } = await import('node:fs');
-  const tfl = await needModule<{ loadTfliteRunner(bytes: Uint8Array, opts?: { file?: string }): Promise<TfliteRunnerLike> }>('@tfpass/tflite', ['loadTfliteRunner'], 'eval');
+  const tfl = await needModule<Pick<TfliteModule, 'loadTfliteRunner'>>('@tfpass/tflite', ['loadTfliteRunner'], 'eval');
   const runner = await tfl.loadTfliteRunner(readFileSync(path), { file: path });
   const inp = ctx.str('input') ? runner.inputs.find((i) => i.name === ctx.str('input')) : runner.inputs.length === 1 ? runner.inputs[0] : undefined;
   if (!inp) throw new UsageError(`${path}: inputs are ${runner.inputs.map((i) => i.name).join(', ')}: name one with --input`);
