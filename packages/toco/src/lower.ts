@@ -6,7 +6,7 @@
  * (rules.ts), then TOCO's fusions (fuse.ts), then FakeQuants on activations become ranges.
  */
 import type { Graph, Node, Tensor as CoreTensor, TensorInfo, DType } from '@tfpass/core';
-import { Tensor, inferShapes, parseInput, tensorName } from '@tfpass/core';
+import { Tensor, inferNode, inferShapes, parseInput, tensorName } from '@tfpass/core';
 import { GraphValidationError, UnsupportedOpError, UsageError, nearest } from '@tfpass/core/errors';
 import type { TensorType } from '@tfpass/tflite';
 import type { LoweredModel, Note, TensorRange } from './lowered.js';
@@ -65,6 +65,14 @@ function dataOf(t: CoreTensor): { type: TensorType; data: Data } {
     case 'bool': return { type: 'bool', data: Uint8Array.from(t.data as Uint8Array) };
     default: throw new UnsupportedOpError('Const', '', `constants of type ${t.dtype} have no TFLite form`);
   }
+}
+
+const UNKNOWN: TensorInfo = { dtype: 'invalid', shape: null };
+
+/** What shape inference would say about a Const: dtype, shape and (small tensors) the values. */
+function constInfo(t: CoreTensor): TensorInfo {
+  const small = t.size <= 1024 && t.dtype !== 'string' && !t.dtype.startsWith('complex');
+  return { dtype: t.dtype, shape: [...t.shape], ...(small ? { value: t.toNumbers() } : {}) };
 }
 
 function notInGraph(graph: Graph, name: string, kind: 'input' | 'output'): never {
@@ -139,22 +147,38 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
     if (bad >= 0) throw new UsageError(`input array '${name}' has shape [${shape.join(',')}]: None is only supported in the 1st dimension; pass --input_shapes`);
     pinned[name] = shape;
   });
-  const shapes = inferShapes(graph, pinned);
-
-  // Constants, in topological order: Const, and every foldable node whose inputs are constant.
+  // Shapes and constants in one topological walk over the needed nodes only. Const nodes and
+  // Identities of constants take their info from the decoded tensor, so shape inference runs on
+  // the ops that are left (a third of a frozen graph's nodes).
   const order = graph.topoOrder().filter((n) => needed.has(n.name));
+  const shapes = new Map<string, TensorInfo>();
+  const lookup = (t: string) => shapes.get(key(t));
   const consts = new Map<string, CoreTensor>();
   /** Name a constant carries into the model: its source's, looking through Identity. */
   const constNames = new Map<string, string>();
   const constRanges = new Map<string, TensorRange>();
   for (const n of order) {
-    if (inputSet.has(n.name) || NO_FOLD.has(n.op)) continue;
     const k0 = tensorName(n.name, 0);
-    if (n.op === 'Const') {
-      if (n.attrs.has('value')) consts.set(k0, n.attrs.getTensor('value'));
+    if (n.op === 'Const' && !inputSet.has(n.name)) {
+      if (n.attrs.has('value')) {
+        const t = n.attrs.getTensor('value');
+        consts.set(k0, t);
+        shapes.set(k0, constInfo(t));
+      }
       continue;
     }
     const ins = n.dataInputs.map(key);
+    if (IDENTITY.has(n.op) && n.op !== 'IdentityN' && !inputSet.has(n.name) && ins[0] !== undefined && consts.has(ins[0])) {
+      shapes.set(k0, shapes.get(ins[0])!);
+    } else {
+      const outs = inferNode(graph, n, ins.map((i) => shapes.get(i) ?? UNKNOWN), {}, lookup);
+      outs.forEach((o, k) => shapes.set(tensorName(n.name, k), o));
+      if (inputSet.has(n.name)) {
+        const dtype = outs[0] && outs[0].dtype !== 'invalid' ? outs[0].dtype : (n.attrs.optType('dtype') ?? 'float32');
+        shapes.set(k0, { dtype, shape: [...pinned[n.name]!] });
+      }
+    }
+    if (inputSet.has(n.name) || NO_FOLD.has(n.op)) continue;
     if (n.op === 'Shape' || n.op === 'Size' || n.op === 'Rank') {
       const v = fromInferred(shapes.get(k0));
       if (v) consts.set(k0, v);
