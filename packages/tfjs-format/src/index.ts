@@ -1,11 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import {
   FileError,
   GraphFormatError,
   Graph,
   Tensor,
   TfpassError,
+  maxTensorBytes,
   numElements,
   parseDType,
   writeFileAtomic,
@@ -354,14 +356,46 @@ export interface ModelJson {
   userDefinedMetadata?: unknown;
 }
 
+const errno = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/**
+ * Bytes of one weight shard named in `file`'s manifest. The shard must be a regular file inside
+ * the model folder after symlinks are resolved: a manifest cannot make us read /etc/shadow
+ * through a link, block on a FIFO, or read a folder.
+ */
+function readShard(dir: string, p: string, file: string): Uint8Array {
+  const shard = join(dir, p);
+  let st;
+  try {
+    st = statSync(shard);
+  } catch (e) {
+    throw new FileError(shard, `weight shard listed in ${file} is missing (${errno(e)})`);
+  }
+  if (!st.isFile()) throw new GraphFormatError({ file }, `weight shard path ${JSON.stringify(p)} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`);
+  // Links (of the shard or of a folder on its path) may not lead out of the model folder.
+  const real = realpathSync(shard);
+  const rel = relative(realpathSync(dir), real);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new GraphFormatError({ file }, `weight shard ${JSON.stringify(p)} ${lstatSync(shard).isSymbolicLink() ? 'is a link' : 'leads'} to ${real}, outside the model folder; refused`);
+  if (st.size > maxTensorBytes()) throw new GraphFormatError({ file }, `weight shard ${JSON.stringify(p)} has ${st.size} bytes, more than the tensor size limit (--max_tensor_bytes)`);
+  try {
+    return readFileSync(shard);
+  } catch (e) {
+    throw new FileError(shard, `cannot read weight shard: ${errno(e)}`, { cause: e });
+  }
+}
+
 /** Read a TF.js graph model (`model.json` or its folder) and its weight shards into a Graph. */
 export function readTfjsModel(path: string): Graph {
+  if (path === '') throw new FileError("''", 'an empty path names no TF.js model');
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'model.json') : path;
   if (!existsSync(file)) throw new FileError(file, 'no such file');
   let json: ModelJson;
   try {
+    if (!statSync(file).isFile()) throw new FileError(file, 'is not a regular file');
     json = JSON.parse(readFileSync(file, 'utf8')) as ModelJson;
   } catch (e) {
+    if (e instanceof TfpassError) throw e;
+    if ((e as NodeJS.ErrnoException).code) throw new FileError(file, `cannot read: ${errno(e)}`, { cause: e });
     throw new GraphFormatError({ file }, `not JSON: ${(e as Error).message}`, { cause: e });
   }
   if (!json || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
@@ -383,9 +417,7 @@ export function readTfjsModel(path: string): Graph {
       if (typeof p !== 'string' || isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
         throw new GraphFormatError({ file }, `weight shard path ${JSON.stringify(p)} must be a relative path inside the model folder`);
       }
-      const shard = join(dir, p);
-      if (!existsSync(shard)) throw new FileError(shard, `weight shard listed in ${file} is missing`);
-      parts.push(readFileSync(shard));
+      parts.push(readShard(dir, p, file));
     }
   }
   const total = parts.reduce((s, p) => s + p.length, 0);
@@ -403,19 +435,52 @@ export interface WriteTfjsOptions extends ToArtifactsOptions {
   shardBytes?: number;
 }
 
-/** Write `model.json` plus `group1-shardNofM.bin` files into `dir`; returns the paths written. */
+/** Shard files of our (and tfjs-converter's) naming: `group1-shard1of3.bin`, `group1-shard1of3-1a2b3c4d.bin`. */
+const SHARD_NAME = /^group1-shard\d+of\d+(-[0-9a-f]{8})?\.bin$/;
+
+/** Shard paths the model.json in `dir` lists now (empty when there is none or it is unreadable). */
+function currentShards(mj: string): Set<string> {
+  try {
+    const json = JSON.parse(readFileSync(mj, 'utf8')) as ModelJson;
+    return new Set(json.weightsManifest.flatMap((g) => g.paths).filter((p): p is string => typeof p === 'string'));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * Write `model.json` plus `group1-shardNofM.bin` files into `dir`; returns the paths written.
+ * Atomic as a set: shards are written under names the folder's current model.json does not
+ * use (`-<hash>` added when the plain names are taken), model.json last (renamed into place),
+ * then the previous model's shards are removed. A run killed at any point leaves the previous
+ * model complete and loadable; leftover shards of our naming are removed by the next write.
+ */
 export function writeTfjsModel(graph: Graph, dir: string, opts: WriteTfjsOptions = {}): string[] {
+  try {
+    graph.validate();
+  } catch (e) {
+    if (e instanceof TfpassError) e.message += `; ${dir} was not written`;
+    throw e;
+  }
   const a = graphToArtifacts(graph, opts);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new FileError(dir, `cannot create the TF.js output folder: ${errno(e)}`, { cause: e });
+  }
+  if (!statSync(dir).isDirectory()) throw new FileError(dir, 'the TF.js output must be a folder');
   const data = new Uint8Array(a.weightData);
   const shard = Math.max(1, opts.shardBytes ?? 4 * 1024 * 1024);
   const count = Math.max(1, Math.ceil(data.length / shard));
-  const paths: string[] = [];
+  const mj = join(dir, 'model.json');
+  const previous = currentShards(mj);
+  const plain = Array.from({ length: count }, (_, i) => `group1-shard${i + 1}of${count}.bin`);
+  // Same content gives the same tagged names: rewriting them in place changes no byte.
+  const tag = createHash('sha256').update(data).digest('hex').slice(0, 8);
+  const paths = plain.some((p) => previous.has(p)) ? plain.map((p) => p.replace(/\.bin$/, `-${tag}.bin`)) : plain;
   const written: string[] = [];
   for (let i = 0; i < count; i++) {
-    const p = `group1-shard${i + 1}of${count}.bin`;
-    paths.push(p);
-    const f = join(dir, p);
+    const f = join(dir, paths[i]!);
     writeFileAtomic(f, data.subarray(i * shard, Math.min(data.length, (i + 1) * shard)));
     written.push(f);
   }
@@ -426,9 +491,18 @@ export function writeTfjsModel(graph: Graph, dir: string, opts: WriteTfjsOptions
     modelTopology: a.modelTopology,
     weightsManifest: [{ paths, weights: a.weightSpecs }],
   };
-  const mj = join(dir, 'model.json');
   writeFileAtomic(mj, JSON.stringify(json));
   written.unshift(mj);
+  // Only now is the previous model gone: remove its shards and strays of interrupted runs.
+  const keep = new Set(paths);
+  for (const f of readdirSync(dir)) {
+    if (SHARD_NAME.test(f) && !keep.has(f)) {
+      try {
+        unlinkSync(join(dir, f));
+      } catch {
+        /* already gone, or not ours to remove */
+      }
+    }
+  }
   return written;
 }
-
