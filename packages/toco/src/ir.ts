@@ -33,6 +33,8 @@ export interface LOp {
   node: string;
   /** Lowered from a FusedBatchNorm (its MUL/ADD left over when it could not be folded). */
   fromBatchNorm?: boolean;
+  /** FAKE_QUANT from a per-channel FakeQuant (its options hold only the overall min/max). */
+  perChannel?: { min: number[]; max: number[] };
   dead?: boolean;
 }
 

@@ -12,7 +12,7 @@ import type { TensorType } from '@tfpass/tflite';
 import type { LoweredModel, Note, TensorRange } from './lowered.js';
 import type { LGraph, LOp, LTensor, Data } from './ir.js';
 import { KERNELS, fromInferred } from './const-eval.js';
-import { RULES, ruleFor, type LowerCtx } from './rules.js';
+import { ruleFor, type LowerCtx } from './rules.js';
 import { fuseActivations, fuseBinaryIntoAffine, foldReshapeIntoFc, identifyClips, identifyDilatedConv, leftoverBatchNorms, removeDeadOps, substitute } from './fuse.js';
 import { emitModel, toFloat16Weights, toInt8Weights } from './emit.js';
 import { fakeQuantValues, nudgeFakeQuant } from './quantize-params.js';
@@ -310,7 +310,6 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
       constName: (i) => constNames.get(inputKey(i)) ?? parseInput(inputKey(i)).node,
       constUses: (i) => constUses.get(inputKey(i)) ?? 0,
       output,
-      inputShape: (i) => input(i).shape,
       constTensor(name, type, shape, data, role, from) {
         let unique = name;
         for (let j = 1; used.has(unique); j++) unique = `${name}_${j}`;
@@ -407,7 +406,7 @@ function resolveFakeQuants(g: LGraph, keep: boolean): void {
   for (const op of g.ops) {
     if (op.code !== 'FAKE_QUANT') continue;
     const o = op.options!;
-    const pc = (op as LOp & { perChannel?: { min: number[]; max: number[] } }).perChannel;
+    const pc = op.perChannel;
     let range: TensorRange = { min: o.min as number, max: o.max as number, numBits: o.numBits as number, narrowRange: o.narrowRange as boolean, source: op.node };
     if (pc) range.perChannel = { ...pc, axis: op.inputs[0]!.shape.length - 1 };
     else range = forceZeroIn(range, op.node, g.notes);
@@ -449,4 +448,3 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): LoweredModel {
   return { model, ranges, roles, sourceNode, notes: g.notes };
 }
 
-export { RULES };

@@ -21,7 +21,6 @@ export interface LowerCtx {
   /** How many ops read the constant behind input `i` (TOCO's "used once" conditions). */
   constUses(i: number): number;
   output(k?: number): LTensor;
-  inputShape(i: number): number[];
   constTensor(name: string, type: TensorType, shape: number[], data: LTensor['data'], role?: LTensor['role'], from?: number): LTensor;
   emit(op: Omit<LOp, 'node'>): LOp;
   dataInputs: number;
@@ -150,8 +149,7 @@ function lowerFakeQuant(c: LowerCtx): void {
   }
   const numBits = a.optInt('num_bits', 8);
   const narrowRange = a.optBool('narrow_range', false);
-  const op = c.emit({ code: 'FAKE_QUANT', inputs: [c.input(0)], outputs: [c.output()], options: { type: 'FakeQuantOptions', min, max, numBits, narrowRange } });
-  (op as LOp & { perChannel?: typeof perChannel }).perChannel = perChannel;
+  c.emit({ code: 'FAKE_QUANT', inputs: [c.input(0)], outputs: [c.output()], options: { type: 'FakeQuantOptions', min, max, numBits, narrowRange }, ...(perChannel ? { perChannel } : {}) });
 }
 
 type OptionsFn = (c: LowerCtx) => BuiltinOptions | undefined;
