@@ -32,6 +32,8 @@ export interface LowerOptions {
   float16Weights?: boolean;
   /** int8 weights-only storage behind DEQUANTIZE ops (`--post_training_quantize`). */
   int8Weights?: boolean;
+  /** `--reorder_across_fake_quant`: FakeQuants become ranges before the fusions, so they no longer block them. */
+  reorderAcrossFakeQuant?: boolean;
 }
 
 /** Pass-through nodes TOCO's importer turns into Identity and RemoveTensorFlowIdentity drops. */
@@ -344,6 +346,7 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
   });
   const g: LGraph = { ops, inputs: modelInputs, outputs: modelOutputs, notes };
 
+  if (opts.reorderAcrossFakeQuant) resolveFakeQuants(g, false);
   identifyClips(g);
   foldReshapeIntoFc(g);
   identifyDilatedConv(g);

@@ -184,4 +184,16 @@ describe('op table on small graphs', () => {
     expect(() => lowerGraph(nchw, { outputArrays: ['conv'] })).toThrow(/node 'conv': op 'Conv2D' is not supported — data_format NCHW: TFLite has only NHWC/);
     expect(() => lowerGraph(nchw, { outputArrays: ['conv'], inputShapes: [[1, 4, 4, 2], [1]] })).toThrow(/--input_shapes gives 2 shape\(s\) for 1 input array\(s\) \(x\)/);
   });
+
+  test('a FakeQuant between a conv and its Relu blocks the fusion, unless --reorder_across_fake_quant', () => {
+    const g = graph((g, c) => {
+      g.addNode({ name: 'conv', op: 'Conv2D', inputs: ['x', c('w', [1, 1, 2, 2], [1, 0, 0, 1])], attrs: { T: f32, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'SAME' } } });
+      g.addNode({ name: 'fq', op: 'FakeQuantWithMinMaxArgs', inputs: ['conv'], attrs: { min: { f: -4 }, max: { f: 4 } } });
+      g.addNode({ name: 'relu', op: 'Relu', inputs: ['fq'], attrs: { T: f32 } });
+    });
+    expect(opsOf(lowerGraph(g, { outputArrays: ['relu'] }).model)).toEqual(['CONV_2D', 'RELU']);
+    const r = lowerGraph(g, { outputArrays: ['relu'], reorderAcrossFakeQuant: true });
+    expect(opsOf(r.model)).toEqual(['CONV_2D']);
+    expect(r.model.subgraphs[0]!.operators[0]!.builtinOptions!.fusedActivationFunction).toBe('RELU');
+  });
 });

@@ -10,7 +10,7 @@ import type { Model } from '@tfpass/tflite';
 
 /** TOCO's / tflite_convert's flags, spelt as they are, so existing scripts run unchanged. */
 export const TOCO_FLAGS: CommandSpec['flags'] = {
-  graph_def_file: { type: 'string', value: 'FILE', alias: ['in_graph', 'input_file'], description: 'frozen GraphDef (.pb/.pbtxt), MetaGraphDef or SavedModel' },
+  graph_def_file: { type: 'string', value: 'FILE', alias: ['in_graph', 'input_file', 'saved_model_dir'], description: 'frozen GraphDef (.pb/.pbtxt), MetaGraphDef or SavedModel' },
   output_file: { type: 'string', value: 'FILE', description: 'the .tflite to write' },
   input_arrays: { type: 'string', value: 'a,b', alias: ['input_array'], description: 'input tensors (default: the Placeholders the outputs need)' },
   output_arrays: { type: 'string', value: 'c,d', alias: ['output_array'], description: 'output tensors' },
@@ -30,7 +30,8 @@ export const TOCO_FLAGS: CommandSpec['flags'] = {
   ranges: { type: 'string', value: 'FILE', description: 'a `tfpass calibrate` ranges file: full-integer quantization of a float graph' },
   input_format: { type: 'string', value: 'TENSORFLOW_GRAPHDEF', description: "accepted for TOCO scripts (the format is detected)" },
   output_format: { type: 'string', value: 'TFLITE', description: 'accepted for TOCO scripts (only TFLITE)' },
-  tags: { type: 'string', value: 'serve', description: 'SavedModel input: tag set to pick (comma-separated)' },
+  tags: { type: 'string', value: 'serve', alias: ['saved_model_tag_set'], description: 'SavedModel input: tag set to pick (comma-separated)' },
+  reorder_across_fake_quant: { type: 'bool', description: 'FakeQuants no longer block fusions (diverges from the training graph, as in TOCO)' },
   force: { type: 'bool', description: 'allow writing over the input' },
 };
 
@@ -103,6 +104,7 @@ export function tocoOptions(ctx: Ctx): ConvertOptions {
     ...(inputArrays.length ? { inputArrays } : {}),
     ...(shapes(ctx.str('input_shapes')) ? { inputShapes: shapes(ctx.str('input_shapes')) } : {}),
     allowCustomOps: ctx.bool('allow_custom_ops'),
+    reorderAcrossFakeQuant: ctx.bool('reorder_across_fake_quant'),
     float16Weights: float16,
     int8Weights,
     quantize: {
