@@ -8,7 +8,7 @@ import { consumers, producers, sweep, replaceInput } from './ir.js';
 
 const LAYERS = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
 /** OperatorSupportsFusedActivation in TOCO's tooling_util.cc, restricted to TFLite ops with the option. */
-const TAKES_ACTIVATION = new Set(['ADD', 'AVERAGE_POOL_2D', 'CONV_2D', 'DEPTHWISE_CONV_2D', 'DIV', 'FULLY_CONNECTED', 'MAX_POOL_2D', 'MUL', 'SUB', 'CONCATENATION']);
+const TAKES_ACTIVATION = new Set(['ADD', 'AVERAGE_POOL_2D', 'CONV_2D', 'DEPTHWISE_CONV_2D', 'DIV', 'FULLY_CONNECTED', 'MAX_POOL_2D', 'MUL', 'SUB']);
 
 function scalarOf(t: LTensor | null | undefined): number | undefined {
   if (!t?.data || t.data.length !== 1 || t.type !== 'float32') return undefined;
@@ -176,7 +176,7 @@ export function fuseActivations(g: LGraph): void {
     if (op.dead || !['RELU', 'RELU6', 'RELU_N1_TO_1'].includes(op.code) || !op.inputs[0]) continue;
     const x = op.inputs[0];
     const p = prod.get(x);
-    if (!p || !TAKES_ACTIVATION.has(p.code) || p.code === 'CONCATENATION' || !p.options || p.options.fusedActivationFunction !== 'NONE') continue;
+    if (!p || !TAKES_ACTIVATION.has(p.code) || !p.options || p.options.fusedActivationFunction !== 'NONE') continue;
     if ((cons.get(x)?.length ?? 0) !== 1 || !isDiscardable(g, x)) continue;
     p.options = { ...p.options, fusedActivationFunction: op.code };
     takeOutput(g, p, op);
