@@ -57,4 +57,37 @@ export async function useBackend(name: BackendName): Promise<void> {
   if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
 }
 
+let generation = 0;
+
+/** Bumped by every reset: tensors and models made before it belong to a discarded backend. */
+export function backendGeneration(): number {
+  return generation;
+}
+
+/** A wasm trap (out-of-bounds access, unreachable, stack overflow inside the module). */
+export function isWasmTrap(e: unknown): boolean {
+  const RuntimeError = (globalThis as unknown as { WebAssembly?: { RuntimeError?: new () => Error } }).WebAssembly?.RuntimeError;
+  if (!RuntimeError) return false;
+  for (let x = e, i = 0; x && i < 8; x = (x as { cause?: unknown }).cause, i++) if (x instanceof RuntimeError) return true;
+  return false;
+}
+
+/**
+ * Discard the active instance of a backend so the next run starts a fresh one. After a wasm
+ * trap the module's memory may be corrupt and every later call fails ("memory access out of
+ * bounds"): one bad graph must not break a long-lived process. The old instance is dropped
+ * without calling into it (its dispose would trap again); its factory stays registered.
+ */
+export function resetBackend(name: BackendName): void {
+  const tfName = name === 'node' ? 'tensorflow' : name;
+  const engine = tf.engine() as unknown as { registry: Record<string, unknown>; backendName: string | null; backendInstance: unknown; pendingBackendInit: unknown };
+  delete engine.registry[tfName];
+  if (engine.backendName === tfName) {
+    engine.backendName = null;
+    engine.backendInstance = null;
+    engine.pendingBackendInit = null;
+  }
+  generation++;
+}
+
 export { tf };

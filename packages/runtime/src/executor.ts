@@ -10,7 +10,7 @@ import {
   type Executor,
 } from '@tfpass/core';
 import { graphToArtifacts } from '@tfpass/tfjs-format';
-import { useBackend, type BackendName } from './backend.js';
+import { backendGeneration, isWasmTrap, resetBackend, useBackend, type BackendName } from './backend.js';
 import { fillDefaults } from './defaults.js';
 import { installKernels, kernelEpoch, supportsOp, unsupportedOp } from './kernels.js';
 
@@ -103,6 +103,8 @@ interface Cached {
   snapshot: unknown[];
   epoch: number;
   backend: string;
+  /** backendGeneration() when built: a reset backend invalidates the model's weights. */
+  generation: number;
   model: GraphModel;
   async: boolean;
   /** feed/fetch signatures already checked for unsupported ops */
@@ -260,7 +262,7 @@ export class TfjsExecutor implements Executor {
   /** The cached entry when it still matches the graph, kernels and backend. */
   private valid(graph: Graph): Cached | undefined {
     const c = this.cache.get(graph);
-    return c && c.epoch === kernelEpoch() && c.backend === tf.getBackend() && sameSnapshot(graph, c.snapshot) ? c : undefined;
+    return c && c.epoch === kernelEpoch() && c.backend === tf.getBackend() && c.generation === backendGeneration() && sameSnapshot(graph, c.snapshot) ? c : undefined;
   }
 
   model(graph: Graph): Cached {
@@ -271,12 +273,13 @@ export class TfjsExecutor implements Executor {
     const c = this.cache.get(graph);
     if (c) {
       finalizer.unregister(c);
-      c.model.dispose();
+      // Weights of a reset backend are not disposed: that would call into the discarded instance.
+      if (c.generation === backendGeneration()) c.model.dispose();
     }
     const model = buildGraphModel(graph);
     let async = false;
     for (const n of graph) if (DYNAMIC_OPS.has(n.op)) async = true;
-    const entry: Cached = { snapshot: graphSnapshot(graph), epoch, backend, model, async, checked: new Set() };
+    const entry: Cached = { snapshot: graphSnapshot(graph), epoch, backend, generation: backendGeneration(), model, async, checked: new Set() };
     this.cache.set(graph, entry);
     finalizer.register(graph, model, entry);
     return entry;
@@ -344,12 +347,27 @@ export class TfjsExecutor implements Executor {
         for (const o of outs) if (!keep.has(o.id) && !isWeight(model, o)) o.dispose();
       }
     } catch (e) {
+      if (isWasmTrap(e)) {
+        // Bisecting would trap again on a corrupt module: reset it and name the widest node,
+        // the usual culprit (an AddN of 20,000 inputs overflows the module's stack).
+        resetBackend(this.backend);
+        let widest: { name: string; op: string; n: number } | undefined;
+        for (const n of graph) if (!widest || n.inputs.length > widest.n) widest = { name: n.name, op: n.op, n: n.inputs.length };
+        const hint = widest && widest.n > 1000 ? `; node '${widest.name}' (${widest.op}) has ${widest.n} inputs` : '';
+        throw new ExecutionError(widest && widest.n > 1000 ? widest.name : undefined, `the ${this.backend} backend trapped running this graph (${(e as Error).message})${hint}; the backend was reset, later runs are unaffected`, { cause: e });
+      }
       if (isTfpassError(e)) throw e;
       const at = await this.locateFailure(graph, tfFeeds, names);
       const where = at ? `node '${at.name}' (${at.op}) failed` : 'running graph failed';
       throw new ExecutionError(at?.name, `${where} on tfjs (${this.backend}): ${(e as Error).message}`, { cause: e });
     } finally {
-      for (const t of Object.values(tfFeeds)) t.dispose();
+      for (const t of Object.values(tfFeeds)) {
+        try {
+          t.dispose();
+        } catch {
+          /* a tensor of a backend reset just now */
+        }
+      }
     }
   }
 }
