@@ -1,5 +1,6 @@
-import type { Graph, PassContext, PassDefinition } from '@tfpass/core';
-import type { Lib } from './util.js';
+import type { Graph, PassContext, PassDefinition, PluginApi } from '@tfpass/core';
+
+type Lib = PluginApi['lib'];
 
 const TA_OPS = ['TensorArrayWrite', 'TensorArrayRead', 'TensorArrayGather', 'TensorArrayScatter', 'TensorArrayConcat', 'TensorArraySplit', 'TensorArraySize', 'TensorArrayClose'];
 

@@ -1,5 +1,6 @@
-import type { AttrJson, Graph, PassContext, PassDefinition } from '@tfpass/core';
-import type { Lib } from './util.js';
+import type { AttrJson, Graph, PassContext, PassDefinition, PluginApi } from '@tfpass/core';
+
+type Lib = PluginApi['lib'];
 
 type Defaults = Record<string, AttrJson>;
 

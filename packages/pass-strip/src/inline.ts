@@ -1,5 +1,6 @@
-import type { AttrJson, Graph, PassContext, PassDefinition } from '@tfpass/core';
-import { type Lib, protectedNames } from './util.js';
+import type { AttrJson, Graph, PassContext, PassDefinition, PluginApi } from '@tfpass/core';
+
+type Lib = PluginApi['lib'];
 
 const CALL_OPS = new Set(['PartitionedCall', 'StatefulPartitionedCall']);
 
@@ -24,7 +25,7 @@ export function inlinePartitionedCall(lib: Lib): PassDefinition {
     params: {},
     example: 'inline_partitionedcall',
     run(graph: Graph, ctx: PassContext) {
-      const keep = protectedNames(lib, ctx);
+      const keep = lib.protectedNames(ctx);
       for (const call of graph.nodes()) {
         if (!CALL_OPS.has(call.op)) continue;
         if (call.attrs.kind('f') !== 'func') throw new lib.GraphValidationError(call.name, `${call.op} has no function attribute 'f'`);

@@ -1,5 +1,6 @@
-import type { DType, Graph, PassContext, PassDefinition } from '@tfpass/core';
-import { type Lib, outputDType } from './util.js';
+import type { DType, Graph, PassContext, PassDefinition, PluginApi } from '@tfpass/core';
+
+type Lib = PluginApi['lib'];
 
 interface LogParams {
   op: string[];
@@ -41,7 +42,7 @@ export function insertLogging(lib: Lib): PassDefinition<LogParams> {
         const types: DType[] = [];
         let unknown = false;
         for (const k of sorted) {
-          const t = outputDType(lib, node, k);
+          const t = lib.outputDType(node, k);
           if (!t) unknown = true;
           else types.push(t);
         }

@@ -1,5 +1,6 @@
-import type { Graph, Node, PassContext, PassDefinition } from '@tfpass/core';
-import { type Lib, protectedNames } from './util.js';
+import type { Graph, Node, PassContext, PassDefinition, PluginApi } from '@tfpass/core';
+
+type Lib = PluginApi['lib'];
 
 interface SparsifyParams {
   input_checkpoint: string;
@@ -24,7 +25,7 @@ export function sparsifyGather(lib: Lib): PassDefinition<SparsifyParams> {
     example: 'sparsify_gather(group_init_node=group_deps)',
     idempotent: true,
     run(graph: Graph, ctx: PassContext<SparsifyParams>) {
-      const keep = protectedNames(lib, ctx);
+      const keep = lib.protectedNames(ctx);
       for (const n of graph) if (n.attrs.has('_output_shapes')) n.attrs.delete('_output_shapes');
       const weightsDone = new Map<string, string>(); // weight -> HashTable name
       const dead = new Set<string>();

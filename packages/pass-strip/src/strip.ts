@@ -1,5 +1,18 @@
-import type { DType, Graph, Node, PassContext, PassDefinition, Shape } from '@tfpass/core';
-import { type Lib, nodeNames, parseShape, protectedNames } from './util.js';
+import type { DType, Graph, Node, PassContext, PassDefinition, PluginApi, Rule, Shape } from '@tfpass/core';
+
+type Lib = PluginApi['lib'];
+
+/** Parse TF's shape parameter `"1,384,384,3"` (`-1` = unknown dim, `?` accepted too). */
+function parseShape(lib: Lib, pass: string, param: string, s: string): Shape {
+  const t = s.trim();
+  if (t === '') throw new lib.ParamError(pass, param, 'the shape is empty (use e.g. "1,224,224,3")');
+  return t.split(',').map((p) => {
+    const v = p.trim();
+    if (v === '?') return -1;
+    if (!/^[+-]?\d+$/.test(v) || Number(v) < -1) throw new lib.ParamError(pass, param, `cannot read '${s}' as a shape: '${p}' is not a dimension (integers, -1 for unknown)`);
+    return Number(v);
+  });
+}
 
 interface StripParams {
   type: DType[];
@@ -51,32 +64,13 @@ export function stripUnusedNodes(lib: Lib): PassDefinition<StripParams> {
       if (p.shape_for_name.length && p.shape_for_name.length !== p.name.length) throw new lib.ParamError(pass, 'shape_for_name', `given ${p.shape_for_name.length} times for ${p.name.length} name= values; give one per name`);
       if (ctx.outputs.length === 0) throw new lib.PassError(pass, 'needs --outputs (the nodes whose inputs are kept)');
       const inputList = ctx.inputs.map((s) => s.trim()).filter(Boolean);
-      const inputs = nodeNames(lib, inputList);
+      const inputs = new Set(inputList.map((s) => lib.parseInput(s).node));
       for (const n of inputs) if (!graph.has(n)) ctx.warn(`input '${n}' is not in the graph; ignored`);
 
-      // Backward walk from the outputs (control edges too), not expanding inputs.
-      const keep = new Set<string>();
-      const queue: string[] = [];
-      for (const o of ctx.outputs) {
-        const name = lib.parseInput(o.trim()).node;
-        if (!graph.has(name)) throw new lib.GraphValidationError(name, 'is named in --outputs but is not in the graph');
-        if (!keep.has(name)) {
-          keep.add(name);
-          queue.push(name);
-        }
-      }
-      for (let qi = 0; qi < queue.length; qi++) {
-        const name = queue[qi]!;
-        if (inputs.has(name)) continue;
-        const node = graph.get(name);
-        if (!node) continue;
-        for (const s of node.inputs) {
-          const src = lib.parseInput(s).node;
-          if (keep.has(src) || !graph.has(src)) continue;
-          keep.add(src);
-          queue.push(src);
-        }
-      }
+      // What the outputs need (control edges too), not looking past the inputs.
+      const outputs = ctx.outputs.map((o) => lib.parseInput(o.trim()).node);
+      for (const name of outputs) if (!graph.has(name)) throw new lib.GraphValidationError(name, 'is named in --outputs but is not in the graph');
+      const keep = lib.liveNodes(graph, outputs, inputs);
       for (const n of inputs) if (graph.has(n)) keep.add(n);
 
       // Resolve type/shape per input (explicit per-name values win).
@@ -220,82 +214,21 @@ export function removeNodes(lib: Lib): PassDefinition<RemoveParams> {
       const ops = new Set(ctx.params.op);
       const max = ctx.params.max_inputs;
       if (max < 1) throw new lib.ParamError('remove_nodes', 'max_inputs', `must be at least 1, got ${max}`);
-      const keep = protectedNames(lib, ctx);
       const implicitOutputs = ctx.outputs.length === 0;
-      // One scan: who is read at all, and who is read at a port other than 0.
-      const read = new Set<string>();
-      const otherPort = new Set<string>();
-      for (const n of graph) {
-        for (const s of n.inputs) {
-          const r = lib.parseInput(s);
-          read.add(r.node);
-          if (!r.control && r.port !== 0) otherPort.add(r.node);
-        }
-      }
-      const heads = new Map<string, Node>();
-      let kept = 0;
-      for (const n of graph) {
-        if (!ops.has(n.op) || keep.has(n.name)) continue;
-        const data = n.dataInputs;
-        if (data.length < 1 || data.length > max || lib.parseInput(data[0]!).node === n.name) continue;
-        if (implicitOutputs && !read.has(n.name)) continue;
-        if (otherPort.has(n.name)) {
-          kept++;
-          continue;
-        }
-        heads.set(n.name, n);
-      }
-      if (!heads.size) {
-        if (kept) ctx.note(`${kept} node(s) kept because outputs other than :0 are read`);
-        return;
-      }
-      // What a removed head stands for: its first input (through removed heads) and the control
-      // dependencies its readers must take over (its own and those of heads it bypasses).
-      const memo = new Map<string, { target: string; ctl: string[] }>();
-      const resolve = (name: string): { target: string; ctl: string[] } => {
-        let m = memo.get(name);
-        if (m) return m;
-        const h = heads.get(name)!;
-        memo.set(name, (m = { target: h.dataInputs[0]!, ctl: [] })); // guards a cycle of heads
-        const src = lib.parseInput(m.target);
-        const ctl = new Set<string>();
-        if (heads.has(src.node)) {
-          const up = resolve(src.node);
-          m.target = up.target;
-          for (const c of up.ctl) ctl.add(c);
-        }
-        for (const c of h.controlInputs) {
-          if (!heads.has(c)) ctl.add(c);
-          else {
-            const up = resolve(c);
-            ctl.add(lib.parseInput(up.target).node);
-            for (const x of up.ctl) ctl.add(x);
-          }
-        }
-        m.ctl = [...ctl];
-        return m;
+      const rule: Rule<Node> = {
+        name: 'removed',
+        ops: [...ops],
+        match(n, cx) {
+          const g = cx.graph;
+          const data = n.dataInputs;
+          if (cx.keep.has(n.name) || data.length < 1 || data.length > max || lib.parseInput(data[0]!).node === n.name) return undefined;
+          // Without --outputs, a node nobody reads is an output.
+          return implicitOutputs && g.consumerCount(n.name) === 0 ? undefined : n;
+        },
+        check: (n, { graph: g }) => (g.consumersOf(n.name).some((c) => !c.control && c.port !== 0) ? 'kept because outputs other than :0 are read' : undefined),
+        rewrite: (n, _b, { graph: g }) => lib.bypass(g, n),
       };
-      // One more scan rewires every reader of a removed head.
-      for (const n of graph) {
-        if (heads.has(n.name)) continue;
-        const ins = n.inputs;
-        let hit = false;
-        for (const s of ins) if (heads.has(lib.parseInput(s).node)) hit = true;
-        if (!hit) continue;
-        const extra: string[] = [];
-        const next = ins.map((s) => {
-          const r = lib.parseInput(s);
-          if (!heads.has(r.node)) return s;
-          const m = resolve(r.node);
-          for (const c of m.ctl) extra.push('^' + c);
-          // A control edge on the head waits for its `:0`; the closest equivalent is the producer.
-          return r.control ? '^' + lib.parseInput(m.target).node : m.target;
-        });
-        n.setInputs([...next, ...extra].filter((s) => s !== '^' + n.name));
-      }
-      graph.removeNodes(heads.keys());
-      ctx.count('removed', heads.size);
-      if (kept) ctx.note(`${kept} node(s) kept because outputs other than :0 are read`);
+      lib.applyRules(graph, [rule], { keep: lib.protectedNames(ctx), report: ctx });
     },
   };
 }

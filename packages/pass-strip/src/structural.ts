@@ -1,5 +1,6 @@
-import type { Graph, Node, PassContext, PassDefinition } from '@tfpass/core';
-import { type Lib, protectedNames } from './util.js';
+import type { Graph, Node, PassContext, PassDefinition, PluginApi } from '@tfpass/core';
+
+type Lib = PluginApi['lib'];
 
 const MERGE_OPS = new Set(['Merge', 'RefMerge', '_XlaMerge']);
 
@@ -210,7 +211,7 @@ export function structuralPasses(lib: Lib): PassDefinition<any>[] {
       example: 'obfuscate_names',
       idempotent: false,
       run(graph: Graph, ctx: PassContext) {
-        const keep = protectedNames(lib, ctx);
+        const keep = lib.protectedNames(ctx);
         const renames = new Map<string, string>();
         let counter = 0;
         const next = () => {
@@ -335,7 +336,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function mergeDuplicates(lib: Lib, graph: Graph, ctx: PassContext) {
-  const keep = protectedNames(lib, ctx);
+  const keep = lib.protectedNames(ctx);
   // wiring key -> the first node wired so, and (once a second one shows up) attr key -> nodes
   const seen = new Map<string, { first: Node; byAttrs?: Map<string, Node[]> }>();
   const into = new Map<string, string>(); // merged node -> the node kept in its place

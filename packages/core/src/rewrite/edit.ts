@@ -48,3 +48,56 @@ export function controlEdges(...nodes: (Node | undefined)[]): string[] {
   for (const n of nodes) if (n) for (const c of n.controlInputs) out.push('^' + c);
   return out;
 }
+
+/**
+ * Splice out a pass-through node: readers of its output 0 read its first data input instead,
+ * control edges on it wait for that input's producer, and its own control dependencies move
+ * to its readers (TF's remove_nodes drops them). The node is removed. Readers of its other
+ * outputs are the caller's to refuse first.
+ */
+export function bypass(g: Graph, node: Node): void {
+  const target = node.dataInputs[0]!;
+  const src = parseInput(target).node;
+  const ctl = node.controlInputs;
+  for (const reader of consumersOnce(g, node.name)) {
+    const next: string[] = [];
+    const extra: string[] = [];
+    for (const s of reader.inputs) {
+      const r = parseInput(s);
+      if (r.node !== node.name) next.push(s);
+      else {
+        next.push(r.control ? '^' + src : target);
+        for (const c of ctl) extra.push('^' + c);
+      }
+    }
+    reader.setInputs([...next, ...extra].filter((s) => s !== '^' + reader.name));
+  }
+  g.removeNode(node.name);
+}
+
+function consumersOnce(g: Graph, name: string): Node[] {
+  const seen = new Set<Node>();
+  for (const c of g.consumersOf(name)) seen.add(c.node);
+  return [...seen];
+}
+
+/**
+ * Names of the nodes the `roots` need (inputs and control inputs, transitively), not looking
+ * past `stopAt` nodes; everything else is dead for those roots. O(nodes + edges).
+ */
+export function liveNodes(g: Graph, roots: Iterable<string>, stopAt: ReadonlySet<string> = new Set()): Set<string> {
+  const live = new Set<string>();
+  const queue: string[] = [];
+  for (const r of roots) if (g.has(r) && !live.has(r)) live.add(r), queue.push(r);
+  for (let i = 0; i < queue.length; i++) {
+    const name = queue[i]!;
+    if (stopAt.has(name)) continue;
+    for (const s of g.get(name)!.inputs) {
+      const src = parseInput(s).node;
+      if (live.has(src) || !g.has(src)) continue;
+      live.add(src);
+      queue.push(src);
+    }
+  }
+  return live;
+}

@@ -4,3 +4,4 @@ export * from './edit.js';
 export * from './builder.js';
 export * from './driver.js';
 export * from './channels.js';
+export * from './dtypes.js';

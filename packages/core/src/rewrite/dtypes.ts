@@ -1,35 +1,6 @@
-import type { DType, Graph, Node, PassContext, PluginApi, Shape } from '@tfpass/core';
-
-export type Lib = PluginApi['lib'];
-
-/** Node names of `--inputs`/`--outputs` entries (`^` and `:N` stripped). */
-export function nodeNames(lib: Lib, list: readonly string[]): Set<string> {
-  const out = new Set<string>();
-  for (const s of list) {
-    const t = s.trim();
-    if (t) out.add(lib.parseInput(t).node);
-  }
-  return out;
-}
-
-/** Protected names: inputs and outputs, both as given and with ports stripped. */
-export function protectedNames(lib: Lib, ctx: Pick<PassContext, 'inputs' | 'outputs'>): Set<string> {
-  const out = nodeNames(lib, [...ctx.inputs, ...ctx.outputs]);
-  for (const s of [...ctx.inputs, ...ctx.outputs]) if (s.trim()) out.add(s.trim());
-  return out;
-}
-
-/** Parse TF's shape parameter `"1,384,384,3"` (`-1` = unknown dim, `?` accepted too). */
-export function parseShape(lib: Lib, pass: string, param: string, s: string): Shape {
-  const t = s.trim();
-  if (t === '') throw new lib.ParamError(pass, param, 'the shape is empty (use e.g. "1,224,224,3")');
-  return t.split(',').map((p) => {
-    const v = p.trim();
-    if (v === '?' ) return -1;
-    if (!/^[+-]?\d+$/.test(v) || Number(v) < -1) throw new lib.ParamError(pass, param, `cannot read '${s}' as a shape: '${p}' is not a dimension (integers, -1 for unknown)`);
-    return Number(v);
-  });
-}
+import type { DType } from '../dtype.js';
+import type { Node } from '../graph.js';
+import { getOpDef } from '../ops/index.js';
 
 const BOOL_OPS = new Set([
   'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'LogicalNot',
@@ -37,9 +8,9 @@ const BOOL_OPS = new Set([
 ]);
 const FLOAT_OPS = new Set(['AudioSpectrogram', 'Mfcc', 'Dequantize', 'AudioMicrofrontend']);
 
-/** Output dtype of `node:port`: from core's op table, else from the usual attr conventions. */
-export function outputDType(lib: Lib, node: Node, port: number): DType | undefined {
-  const def = typeof lib.getOpDef === 'function' ? lib.getOpDef(node.op) : undefined;
+/** Output dtype of `node:port`: from the op table, else from the usual attr conventions (ops the table lacks). */
+export function outputDType(node: Node, port: number): DType | undefined {
+  const def = getOpDef(node.op);
   if (def) {
     let pos = 0;
     for (const arg of def.outputs) {
@@ -83,11 +54,4 @@ function outputDTypeFromAttrs(node: Node, port: number): DType | undefined {
     case 'NoOp': return undefined;
   }
   return type('T') ?? type('dtype') ?? type('out_type') ?? type('Tout') ?? type('DstT');
-}
-
-/** Every node that reads some output of `name`, once each. */
-export function consumerNodes(graph: Graph, name: string): Node[] {
-  const seen = new Set<Node>();
-  for (const c of graph.consumersOf(name)) seen.add(c.node);
-  return [...seen];
 }
