@@ -45,3 +45,5 @@ export function quantizeLowered(lowered: LoweredModel, options: QuantizeOptions)
   if (options.inferenceType === 'int8') return quantizeInt8(lowered, options);
   throw new QuantizationError(`unknown inference type '${String(options.inferenceType)}' (uint8 or int8)`);
 }
+
+export { quantizeWeights, symmetricQuantizeFloats, type QuantizeWeightsOptions } from './quantize-weights.js';
