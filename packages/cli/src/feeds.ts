@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { TfpassError, UsageError } from '@tfpass/core/errors';
 import type { Executor, Graph, Tensor } from '@tfpass/core';
@@ -22,7 +22,7 @@ export function executorFor(rt: Runtime, ctx: Ctx): ReturnType<Runtime['createEx
   return rt.createExecutor(backend ? { backend: backend as 'wasm' } : {});
 }
 
-/** Minimal glob: `*`, `?` and `[...]` in any path segment (no `**`), sorted results. */
+/** Minimal glob: `*`, `?` and `[...]` within a path segment, `**` for any depth of folders; sorted results. */
 export function expandGlob(pattern: string, cwd: string): string[] {
   const abs = resolve(cwd, pattern);
   const parts = abs.split('/');
@@ -31,6 +31,12 @@ export function expandGlob(pattern: string, cwd: string): string[] {
     const seg = parts[i]!;
     if (seg === '') continue;
     const next: string[] = [];
+    if (seg === '**') {
+      // Any depth, this folder included (symlinked folders are not entered: no cycles).
+      for (const d of dirs) next.push(...subfolders(d));
+      dirs = next;
+      continue;
+    }
     const wild = /[*?[]/.test(seg);
     const re = wild ? new RegExp('^' + seg.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$') : undefined;
     for (const d of dirs) {
@@ -48,13 +54,31 @@ export function expandGlob(pattern: string, cwd: string): string[] {
     }
     dirs = next;
   }
-  return dirs.filter((p) => {
+  // `a/**/b/**/x` can reach a file along two ways: list it once.
+  return [...new Set(dirs)].filter((p) => {
     try {
       return statSync(p).isFile();
     } catch {
       return false;
     }
   });
+}
+
+/** `dir` and every folder below it, depth first in name order. */
+function subfolders(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    out.push(d);
+    let entries: Dirent[] = [];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) if (e.isDirectory()) walk(join(d, e.name));
+  };
+  walk(dir);
+  return out;
 }
 
 /** Likely outputs: nodes nothing consumes that are not Const/NoOp/Assign/Placeholder. */

@@ -126,7 +126,7 @@ export class Ctx {
   }
   /** The result for scripts (only with --json). */
   emit(value: unknown): void {
-    if (this.json) this.say(JSON.stringify(value, jsonReplacer, 2) + '\n');
+    if (this.json) this.say(JSON.stringify(toJson(value), null, 2) + '\n');
   }
   /** Detail shown with --verbose, on stderr. */
   debug(line: string): void {
@@ -157,11 +157,29 @@ export class Ctx {
   }
 }
 
-function jsonReplacer(_k: string, v: unknown): unknown {
+/**
+ * Objects whose keys are names from the user's data (inputs, ops, files, tensors, counters…):
+ * their keys are printed as they are; every other key is snake_case, like the flags.
+ */
+const NAME_KEYED = new Set(['inputs', 'ops', 'files', 'ranges', 'stats', 'counters', 'shapes', 'shifts', 'rules', 'histogram', 'by_op']);
+
+const snake = (k: string): string => (/^[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+$/.test(k) ? k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : k);
+
+/** The value --json prints: bigints as numbers, Maps/Sets/typed arrays as JSON, keys snake_case. */
+export function toJson(v: unknown, names = false): unknown {
   if (typeof v === 'bigint') return Number(v);
-  if (v instanceof Map) return Object.fromEntries(v);
-  if (v instanceof Set) return [...v];
+  if (v instanceof Map) return toJson(Object.fromEntries(v), true);
+  if (v instanceof Set) return [...v].map((x) => toJson(x));
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+  if (Array.isArray(v)) return v.map((x) => toJson(x));
+  if (v && typeof v === 'object' && (v as { toJSON?: unknown }).toJSON === undefined) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const key = names ? k : snake(k);
+      out[key] = toJson(x, !names && NAME_KEYED.has(key));
+    }
+    return out;
+  }
   return v;
 }
 
@@ -178,7 +196,7 @@ export function reportError(e: unknown, io: Io, opts: { json?: boolean; verbose?
     c = c instanceof Error ? (c as Error & { cause?: unknown }).cause : undefined;
   }
   if (opts.json) {
-    io.out(JSON.stringify({ ok: false, error: { code, exitCode: status, message: msg, ...(opts.verbose ? { causes } : {}) } }, null, 2) + '\n');
+    io.out(JSON.stringify({ ok: false, error: { code, exit_code: status, message: msg, ...(opts.verbose ? { causes } : {}) } }, null, 2) + '\n');
     return status;
   }
   const text = typed ? msg : `internal error: ${msg}`;

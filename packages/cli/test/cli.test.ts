@@ -86,7 +86,7 @@ describe.concurrent('transform: TF flag compatibility', () => {
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.ok).toBe(true);
-    expect(j.steps).toMatchObject([{ name: 'rename_prefix', package: 'tfpass-pass-example', nodesBefore: 9, nodesAfter: 9, stats: { renamed: 2 } }]);
+    expect(j.steps).toMatchObject([{ name: 'rename_prefix', package: 'tfpass-pass-example', nodes_before: 9, nodes_after: 9, stats: { renamed: 2 } }]);
   });
 
   it('keeps a MetaGraphDef / SavedModel container when the output names one', async () => {
@@ -285,7 +285,7 @@ describe.concurrent('summarize', () => {
       const j = JSON.parse(r.stdout);
       expect(j.params).toBe(7850);
       expect(j.macs).toBe(7840);
-      expect(j.constParameters).toBe(7850);
+      expect(j.const_parameters).toBe(7850);
     }
     const r = await tfpass(['summarize', `--in_graph=${MNIST}`, '--input=Placeholder=1,784']);
     expect(r.stdout).toMatch(/^Found 1 possible inputs: \(name=Placeholder, type=float\(1\), shape=\[\]\) $/m);

@@ -32,7 +32,7 @@ describe.skipIf(!tiny)('tflite files in the CLI', () => {
     const s = JSON.parse(j.stdout);
     expect(s.format).toBe('tflite');
     expect(s.subgraphs[0].operators.map((o: { builtin: string }) => o.builtin)).toEqual(['DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'SOFTMAX']);
-    expect(s.subgraphs[0].tensors[4].quantization.zeroPoint).toEqual([137]);
+    expect(s.subgraphs[0].tensors[4].quantization.zero_point).toEqual([137]);
   });
 
   it('a .tflite without the extension is still recognised', async () => {

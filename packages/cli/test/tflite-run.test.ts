@@ -50,9 +50,9 @@ describe.skipIf(!TFL || !PB).concurrent('.tflite in run, trace, verify, view', (
     const dir = tmp();
     const r = await tfpass(['trace', TFL!, '--json'], { cwd: dir });
     expect(r.status).toBe(0);
-    const rows = JSON.parse(r.stdout).tensors as { op: string; name: string; quant: { scale: number; zeroPoint: number } }[];
+    const rows = JSON.parse(r.stdout).tensors as { op: string; name: string; quant: { scale: number; zero_point: number } }[];
     expect(rows.map((t) => `${t.op}:${t.name}`)).toEqual(['DEPTHWISE_CONV_2D:Relu', 'FULLY_CONNECTED:add_1', 'SOFTMAX:labels_softmax']);
-    expect(rows[1]!.quant).toEqual({ scale: 0.21404096484184265, zeroPoint: 137 });
+    expect(rows[1]!.quant).toEqual({ scale: 0.21404096484184265, zero_point: 137 });
     const only = await tfpass(['trace', TFL!, '--ops', 'SOFTMAX'], { cwd: dir });
     expect(only.stdout.trim().split('\n')).toHaveLength(1);
     expect(only.stdout).toMatch(/^#2 labels_softmax \(SOFTMAX\) uint8\[1,6\]/);
@@ -68,11 +68,11 @@ describe.skipIf(!TFL || !PB).concurrent('.tflite in run, trace, verify, view', (
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout).outputs[0];
     expect(out.name).toBe('labels_softmax');
-    expect(out.lsbScale).toBe(0.00390625);
-    expect(out.maxLsb).toBeLessThanOrEqual(1);
-    expect(out.maxLsb).toBeCloseTo(out.maxAbsError / 0.00390625, 9);
+    expect(out.lsb_scale).toBe(0.00390625);
+    expect(out.max_lsb).toBeLessThanOrEqual(1);
+    expect(out.max_lsb).toBeCloseTo(out.max_abs_error / 0.00390625, 9);
     expect(out.top1).toBe(1);
-    expect(out.sqnrDb).toBeGreaterThan(30);
+    expect(out.sqnr_db).toBeGreaterThan(30);
   });
 
   it('verify fails with E_NUMERIC on a .tflite whose FC bias was changed', async () => {
