@@ -313,3 +313,34 @@ describe.skipIf(!mnv2)('int8 on tf-doc-localisation-mnv2 (backbone + heat-map co
     expect(a.sqnrInt8).toBeGreaterThan(a.sqnrFakeQuant - 3);
   });
 });
+
+const perChannelGraph = modelPath('litert-converter-testgraphs/fake_quant_per_channel.pbtxt');
+
+describe.skipIf(!perChannelGraph)("int8 against the MLIR converter's own test (fake_quant_per_channel.pbtxt, CHECK lines)", () => {
+  it('reproduces its scales, zero points, weight and bias values and op versions', () => {
+    // The test's command: -tf-input-arrays=input -tf-input-shapes=1,1,1,256 -tf-inference-type=DT_QINT8
+    // -tf-input-min-values=-33.614346 -tf-input-max-values=21.54917 -tf-output-arrays=output (int8 I/O).
+    const g = readGraph(perChannelGraph!);
+    const lowered = lowerGraph(g, { inputArrays: ['input'], outputArrays: ['output'], inputShapes: [[1, 1, 1, 256]] });
+    const { model } = quantizeLowered(lowered, { inferenceType: 'int8', inferenceInputType: 'int8', inferenceOutputType: 'int8', rangesFromFile: { input: { min: -33.614346, max: 21.54917 } } });
+    const p6 = (v: number) => Number(v.toFixed(6)); // flatbuffer_to_string prints 6 decimals
+    expect(model.operatorCodes.map((c) => [c.builtin, c.version])).toEqual([['CONV_2D', 3], ['RESHAPE', 1]]);
+    const sg = model.subgraphs[0]!;
+    const input = sg.tensors[sg.inputs[0]!]!;
+    expect([input.type, p6(input.quantization!.scale![0]!), input.quantization!.zeroPoint![0]]).toEqual(['int8', 0.216328, 27]);
+    const conv = sg.operators[0]!;
+    const w = sg.tensors[conv.inputs[1]!]!;
+    const b = sg.tensors[conv.inputs[2]!]!;
+    const y = sg.tensors[conv.outputs[0]!]!;
+    const out = sg.tensors[sg.outputs[0]!]!;
+    expect(w.shape).toEqual([186, 1, 1, 256]);
+    expect(w.quantization!.scale!.slice(0, 5).map(p6)).toEqual([0.12581, 0.001755, 0.001908, 0.001967, 0.007431]);
+    expect(w.quantization!.zeroPoint!.every((z) => z === 0)).toBe(true);
+    expect([...model.buffers[w.buffer]!.data!.slice(0, 12)]).toEqual(new Array(12).fill(8));
+    expect(b.quantization!.scale!.slice(0, 5).map(p6)).toEqual([0.027216, 0.00038, 0.000413, 0.000426, 0.001607]);
+    const bias = new Int32Array(model.buffers[b.buffer]!.data!.slice().buffer);
+    expect([...bias.slice(0, 3)]).toEqual([-11, -326, -299]);
+    for (const t of [y, out]) expect([p6(t.quantization!.scale![0]!), t.quantization!.zeroPoint![0]]).toEqual([0.093635, 22]);
+    expect(out.shape).toEqual([1, 6, 31]);
+  });
+});
