@@ -49,7 +49,9 @@ function ratioOf(base, conv, label) {
     b.push(time(conv));
   }
   const ratio = +(median(b) / median(a)).toFixed(2);
-  console.log(`${label}: GraphDef read+write ${median(a).toFixed(1)} ms; read + toco + write .tflite ${median(b).toFixed(1)} ms; ratio ${ratio} (target <= 2)`);
+  // The minimum is what the code costs without other jobs' interference (this machine is shared).
+  const best = +(Math.min(...b) / Math.min(...a)).toFixed(2);
+  console.log(`${label}: GraphDef read+write ${median(a).toFixed(1)} ms; read + toco + write .tflite ${median(b).toFixed(1)} ms; ratio of medians ${ratio}, of minima ${best} (target <= 2)`);
   return ratio;
 }
 const inMemory = ratioOf(roundTrip, convert, 'mnv2 in memory');

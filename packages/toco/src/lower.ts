@@ -71,9 +71,14 @@ function dataOf(t: CoreTensor): { type: TensorType; data: Data } {
 
 const UNKNOWN: TensorInfo = { dtype: 'invalid', shape: null };
 
-/** What shape inference would say about a Const: dtype, shape and (small tensors) the values. */
+/**
+ * What shape inference needs about a Const: dtype, shape and the values of index-like tensors
+ * (shapes, axes, paddings, perms: integer, ≤ 1024 elements) and of small float ones. BN vectors
+ * and weights carry no values: listing them as numbers cost more than the rest of inference.
+ */
 function constInfo(t: CoreTensor): TensorInfo {
-  const small = t.size <= 1024 && t.dtype !== 'string' && !t.dtype.startsWith('complex');
+  const integer = t.dtype.startsWith('int') || t.dtype.startsWith('uint') || t.dtype === 'bool';
+  const small = (integer && t.size <= 1024) || (t.size <= 16 && t.dtype !== 'string' && !t.dtype.startsWith('complex'));
   return { dtype: t.dtype, shape: [...t.shape], ...(small ? { value: t.toNumbers() } : {}) };
 }
 
