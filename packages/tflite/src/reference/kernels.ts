@@ -182,9 +182,9 @@ export function addSub(sub: boolean, x: Ints, xq: ScaleZp, y: Ints, yq: ScaleZp,
   }
 }
 
-/** MUL, 8-bit: one multiplier s1·s2/s_out (TFLite computes it in float32). */
+/** MUL, 8-bit: one multiplier s1·s2/s_out, in double from the float32 scales. */
 export function mul(x: Ints, xq: ScaleZp, y: Ints, yq: ScaleZp, oq: ScaleZp, index: (i: number) => [number, number], out: Ints, actMin: number, actMax: number): void {
-  const m = quantizeMultiplier(Math.fround(Math.fround(xq.scale * yq.scale) / oq.scale));
+  const m = quantizeMultiplier((xq.scale * yq.scale) / oq.scale);
   for (let i = 0; i < out.length; i++) {
     const [ia, ib] = index(i);
     const v = mbqm((x[ia]! - xq.zeroPoint) * (y[ib]! - yq.zeroPoint), m.multiplier, m.shift) + oq.zeroPoint;

@@ -244,3 +244,52 @@ describe('hand-built int8 per-channel models: LiteRT.js vs the reference kernels
     expect(c.exact / c.n).toBeGreaterThan(0.95);
   });
 });
+
+/** Elementwise and pooling ops on `type` tensors: x → ADD(const, broadcast) → MUL(x) → SUB → AVERAGE_POOL → MAX_POOL.
+ *  Scales keep each op's gain per input LSB ≤ 1 (SUB: 0.2/0.25), so differences do not grow downstream. */
+function elementwiseModel(type: 'int8' | 'uint8', seed: number): Model {
+  const rnd = seededRandom(seed);
+  const b = new Builder();
+  const zp = (z: number) => (type === 'int8' ? z - 128 : z);
+  const Arr = type === 'int8' ? Int8Array : Uint8Array;
+  const x = b.tensor('x', type, [1, 8, 8, 4], { scale: [0.05], zeroPoint: [zp(128)] });
+  const c = b.tensor('c', type, [1, 1, 1, 4], { scale: [0.02], zeroPoint: [zp(100)] }, Arr.from({ length: 4 }, () => zp(Math.floor(rnd() * 256))));
+  const sum = b.tensor('sum', type, [1, 8, 8, 4], { scale: [0.07], zeroPoint: [zp(120)] });
+  const prod = b.tensor('prod', type, [1, 8, 8, 4], { scale: [0.2], zeroPoint: [zp(60)] });
+  const diff = b.tensor('diff', type, [1, 8, 8, 4], { scale: [0.25], zeroPoint: [zp(140)] });
+  const avg = b.tensor('avg', type, [1, 4, 4, 4], { scale: [0.25], zeroPoint: [zp(140)] });
+  const max = b.tensor('max', type, [1, 2, 2, 4], { scale: [0.25], zeroPoint: [zp(140)] });
+  const v = type === 'int8' ? 2 : 1;
+  b.op('ADD', v, [x, c], [sum], { type: 'AddOptions', fusedActivationFunction: 'NONE' });
+  b.op('MUL', v, [sum, x], [prod], { type: 'MulOptions', fusedActivationFunction: 'RELU6' });
+  b.op('SUB', v, [prod, sum], [diff], { type: 'SubOptions', fusedActivationFunction: 'NONE' });
+  b.op('AVERAGE_POOL_2D', v, [diff], [avg], { type: 'Pool2DOptions', padding: 'VALID', strideW: 2, strideH: 2, filterWidth: 2, filterHeight: 2, fusedActivationFunction: 'NONE' });
+  b.op('MAX_POOL_2D', v, [avg], [max], { type: 'Pool2DOptions', padding: 'SAME', strideW: 2, strideH: 2, filterWidth: 3, filterHeight: 3, fusedActivationFunction: 'NONE' });
+  return b.model([x], [sum, prod, diff, avg, max]);
+}
+
+describe('hand-built ADD / MUL / SUB / pools: LiteRT.js vs the reference kernels', () => {
+  for (const type of ['uint8', 'int8'] as const) {
+    it(`${type}: every intermediate within 1 LSB on 30 seeded inputs (uniform over the ${type} range)`, async () => {
+      const m = elementwiseModel(type, 21);
+      const runner = await loadTfliteRunner(writeTflite(m), { file: `elementwise-${type}.tflite` });
+      const rnd = seededRandom(22);
+      const totals: Record<string, { n: number; exact: number; worst: number }> = {};
+      for (let k = 0; k < 30; k++) {
+        const x = type === 'int8' ? Int8Array.from({ length: 256 }, () => Math.floor(rnd() * 256) - 128) : Uint8Array.from({ length: 256 }, () => Math.floor(rnd() * 256));
+        const lite = await runner.run({ x });
+        const ref = runReference(m, { x }).outputs;
+        for (const name of ['sum', 'prod', 'diff', 'avg', 'max']) {
+          const c = lsbCounts(ref[name] as Int8Array, lite[name] as Int8Array);
+          const t = (totals[name] ??= { n: 0, exact: 0, worst: 0 });
+          t.n += c.n;
+          t.exact += c.exact;
+          t.worst = Math.max(t.worst, c.worst);
+        }
+      }
+      runner.close();
+      console.log(`${type} elementwise/pools reference vs LiteRT.js: ${JSON.stringify(totals)}`);
+      for (const t of Object.values(totals)) expect(t.worst).toBeLessThanOrEqual(1);
+    });
+  }
+});
