@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { readGraph } from '@tfpass/core';
+import { Tensor as CoreTensor, readGraph } from '@tfpass/core';
+import { sharedExecutor } from '@tfpass/runtime';
 import { readTflite, writeTflite, type Model, type Tensor } from '@tfpass/tflite';
 import { modelPath } from '../../core/src/testing.js';
 import { loadTfliteRunner } from '../../tflite/src/runtime.js';
@@ -228,5 +230,61 @@ describe('uint8 rules on small models', () => {
       ranges: { 0: [-1, 1], 1: [0, 3] },
     });
     expect(() => quantizeLowered(l, { inferenceType: 'uint8' })).toThrow(/Unimplemented: this graph contains an operator of type EXP \(producing y\) for which the quantized form is not yet implemented/);
+  });
+});
+
+const mlp = modelPath('edgetpu-qat-fashion-mlp/frozen_model.pb');
+
+describe.skipIf(!mlp)('uint8 on the QAT Keras MLP (edgetpu-qat-fashion-mlp: unfused BN after a fused Relu)', () => {
+  it('TOCO params (spec §3.3), BN constants from their data with the warning, and ≤ 1 LSB against the fake-quant graph on Fashion-MNIST', async () => {
+    const graph = readGraph(new Uint8Array(readFileSync(mlp!)));
+    const logits = 'dense_1/act_quant/FakeQuantWithMinMaxVars';
+    // inputs: Fashion-MNIST grey levels in [0, 1] → mean 0, std 255
+    const l = lowerGraph(graph, { outputArrays: [logits] });
+    const { model, notes } = quantizeLowered(l, { inferenceType: 'uint8', meanValues: [0], stdValues: [255] });
+    const sg = model.subgraphs[0]!;
+    expect(sg.operators.map((o) => model.operatorCodes[o.opcodeIndex]!.builtin)).toEqual(['FULLY_CONNECTED', 'MUL', 'ADD', 'FULLY_CONNECTED']);
+    expect(sg.operators[0]!.builtinOptions!.fusedActivationFunction).toBe('NONE'); // the Relu, fused then trivial
+    const t = byName(model);
+    // cut at the FakeQuant, the logits array carries its name (TOCO renames the producer's array)
+    const bias = t.get(logits)!.t.quantization!;
+    expect(bias.zeroPoint).toEqual([92]);
+    expect(rel(bias.scale![0]!, 0.10005879)).toBeLessThanOrEqual(1e-6);
+    expect(rel(bias.min![0]!, -9.205409)).toBeLessThanOrEqual(1e-6);
+    expect(rel(bias.max![0]!, 16.309584)).toBeLessThanOrEqual(1e-6);
+    const w = t.get('dense/weights_quant/FakeQuantWithMinMaxVars/transpose')!.t.quantization!;
+    expect([rel(w.min![0]!, -0.67324173), rel(w.max![0]!, 0.58546674)].every((r) => r <= 1e-6)).toBe(true);
+    const bn = ['batch_normalization_v1/batchnorm/mul', 'batch_normalization_v1/batchnorm/sub'];
+    for (const n of bn) expect(notes.some((x) => x.message.startsWith(`Constant array ${n} `) && /lacks MinMax information/.test(x.message))).toBe(true);
+    // Fashion-MNIST, classes 3 and 7, first 100 images each (grey levels are the uint8 input).
+    const require = createRequire(import.meta.url);
+    const images = [3, 7].flatMap((c) => (require(`fashion-mnist/src/clothes/${c}.json`).data as number[][]).slice(0, 100));
+    const runner = await loadTfliteRunner(writeTflite(model), { file: 'mlp.tflite' });
+    // The fake-quant graph on TF.js, fed the BN constants as the uint8 file holds them (dequantized):
+    // quantizing them from their data is the one place the file departs from the graph (spec §3.3).
+    const deq = (name: string) => {
+      const { t: x, data } = t.get(name)!;
+      const q = x.quantization!;
+      return new CoreTensor('float32', x.shape, Float32Array.from(data!, (v) => (v - q.zeroPoint![0]!) * q.scale![0]!));
+    };
+    const feedsBn = Object.fromEntries(bn.map((n) => [n, deq(n)]));
+    const exec = sharedExecutor();
+    const s = bias;
+    let within = 0;
+    let total = 0;
+    for (const img of images) {
+      const u8 = Uint8Array.from(img);
+      const y = (await runner.run({ flatten_input: u8 }))[sg.tensors[sg.outputs[0]!]!.name] as Uint8Array;
+      const x = new CoreTensor('float32', [1, 28, 28], Float32Array.from(img, (v) => v * Math.fround(1 / 255)));
+      const [ref] = await exec.run(graph, { flatten_input: x, ...feedsBn }, [logits]);
+      ref!.toFloat32().forEach((v, i) => {
+        const q = v / s.scale![0]! + s.zeroPoint![0]!;
+        if (Math.abs(y[i]! - q) <= 1 + 1e-3) within++;
+        total++;
+      });
+    }
+    runner.close();
+    console.log(`[toco] edgetpu-qat-fashion-mlp uint8: ${(100 * within / total).toFixed(2)}% of ${total} logits within 1 LSB of the fake-quant graph (BN constants as stored)`);
+    expect(within / total).toBeGreaterThanOrEqual(0.99);
   });
 });
