@@ -206,9 +206,55 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
       if (v.length !== size(outT.shape)) throw new TfpassError('E_GRAPH_FORMAT', `${where}: ${v.length} elements cannot take shape [${outT.shape.join(',')}]`);
       return void out(v);
     }
+    case 'CONCATENATION': {
+      if (!qr) unsupported(`${outT.type} output`);
+      const oq = sz(outT, 'output', where);
+      const rank = outT.shape.length;
+      const axis = (((opts.axis as number) ?? 0) + rank) % rank;
+      const parts = op.inputs.map((_, i) => {
+        const t = tin(i)!;
+        if (t.type !== outT.type) unsupported(`${t.type} input, ${outT.type} output`);
+        return { data: ints(vin(i)), shape: t.shape, q: sz(t, 'input', where) };
+      });
+      const o = alloc();
+      k.concatenation(parts, axis, oq, ints(o), qr![0], qr![1]);
+      const [lo, hi] = k.activationRange(opts.fusedActivationFunction as string | undefined, oq, qr![0], qr![1]);
+      for (let i = 0; i < o.length; i++) o[i] = Math.min(hi, Math.max(lo, o[i] as number));
+      return void out(o);
+    }
+    case 'MAXIMUM':
+    case 'MINIMUM': {
+      const a = tin(0)!;
+      const b = tin(1)!;
+      if (!qr || a.type !== outT.type || b.type !== outT.type) unsupported(`${a.type} × ${b.type} → ${outT.type}`);
+      const o = alloc();
+      k.maxMin(name === 'MAXIMUM' ? 'max' : 'min', ints(vin(0)), ints(vin(1)), k.broadcastIndex(a.shape, b.shape, outT.shape), ints(o));
+      return void out(o);
+    }
+    case 'RELU':
+    case 'RELU6':
+    case 'RELU_N1_TO_1': {
+      const x = tin(0)!;
+      if (!qr || x.type !== outT.type) unsupported(`${x.type} → ${outT.type}`);
+      const oq = sz(outT, 'output', where);
+      const [lo, hi] = k.activationRange(name, oq, qr![0], qr![1]);
+      const o = alloc();
+      k.reluX(ints(vin(0)), sz(x, 'input', where), oq, lo, hi, ints(o));
+      return void out(o);
+    }
+    case 'PAD':
+    case 'PADV2': {
+      const x = tin(0)!;
+      if (!qr || x.type !== outT.type) unsupported(`${x.type} → ${outT.type}`);
+      // Quantized PAD fills with the output zero point (real 0); PADV2 with its constant value.
+      const value = name === 'PADV2' && tin(2) ? Number((vin(2) as ArrayLike<number>)[0]) : sz(outT, 'output', where).zeroPoint;
+      const o = alloc();
+      k.pad(ints(vin(0)), x.shape, vin(1) as Int32Array, value, ints(o), outT.shape);
+      return void out(o);
+    }
     default:
       unsupported('no reference kernel');
   }
 }
 
-const SUPPORTED = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'SOFTMAX', 'QUANTIZE', 'DEQUANTIZE', 'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS'];
+const SUPPORTED = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'SOFTMAX', 'CONCATENATION', 'MAXIMUM', 'MINIMUM', 'RELU', 'RELU6', 'RELU_N1_TO_1', 'PAD', 'PADV2', 'QUANTIZE', 'DEQUANTIZE', 'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS'];

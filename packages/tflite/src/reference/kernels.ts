@@ -307,3 +307,69 @@ export function activationRange(act: string | undefined, q: ScaleZp, qmin: numbe
 }
 
 export { INT32_MAX, saturatingShiftLeft };
+
+/**
+ * CONCATENATION, 8-bit: inputs with the output's params are copied; others are requantized in
+ * float32, round(q·s + b) + zp_out with s = s_in/s_out and b = −zp_in·s (reference
+ * ConcatenationWithScaling; uint8 only in practice, int8 requires equal params).
+ */
+export function concatenation(parts: { data: Ints; shape: number[]; q: ScaleZp }[], axis: number, oq: ScaleZp, out: Ints, qmin: number, qmax: number): void {
+  const outer = parts[0]!.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  let o = 0;
+  for (let i = 0; i < outer; i++) {
+    for (const p of parts) {
+      const run = p.shape.slice(axis).reduce((a, b) => a * b, 1);
+      const from = i * run;
+      if (p.q.scale === oq.scale && p.q.zeroPoint === oq.zeroPoint) {
+        for (let j = 0; j < run; j++) out[o++] = p.data[from + j]!;
+        continue;
+      }
+      const s = Math.fround(Math.fround(p.q.scale) * Math.fround(1 / oq.scale));
+      const b = Math.fround(-p.q.zeroPoint * s);
+      for (let j = 0; j < run; j++) {
+        const v = roundHalfAway(Math.fround(Math.fround(p.data[from + j]! * s) + b)) + oq.zeroPoint;
+        out[o++] = v < qmin ? qmin : v > qmax ? qmax : v;
+      }
+    }
+  }
+}
+
+/** MAXIMUM / MINIMUM: no rescaling (inputs and output share params). */
+export function maxMin(kind: 'max' | 'min', x: Ints, y: Ints, index: (i: number) => [number, number], out: Ints): void {
+  for (let i = 0; i < out.length; i++) {
+    const [ia, ib] = index(i);
+    out[i] = kind === 'max' ? Math.max(x[ia]!, y[ib]!) : Math.min(x[ia]!, y[ib]!);
+  }
+}
+
+/** Standalone RELU / RELU6 / RELU_N1_TO_1, 8-bit: requantize s_in → s_out, then clamp (activations.cc QuantizedReluX). */
+export function reluX(x: Ints, iq: ScaleZp, oq: ScaleZp, actMin: number, actMax: number, out: Ints): void {
+  const { multiplier, shift } = quantizeMultiplier(iq.scale / oq.scale);
+  for (let i = 0; i < x.length; i++) {
+    const v = oq.zeroPoint + mbqm(x[i]! - iq.zeroPoint, multiplier, shift);
+    out[i] = v < actMin ? actMin : v > actMax ? actMax : v;
+  }
+}
+
+/** PAD / PADV2 on any rank: `paddings` is [rank, 2] (before, after); new cells take `value`. */
+export function pad(x: Ints, inShape: number[], paddings: ArrayLike<number>, value: number, out: Ints, outShape: number[]): void {
+  out.fill(value);
+  const r = inShape.length;
+  const outStrides = new Array<number>(r);
+  let acc = 1;
+  for (let k = r - 1; k >= 0; k--) {
+    outStrides[k] = acc;
+    acc *= outShape[k]!;
+  }
+  for (let i = 0; i < x.length; i++) {
+    let rest = i;
+    let o = 0;
+    for (let k = r - 1; k >= 0; k--) {
+      const d = inShape[k]!;
+      const c = rest % d;
+      rest = (rest - c) / d;
+      o += (c + Number(paddings[2 * k]!)) * outStrides[k]!;
+    }
+    out[o] = x[i]!;
+  }
+}

@@ -293,3 +293,59 @@ describe('hand-built ADD / MUL / SUB / pools: LiteRT.js vs the reference kernels
     });
   }
 });
+
+/** CONCATENATION (requantizing for uint8) → RELU (requantizing) → MAXIMUM/MINIMUM (broadcast const) → PAD. */
+function concatModel(type: 'int8' | 'uint8', seed: number): Model {
+  const rnd = seededRandom(seed);
+  const b = new Builder();
+  const zp = (z: number) => (type === 'int8' ? z - 128 : z);
+  const Arr = type === 'int8' ? Int8Array : Uint8Array;
+  const x = b.tensor('x', type, [1, 4, 4, 3], { scale: [0.05], zeroPoint: [zp(128)] });
+  // int8 CONCATENATION requires equal params on every input; uint8 requantizes.
+  const y = b.tensor('y', type, [1, 4, 4, 2], type === 'int8' ? { scale: [0.05], zeroPoint: [zp(128)] } : { scale: [0.03], zeroPoint: [zp(100)] });
+  const cq = type === 'int8' ? { scale: [0.05], zeroPoint: [zp(128)] } : { scale: [0.06], zeroPoint: [zp(120)] };
+  const c = b.tensor('concat', type, [1, 4, 4, 5], cq);
+  const rq = { scale: [0.04], zeroPoint: [zp(0)] };
+  const r = b.tensor('relu', type, [1, 4, 4, 5], rq);
+  const k1 = b.tensor('k1', type, [1, 1, 1, 5], rq, Arr.from({ length: 5 }, () => zp(Math.floor(rnd() * 80))));
+  const k2 = b.tensor('k2', type, [5], rq, Arr.from({ length: 5 }, () => zp(100 + Math.floor(rnd() * 150))));
+  const mx = b.tensor('max', type, [1, 4, 4, 5], rq);
+  const mn = b.tensor('min', type, [1, 4, 4, 5], rq);
+  const pads = b.tensor('pads', 'int32', [4, 2], undefined, Int32Array.from([0, 0, 1, 1, 2, 0, 0, 0]));
+  const p = b.tensor('pad', type, [1, 6, 6, 5], rq);
+  const v = type === 'int8' ? 2 : 1;
+  b.op('CONCATENATION', v, [x, y], [c], { type: 'ConcatenationOptions', axis: -1, fusedActivationFunction: 'NONE' });
+  b.op('RELU', v, [c], [r]);
+  b.op('MAXIMUM', v, [r, k1], [mx]);
+  b.op('MINIMUM', v, [mx, k2], [mn]);
+  b.op('PAD', v, [mn, pads], [p]);
+  return b.model([x, y], [c, r, mx, mn, p]);
+}
+
+describe('hand-built CONCATENATION / RELU / MAXIMUM / MINIMUM / PAD: LiteRT.js vs the reference kernels', () => {
+  for (const type of ['uint8', 'int8'] as const) {
+    it(`${type}: within 1 LSB on 30 seeded inputs (uniform over the ${type} range)`, async () => {
+      const m = concatModel(type, 31);
+      const runner = await loadTfliteRunner(writeTflite(m), { file: `concat-${type}.tflite` });
+      const rnd = seededRandom(32);
+      const draw = (n: number) => (type === 'int8' ? Int8Array.from({ length: n }, () => Math.floor(rnd() * 256) - 128) : Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256)));
+      const totals: Record<string, { n: number; exact: number; worst: number }> = {};
+      for (let k = 0; k < 30; k++) {
+        const feed = { x: draw(48), y: draw(32) };
+        const lite = await runner.run(feed);
+        const ref = runReference(m, feed).outputs;
+        for (const name of ['concat', 'relu', 'max', 'min', 'pad']) {
+          const c = lsbCounts(ref[name] as Int8Array, lite[name] as Int8Array);
+          const t = (totals[name] ??= { n: 0, exact: 0, worst: 0 });
+          t.n += c.n;
+          t.exact += c.exact;
+          t.worst = Math.max(t.worst, c.worst);
+        }
+      }
+      runner.close();
+      console.log(`${type} concat/relu/max/min/pad reference vs LiteRT.js: ${JSON.stringify(totals)}`);
+      for (const t of Object.values(totals)) expect(t.worst).toBeLessThanOrEqual(1);
+      expect(totals.pad!.n).toBe(30 * 180);
+    });
+  }
+});
