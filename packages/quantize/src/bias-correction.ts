@@ -1,6 +1,6 @@
-import { Graph, Tensor, TfpassError, parseInput, type Executor, type Node } from '@tfpass/core';
+import { Graph, Tensor, TfpassError, constValue, parseInput, type Executor, type Node } from '@tfpass/core';
 import { nudge, fakeQuantValue } from './fq.js';
-import { constValue, type Ranges } from './ranges.js';
+import type { Ranges } from './ranges.js';
 import { constWeightRange, siteChannels } from './rewrite.js';
 import type { Site } from './plan.js';
 

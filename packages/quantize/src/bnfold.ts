@@ -34,7 +34,7 @@ function movingStat(g: Graph, bn: Node, k: number): { moving: string; mul: Node 
 
 export function foldBatchNormsForTraining(g: Graph, b: QuantBuilder, opts: { training: boolean; freezeBnDelay?: number }): string[] {
   const folded: string[] = [];
-  const T = { T: { type: 'float32' } };
+  const T = { T: 'float32' };
   for (const bn of g.nodes()) {
     if (!BNS.has(bn.op) || bn.dataInputs.length < 5) continue;
     let x = g.producer(bn.dataInputs[0]!);
@@ -60,10 +60,10 @@ export function foldBatchNormsForTraining(g: Graph, b: QuantBuilder, opts: { tra
       if (opts.training && (!mm || !mv)) continue; // cannot find the moving statistics
       mean = `${bn.name}:1`;
       // FusedBatchNorm's output 2 is Bessel-corrected; normalization used the biased one.
-      b.node(p('BatchNorm_Fold/Size'), 'Size', [layer.name], { T: { type: 'float32' }, out_type: { type: 'int32' } });
-      b.node(p('BatchNorm_Fold/Size_1'), 'Size', [mean], { T: { type: 'float32' }, out_type: { type: 'int32' } });
-      b.node(p('BatchNorm_Fold/Cast'), 'Cast', [p('BatchNorm_Fold/Size')], { SrcT: { type: 'int32' }, DstT: { type: 'float32' } });
-      b.node(p('BatchNorm_Fold/Cast_1'), 'Cast', [p('BatchNorm_Fold/Size_1')], { SrcT: { type: 'int32' }, DstT: { type: 'float32' } });
+      b.node(p('BatchNorm_Fold/Size'), 'Size', [layer.name], { T: 'float32', out_type: 'int32' });
+      b.node(p('BatchNorm_Fold/Size_1'), 'Size', [mean], { T: 'float32', out_type: 'int32' });
+      b.node(p('BatchNorm_Fold/Cast'), 'Cast', [p('BatchNorm_Fold/Size')], { SrcT: 'int32', DstT: 'float32' });
+      b.node(p('BatchNorm_Fold/Cast_1'), 'Cast', [p('BatchNorm_Fold/Size_1')], { SrcT: 'int32', DstT: 'float32' });
       b.node(p('BatchNorm_Fold/n'), 'RealDiv', [p('BatchNorm_Fold/Cast'), p('BatchNorm_Fold/Cast_1')], T);
       b.node(p('BatchNorm_Fold/n_minus_1'), 'Sub', [p('BatchNorm_Fold/n'), b.constF(p('BatchNorm_Fold/one'), 1)], T);
       b.node(p('BatchNorm_Fold/bessel'), 'RealDiv', [p('BatchNorm_Fold/n_minus_1'), p('BatchNorm_Fold/n')], T);
@@ -105,7 +105,7 @@ export function foldBatchNormsForTraining(g: Graph, b: QuantBuilder, opts: { tra
       if (opts.freezeBnDelay !== undefined) {
         const step = b.quantStep();
         b.constT(`${c}/use_moving_average/y`, Tensor.fromValues('int64', [], [opts.freezeBnDelay]));
-        b.node(`${c}/use_moving_average`, 'GreaterEqual', [step, `${c}/use_moving_average/y`], { T: { type: 'int64' } });
+        b.node(`${c}/use_moving_average`, 'GreaterEqual', [step, `${c}/use_moving_average/y`], { T: 'int64' });
         const use = `${c}/use_moving_average`;
         recip = b.cond(`${c}/correction_recip`, use, `${c}/ones`, `${c}/reciprocal_compute`);
         offset = b.cond(`${c}/correction_offset`, use, `${c}/offset_compute`, `${c}/zeros`);
@@ -125,14 +125,14 @@ export function foldBatchNormsForTraining(g: Graph, b: QuantBuilder, opts: { tra
       }
       let cs = `${c}/correction_scale`;
       if (dw) {
-        b.node(p('correction_reshape'), 'Reshape', [cs, b.constT(p('correction_reshape/shape'), dwShape!)], { ...T, Tshape: { type: 'int32' } });
+        b.node(p('correction_reshape'), 'Reshape', [cs, b.constT(p('correction_reshape/shape'), dwShape!)], { ...T, Tshape: 'int32' });
         cs = p('correction_reshape');
       }
       b.node(p('correction_mult'), 'Mul', [weights, cs], T);
       weights = p('correction_mult');
     }
     if (dw) {
-      b.node(p('scale_reshape'), 'Reshape', [multiplier, b.constT(p('scale_reshape/shape'), dwShape!)], { ...T, Tshape: { type: 'int32' } });
+      b.node(p('scale_reshape'), 'Reshape', [multiplier, b.constT(p('scale_reshape/shape'), dwShape!)], { ...T, Tshape: 'int32' });
       multiplier = p('scale_reshape');
     }
     b.node(p('mul_fold'), 'Mul', [weights, multiplier], T);

@@ -1,7 +1,7 @@
-import { TfpassError, type Executor, type Graph, type Tensor } from '@tfpass/core';
+import { TfpassError, constValue, type Executor, type Graph, type Tensor } from '@tfpass/core';
 import { DebiasedEma, trackedRange } from './fq.js';
 import { planQuantization, type PlanOptions } from './plan.js';
-import { constValue, type Ranges } from './ranges.js';
+import type { Ranges } from './ranges.js';
 import { weightRange } from './rewrite.js';
 
 export type CalibrationMethod = 'minmax' | 'ema' | `percentile=${number}` | { percentile: number } | { ema: number };

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { FileError, parseInput, type Graph, type Node } from '@tfpass/core';
+import { FileError, constValue, parseInput, type Graph, type Node } from '@tfpass/core';
 import { FAKE_QUANTS } from './plan.js';
-import { constValue } from './ranges.js';
 
 /**
  * What a converter/NPU needs from a fake-quant graph. Shipped: `tflite` (TOCO, TF 1.x).

@@ -1,6 +1,8 @@
 export * from './fq.js';
 export * from './plan.js';
 export * from './ranges.js';
+/** Kept for callers of 0.x: the Const value helper now lives in core's rewrite kit. */
+export { constValue } from '@tfpass/core';
 export * from './rewrite.js';
 export * from './training.js';
 export * from './bnfold.js';

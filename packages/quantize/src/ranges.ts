@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { FileError, TfpassError, writeFileAtomic, type Graph, type Node } from '@tfpass/core';
+import { FileError, TfpassError, constValue, removeIfDead, replaceAllUses, writeFileAtomic, type Graph } from '@tfpass/core';
 import { FAKE_QUANTS } from './plan.js';
 
 /** A range for one tensor: scalars, or one value per channel (last dimension). */
@@ -68,18 +68,6 @@ export function readRanges(path: string): Ranges {
   return r;
 }
 
-/** Value of a Const (possibly behind Identity) as numbers, or undefined. */
-export function constValue(g: Graph, s: string): number[] | undefined {
-  let n: Node | undefined = g.producer(s);
-  for (let i = 0; n && n.op === 'Identity' && i < 8; i++) n = g.producer(n.dataInputs[0] ?? '');
-  if (!n || n.op !== 'Const') return undefined;
-  try {
-    return n.attrs.getTensor('value').toNumbers();
-  } catch {
-    return undefined;
-  }
-}
-
 function scalarOrList(v: number[]): number | number[] {
   return v.length === 1 ? v[0]! : v;
 }
@@ -108,22 +96,13 @@ export function extractRanges(g: Graph, opts: { strip?: boolean } = {}): { range
     if (min && max) ranges[key] = { min: scalarOrList(min), max: scalarOrList(max), numBits: n.attrs.optInt('num_bits', 8), narrowRange: n.attrs.optBool('narrow_range', false) };
     fakeQuants.set(key, n.name);
     if (opts.strip) {
-      g.replaceUses(n.name, x);
+      replaceAllUses(g, n.name, x);
       const rest = n.dataInputs.slice(1);
       g.removeNode(n.name);
       for (const s of rest) removeIfDead(g, s);
     }
   }
   return { ranges, fakeQuants };
-}
-
-function removeIfDead(g: Graph, s: string): void {
-  let n = g.producer(s);
-  while (n && g.consumerCount(n.name) === 0 && (n.op === 'Identity' || n.op === 'Const')) {
-    const next = n.op === 'Identity' ? n.dataInputs[0] : undefined;
-    g.removeNode(n.name);
-    n = next ? g.producer(next) : undefined;
-  }
 }
 
 export function checkRange(tensor: string, r: Range): void {

@@ -1,6 +1,6 @@
-import { GraphValidationError, Tensor, TfpassError, parseInput, type Graph, type Node, type VariableInfo } from '@tfpass/core';
+import { Builder, GraphValidationError, Tensor, TfpassError, constValue, parseInput, type Graph, type Node, type PlainAttrs, type VariableInfo } from '@tfpass/core';
 import { planQuantization, type PlanOptions, type Site } from './plan.js';
-import { checkRange, constValue, type Range, type Ranges } from './ranges.js';
+import { checkRange, type Range, type Ranges } from './ranges.js';
 import { trackedRange } from './fq.js';
 
 /** How inserted quantizers get their ranges. */
@@ -32,31 +32,34 @@ export class QuantBuilder {
   readonly variables: VariableInfo[] = [];
   readonly updateOps: string[] = [];
   private step?: string;
-  constructor(readonly g: Graph) {}
 
-  node(name: string, op: string, inputs: string[], attrs: Record<string, unknown> = {}): Node {
-    return this.g.addNode({ name, op, inputs, attrs: attrs as never });
+  private readonly b: Builder;
+  constructor(readonly g: Graph) {
+    this.b = new Builder(g);
+  }
+
+  /** A node named exactly `name` (contrib's names are part of the contract), attrs as plain values. */
+  node(name: string, op: string, inputs: string[], attrs: PlainAttrs = {}): Node {
+    return this.b.op(op, inputs, attrs, { name, exact: true });
   }
 
   constF(name: string, v: number | number[], shape?: number[]): string {
     const vals = Array.isArray(v) ? v : [v];
-    this.node(name, 'Const', [], { dtype: { type: 'float32' }, value: { tensor: f32(shape ?? (Array.isArray(v) ? [vals.length] : []), vals) } });
-    return name;
+    return this.constT(name, f32(shape ?? (Array.isArray(v) ? [vals.length] : []), vals));
   }
 
   constT(name: string, t: Tensor): string {
-    this.node(name, 'Const', [], { dtype: { type: t.dtype }, value: { tensor: t } });
-    return name;
+    return this.b.const(t, { name, exact: true }).name;
   }
 
   /** A ref variable `name` with `name/Initializer/Const`, `name/Assign`, `name/read`. */
   variable(name: string, init: Tensor, opts: { trainable?: boolean } = {}): { variable: string; read: string } {
     const dtype = init.dtype;
-    const loc = { list: { s: [`loc:@${name}`] } };
-    this.node(name, 'VariableV2', [], { shape: { shape: init.shape }, dtype: { type: dtype }, container: { s: '' }, shared_name: { s: '' } });
+    const loc = [`loc:@${name}`];
+    this.node(name, 'VariableV2', [], { shape: init.shape, dtype: dtype, container: '', shared_name: '' });
     const initName = this.constT(`${name}/Initializer/Const`, init);
-    this.node(`${name}/Assign`, 'Assign', [name, initName], { T: { type: dtype }, validate_shape: { b: true }, use_locking: { b: true }, _class: loc });
-    this.node(`${name}/read`, 'Identity', [name], { T: { type: dtype }, _class: loc });
+    this.node(`${name}/Assign`, 'Assign', [name, initName], { T: dtype, validate_shape: true, use_locking: true, _class: loc });
+    this.node(`${name}/read`, 'Identity', [name], { T: dtype, _class: loc });
     this.variables.push({ variableName: `${name}:0`, initializerName: `${name}/Assign`, snapshotName: `${name}/read:0`, initialValueName: `${initName}:0`, trainable: !!opts.trainable });
     return { variable: name, read: `${name}/read` };
   }
@@ -71,22 +74,22 @@ export class QuantBuilder {
     if (this.g.has(`${v}/Identity`)) return (this.step = `${v}/Identity`);
     this.variable(v, Tensor.fromValues('int64', [], [0]));
     this.constT(`${v}/AssignAdd/value`, Tensor.fromValues('int64', [], [1]));
-    this.node(`${v}/AssignAdd`, 'AssignAdd', [v, `${v}/AssignAdd/value`], { T: { type: 'int64' }, use_locking: { b: false } });
-    this.node(`${v}/Identity`, 'Identity', [`${v}/AssignAdd`], { T: { type: 'int64' } });
+    this.node(`${v}/AssignAdd`, 'AssignAdd', [v, `${v}/AssignAdd/value`], { T: 'int64', use_locking: false });
+    this.node(`${v}/Identity`, 'Identity', [`${v}/AssignAdd`], { T: 'int64' });
     this.updateOps.push(`${v}/AssignAdd`);
     return (this.step = `${v}/Identity`);
   }
 
   /** TF1 cond that forwards `whenTrue` once `pred` holds, else `whenFalse`: returns the Merge. */
   cond(p: string, pred: string, whenTrue: string, whenFalse: string): string {
-    const T = { T: { type: 'float32' } };
-    this.node(`${p}/Switch`, 'Switch', [pred, pred], { T: { type: 'bool' } });
-    this.node(`${p}/switch_t`, 'Identity', [`${p}/Switch:1`], { T: { type: 'bool' } });
-    this.node(`${p}/switch_f`, 'Identity', [`${p}/Switch`], { T: { type: 'bool' } });
-    this.node(`${p}/pred_id`, 'Identity', [pred], { T: { type: 'bool' } });
+    const T = { T: 'float32' };
+    this.node(`${p}/Switch`, 'Switch', [pred, pred], { T: 'bool' });
+    this.node(`${p}/switch_t`, 'Identity', [`${p}/Switch:1`], { T: 'bool' });
+    this.node(`${p}/switch_f`, 'Identity', [`${p}/Switch`], { T: 'bool' });
+    this.node(`${p}/pred_id`, 'Identity', [pred], { T: 'bool' });
     this.node(`${p}/Switch_1`, 'Switch', [whenTrue, `${p}/pred_id`], T);
     this.node(`${p}/Switch_2`, 'Switch', [whenFalse, `${p}/pred_id`], T);
-    this.node(`${p}/Merge`, 'Merge', [`${p}/Switch_2`, `${p}/Switch_1:1`], { ...T, N: { i: 2 } });
+    this.node(`${p}/Merge`, 'Merge', [`${p}/Switch_2`, `${p}/Switch_1:1`], { ...T, N: 2 });
     return `${p}/Merge`;
   }
 
@@ -96,19 +99,19 @@ export class QuantBuilder {
     let idx: string;
     if (axes) idx = this.constT(`${name}/reduction_indices`, Tensor.fromValues('int32', [axes.length], axes));
     else {
-      this.node(`${name}/Rank`, 'Rank', [x], { T: { type: 'float32' } });
+      this.node(`${name}/Rank`, 'Rank', [x], { T: 'float32' });
       this.constT(`${name}/range/start`, Tensor.fromValues('int32', [], [0]));
       this.constT(`${name}/range/delta`, Tensor.fromValues('int32', [], [1]));
-      this.node(`${name}/range`, 'Range', [`${name}/range/start`, `${name}/Rank`, `${name}/range/delta`], { Tidx: { type: 'int32' } });
+      this.node(`${name}/range`, 'Range', [`${name}/range/start`, `${name}/Rank`, `${name}/range/delta`], { Tidx: 'int32' });
       idx = `${name}/range`;
     }
-    this.node(name, op, [x, idx], { T: { type: 'float32' }, Tidx: { type: 'int32' }, keep_dims: { b: false } });
+    this.node(name, op, [x, idx], { T: 'float32', Tidx: 'int32', keep_dims: false });
     return name;
   }
 
   /** Per-step range of a batch (contrib quant_ops): 0 included, symmetric if asked. */
   batchRange(p: string, x: string, site: Pick<Site, 'symmetric' | 'narrowRange' | 'numBits'>, axes?: number[]): [string, string] {
-    const T = { T: { type: 'float32' } };
+    const T = { T: 'float32' };
     const bmin = this.reduce(p, 'Min', x, axes);
     const bmax = this.reduce(p, 'Max', x, axes);
     if (!site.symmetric) {
@@ -129,20 +132,20 @@ export class QuantBuilder {
    * hidden `biased` and `local_step` variables; returns the op whose output is the new value.
    */
   emaAssign(name: string, varName: string, varShape: number[], value: string, decay: number): string {
-    const T = { T: { type: 'float32' } };
+    const T = { T: 'float32' };
     const s = `${name}/${varName}`;
     const zeros = f32(varShape, new Array(varShape.reduce((a, b) => a * b, 1)).fill(0));
     this.variable(`${s}/biased`, zeros);
     this.variable(`${s}/local_step`, f32([], [0]));
     this.node(`${s}/sub`, 'Sub', [`${s}/biased/read`, value], T);
     this.node(`${s}/mul`, 'Mul', [`${s}/sub`, this.constF(`${s}/mul/y`, 1 - decay)], T);
-    this.node(`${s}/AssignSub`, 'AssignSub', [`${s}/biased`, `${s}/mul`], { ...T, use_locking: { b: false } });
-    this.node(`${s}/AssignAdd`, 'AssignAdd', [`${s}/local_step`, this.constF(`${s}/AssignAdd/value`, 1)], { ...T, use_locking: { b: false } });
+    this.node(`${s}/AssignSub`, 'AssignSub', [`${s}/biased`, `${s}/mul`], { ...T, use_locking: false });
+    this.node(`${s}/AssignAdd`, 'AssignAdd', [`${s}/local_step`, this.constF(`${s}/AssignAdd/value`, 1)], { ...T, use_locking: false });
     this.node(`${s}/Pow`, 'Pow', [this.constF(`${s}/Pow/x`, decay), `${s}/AssignAdd`], T);
     this.node(`${s}/sub_1`, 'Sub', [this.constF(`${s}/sub_1/x`, 1), `${s}/Pow`], T);
     this.node(`${s}/truediv`, 'RealDiv', [`${s}/AssignSub`, `${s}/sub_1`], T);
     this.node(`${s}/sub_2`, 'Sub', [`${varName}/read`, `${s}/truediv`], T);
-    this.node(name, 'AssignSub', [varName, `${s}/sub_2`], { ...T, use_locking: { b: false } });
+    this.node(name, 'AssignSub', [varName, `${s}/sub_2`], { ...T, use_locking: false });
     this.updateOps.push(name);
     return name;
   }
@@ -236,7 +239,7 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
   const g = b.g;
   const p = site.prefix;
   const x = site.tensor;
-  const fqAttrs = { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } };
+  const fqAttrs = { num_bits: site.numBits, narrow_range: site.narrowRange };
   const { channels, dwShape } = siteChannels(g, site);
   const fqOp = channels ? 'FakeQuantWithMinMaxVarsPerChannel' : 'FakeQuantWithMinMaxVars';
   const vshape = channels ? [channels] : [];
@@ -251,10 +254,10 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
   let out: string;
   let xin = x;
   if (dwShape) {
-    xin = b.node(`${p}/flatten_channels`, 'Reshape', [x, b.constT(`${p}/flatten_channels/shape`, Tensor.fromValues('int32', [3], [dwShape[0]!, dwShape[1]!, channels!]))], { T: { type: 'float32' }, Tshape: { type: 'int32' } }).name;
+    xin = b.node(`${p}/flatten_channels`, 'Reshape', [x, b.constT(`${p}/flatten_channels/shape`, Tensor.fromValues('int32', [3], [dwShape[0]!, dwShape[1]!, channels!]))], { T: 'float32', Tshape: 'int32' }).name;
   }
   const unflatten = (o: string): string =>
-    dwShape ? b.node(`${p}/restore_channels`, 'Reshape', [o, b.constT(`${p}/restore_channels/shape`, Tensor.fromValues('int32', [4], dwShape))], { T: { type: 'float32' }, Tshape: { type: 'int32' } }).name : o;
+    dwShape ? b.node(`${p}/restore_channels`, 'Reshape', [o, b.constT(`${p}/restore_channels/shape`, Tensor.fromValues('int32', [4], dwShape))], { T: 'float32', Tshape: 'int32' }).name : o;
   if (mode.kind === 'const') {
     const mn = b.constT(`${p}/min`, initT(imin));
     const mx = b.constT(`${p}/max`, initT(imax));
@@ -274,7 +277,7 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
     let amin: string;
     let amax: string;
     if (site.tracking === 'last_value') {
-      const T = { T: { type: 'float32' }, validate_shape: { b: true }, use_locking: { b: false } };
+      const T = { T: 'float32', validate_shape: true, use_locking: false };
       b.node(`${p}/AssignMinLast`, 'Assign', [`${p}/min`, lo], T);
       b.node(`${p}/AssignMaxLast`, 'Assign', [`${p}/max`, hi], T);
       b.updateOps.push(`${p}/AssignMinLast`, `${p}/AssignMaxLast`);
@@ -293,7 +296,7 @@ export function insertSite(b: QuantBuilder, site: Site, mode: RewriteMode): stri
       // forwarded tensor switches to the quantized one at step `delay` (contrib §1.5).
       const step = b.quantStep();
       const y = b.constT(`${p}/activate_quant/y`, Tensor.fromValues('int64', [], [delay]));
-      b.node(`${p}/activate_quant`, 'GreaterEqual', [step, y], { T: { type: 'int64' } });
+      b.node(`${p}/activate_quant`, 'GreaterEqual', [step, y], { T: 'int64' });
       out = b.cond(`${p}/delayed_quant`, `${p}/activate_quant`, out, x);
     }
   }
@@ -374,7 +377,7 @@ export function insertFakeQuant(
       // Unknown shape: trust the range length.
       const mn = b.constT(`${prefix}/min`, f32([n], spec.min as number[]));
       const mx = b.constT(`${prefix}/max`, f32([n], spec.max as number[]));
-      b.node(`${prefix}/FakeQuantWithMinMaxVarsPerChannel`, 'FakeQuantWithMinMaxVarsPerChannel', [key, mn, mx], { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } });
+      b.node(`${prefix}/FakeQuantWithMinMaxVarsPerChannel`, 'FakeQuantWithMinMaxVarsPerChannel', [key, mn, mx], { num_bits: site.numBits, narrow_range: site.narrowRange });
       reroute(g, key, `${prefix}/FakeQuantWithMinMaxVarsPerChannel`, consumers);
       return { output: `${prefix}/FakeQuantWithMinMaxVarsPerChannel`, variables: [], updateOps: [], site };
     }

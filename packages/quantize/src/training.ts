@@ -67,23 +67,23 @@ export function buildSaver(g: Graph, vars: VariableInfo[]): SaverSpec {
     const n = g.node(e.name);
     if (n.op !== 'VarHandleOp') return e.name;
     const r = `${s}/Read_${i}/ReadVariableOp`;
-    b.node(r, 'ReadVariableOp', [e.name], { dtype: { type: dtypes[i]! } });
+    b.node(r, 'ReadVariableOp', [e.name], { dtype: dtypes[i]! });
     return r;
   });
-  b.node(`${s}/SaveV2`, 'SaveV2', [`${s}/Const`, `${s}/SaveV2/tensor_names`, `${s}/SaveV2/shape_and_slices`, ...values], { dtypes: { list: { type: dtypes } } });
-  b.node(`${s}/control_dependency`, 'Identity', [`${s}/Const`, `^${s}/SaveV2`], { T: { type: 'string' }, _class: { list: { s: [`loc:@${s}/Const`] } } });
+  b.node(`${s}/SaveV2`, 'SaveV2', [`${s}/Const`, `${s}/SaveV2/tensor_names`, `${s}/SaveV2/shape_and_slices`, ...values], { dtypes });
+  b.node(`${s}/control_dependency`, 'Identity', [`${s}/Const`, `^${s}/SaveV2`], { T: 'string', _class: [`loc:@${s}/Const`] });
   b.constT(`${s}/RestoreV2/tensor_names`, str(entries.map((e) => e.name)));
   b.constT(`${s}/RestoreV2/shape_and_slices`, str(entries.map(() => '')));
-  b.node(`${s}/RestoreV2`, 'RestoreV2', [`${s}/Const`, `${s}/RestoreV2/tensor_names`, `${s}/RestoreV2/shape_and_slices`], { dtypes: { list: { type: dtypes } } });
+  b.node(`${s}/RestoreV2`, 'RestoreV2', [`${s}/Const`, `${s}/RestoreV2/tensor_names`, `${s}/RestoreV2/shape_and_slices`], { dtypes });
   const assigns = entries.map((e, i) => {
     const t = i ? `${s}/RestoreV2:${i}` : `${s}/RestoreV2`;
     const n = g.node(e.name);
     const a = `${s}/Assign${i ? `_${i}` : ''}`;
     if (n.op === 'VarHandleOp') {
-      b.node(`${s}/Identity_${i}`, 'Identity', [t], { T: { type: dtypes[i]! } });
-      b.node(a, 'AssignVariableOp', [e.name, `${s}/Identity_${i}`], { dtype: { type: dtypes[i]! } });
+      b.node(`${s}/Identity_${i}`, 'Identity', [t], { T: dtypes[i]! });
+      b.node(a, 'AssignVariableOp', [e.name, `${s}/Identity_${i}`], { dtype: dtypes[i]! });
     } else {
-      b.node(a, 'Assign', [e.name, t], { T: { type: dtypes[i]! }, validate_shape: { b: true }, use_locking: { b: true }, _class: { list: { s: [`loc:@${e.name}`] } } });
+      b.node(a, 'Assign', [e.name, t], { T: dtypes[i]!, validate_shape: true, use_locking: true, _class: [`loc:@${e.name}`] });
     }
     return a;
   });
