@@ -109,6 +109,11 @@ export const QUANT_OPS: Record<string, QuantOp> = {
   MEAN: { toco: true, derive: 'outputFromInput', i8Version: 2 },
   SUM: { toco: true, derive: 'outputFromInput', i8Version: 2 },
   ARG_MAX: { toco: true, i8Version: 2 },
+  LEAKY_RELU: { toco: true, i8Version: 2 },
+  HARD_SWISH: { toco: true, i8Version: 1 },
+  // Not in TOCO 1.15's quantizable set; int8 kernels with free output params today (instance norm).
+  SQUARED_DIFFERENCE: { toco: false, i8Version: 2 },
+  RSQRT: { toco: false, i8Version: 2 },
   SHAPE: { toco: true, i8Version: 1 },
 };
 
