@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readTflite, writeTflite, type Model } from '@tfpass/tflite';
+import { formatTfliteSummary, readTflite, summarizeTflite, writeTflite, type Model } from '@tfpass/tflite';
 import { applyMutation, expectClean, fuzzParams, modelFile, printTally, type Mutation } from './helpers.js';
 
 afterAll(printTally);
@@ -117,12 +117,16 @@ describe('readTflite', () => {
     }
   });
 
-  it('mutated .tflite files read or raise E_GRAPH_FORMAT; what reads also writes and reads again', () => {
+  it('mutated .tflite files read or raise E_GRAPH_FORMAT; what reads also summarizes, writes and reads again', () => {
     fc.assert(
       fc.property(fc.nat(), mutationsArb, (si, muts) => {
         const b = mutate(seeds[si % seeds.length]!, muts);
         const m = expectClean('readTflite(mutated)', b, () => readTflite(b, { file: 'fuzz.tflite' }), 1000);
-        if (m) expectClean('writeTflite(read of mutated)', b, () => readTflite(writeTflite(m)), 1000);
+        if (m) {
+          // Whatever reads must summarize (the CLI's `summarize`), and write and read back.
+          expectClean('summarizeTflite(read of mutated)', b, () => formatTfliteSummary(summarizeTflite(m), { layers: 0 }), 1000);
+          expectClean('writeTflite(read of mutated)', b, () => readTflite(writeTflite(m)), 1000);
+        }
       }),
       fuzzParams(6000, 13_001),
     );

@@ -76,4 +76,11 @@ describe('MACs and per-axis quantization on a hand-built model', () => {
     const text = formatTfliteSummary(s).join('\n');
     expect(text).toContain('scale=16 values 0.015625..0.25 zero_point=16 values 0..0 axis=0');
   });
+
+  it('out-of-flatbuffer buffers (offset > 1, models over 2 GB) count their size', () => {
+    const big: Model = { ...m, buffers: [...m.buffers.slice(0, 4), { offset: 4096n, size: BigInt(10 * 1568) }] };
+    const s = summarizeTflite(big);
+    expect(s.subgraphs[0]!.tensors[7]!).toMatchObject({ constant: true, bytes: 10 * 1568 });
+    expect(s.buffers.dataBytes).toBe(16 * 72 + 64 + 288 + 10 * 1568);
+  });
 });

@@ -90,6 +90,15 @@ function printable(data: Uint8Array | undefined): string | undefined {
   return String.fromCharCode(...data.subarray(0, end));
 }
 
+/** Bytes of a buffer: its `data`, or for models over 2 GB the out-of-flatbuffer `size` (valid
+ *  when `offset` > 1, schema 3c). */
+function bufferBytes(model: Model, index: number): number {
+  const b = model.buffers[index];
+  if (!b) return 0;
+  if (b.data) return b.data.length;
+  return b.offset !== undefined && b.offset > 1n && b.size !== undefined ? Number(b.size) : 0;
+}
+
 /** MACs of one op, from its weight and output shapes. */
 function macsOf(builtin: string, ins: (Tensor | undefined)[], outs: (Tensor | undefined)[], opts?: BuiltinOptions): number {
   const out = outs[0]?.shape;
@@ -124,7 +133,7 @@ export function summarizeTflite(model: Model): TfliteSummary {
   const uses = new Array<number>(model.operatorCodes.length).fill(0);
   const subgraphs: SubgraphSummary[] = model.subgraphs.map((sg, si) => {
     const tensors: TensorSummary[] = sg.tensors.map((t, i) => {
-      const bytes = model.buffers[t.buffer]?.data?.length ?? 0;
+      const bytes = bufferBytes(model, t.buffer);
       const q = quantSummary(t.quantization);
       return {
         index: i,
@@ -175,7 +184,7 @@ export function summarizeTflite(model: Model): TfliteSummary {
     return { name: m.name, buffer: m.buffer, bytes: data?.length ?? 0, ...(text !== undefined ? { text } : {}) };
   });
   const minRuntimeVersion = metadata.find((m) => m.name === 'min_runtime_version')?.text;
-  const sizes = model.buffers.map((b) => b.data?.length ?? 0);
+  const sizes = model.buffers.map((_, i) => bufferBytes(model, i));
   return {
     version: model.version,
     ...(model.description !== undefined ? { description: model.description } : {}),
@@ -210,7 +219,7 @@ function human(n: number): string {
 export function formatQuant(q: TensorQuantSummary | undefined): string {
   if (!q) return '';
   const parts: string[] = [];
-  const list = (xs: number[]) => (xs.length <= 4 ? xs.map(num).join(',') : `${xs.length} values ${num(Math.min(...xs))}..${num(Math.max(...xs))}`);
+  const list = (xs: number[]) => (xs.length <= 4 ? xs.map(num).join(',') : `${xs.length} values ${num(xs.reduce((a, x) => Math.min(a, x)))}..${num(xs.reduce((a, x) => Math.max(a, x)))}`);
   if (q.scale.length) parts.push(`scale=${list(q.scale)}`, `zero_point=${list(q.zeroPoint)}`);
   if (q.axis !== undefined) parts.push(`axis=${q.axis}`);
   if (q.min?.length && q.max?.length) parts.push(q.min.length === 1 ? `range=[${num(q.min[0]!)}, ${num(q.max[0]!)}]` : `min=${list(q.min)} max=${list(q.max)}`);
