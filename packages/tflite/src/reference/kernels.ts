@@ -3,7 +3,7 @@
  * and `integer_ops/*`: one function per op over flat NHWC typed arrays. Quantized values are
  * plain ints (uint8 or int8 storage); `offset`s are minus the zero points, as in the kernels.
  */
-import { multiplyByQuantizedMultiplier as mbqm, roundHalfAway, srdhm, roundingDivideByPOT, saturatingShiftLeft, expOnNegativeValues, reciprocal, quantizeMultiplier, INT32_MAX } from './fixedpoint.js';
+import { multiplyByQuantizedMultiplier as mbqm, roundHalfAway, srdhm, roundingDivideByPOT, saturatingShiftLeft, expOnNegativeValues, oneOverOnePlusX, reciprocal, quantizeMultiplier, INT32_MAX } from './fixedpoint.js';
 
 export type Ints = Uint8Array | Int8Array | Int16Array | Int32Array;
 export type Padding = 'SAME' | 'VALID';
@@ -371,5 +371,32 @@ export function pad(x: Ints, inShape: number[], paddings: ArrayLike<number>, val
       o += (c + Number(paddings[2 * k]!)) * outStrides[k]!;
     }
     out[o] = x[i]!;
+  }
+}
+
+/**
+ * LOGISTIC, 8-bit, the reference fixed-point kernel: the centred input rescaled to 4 integer
+ * bits, gemmlowp's logistic (1 / (1 + exp(−|x|)), mirrored for x < 0), then 1/256 steps from
+ * the type's minimum; inputs beyond the radius saturate.
+ */
+export function logistic(x: Ints, iq: ScaleZp, out: Ints, qmin: number, qmax: number): void {
+  const intBits = 4;
+  const { multiplier, shift } = quantizeMultiplier(iq.scale * 2 ** (31 - intBits));
+  const radius = Math.floor((((1 << intBits) - 1) * 2 ** (31 - intBits)) / 2 ** shift);
+  for (let i = 0; i < x.length; i++) {
+    const c = x[i]! - iq.zeroPoint;
+    if (c <= -radius) out[i] = qmin;
+    else if (c >= radius) out[i] = qmax;
+    else {
+      const a = srdhm(c * 2 ** shift, multiplier);
+      let p: number;
+      if (a === 0) p = 1 << 30;
+      else {
+        const pos = oneOverOnePlusX(expOnNegativeValues(-Math.abs(a), intBits));
+        p = a > 0 ? pos : (INT32_MAX - pos) | 0;
+      }
+      const v = roundingDivideByPOT(p, 23) + qmin;
+      out[i] = v > qmax ? qmax : v < qmin ? qmin : v;
+    }
   }
 }

@@ -349,3 +349,32 @@ describe('hand-built CONCATENATION / RELU / MAXIMUM / MINIMUM / PAD: LiteRT.js v
     });
   }
 });
+
+describe('hand-built LOGISTIC: LiteRT.js vs the reference kernels', () => {
+  for (const type of ['uint8', 'int8'] as const) {
+    it(`${type}: every one of the 256 input codes, at three input scales, within 1 LSB`, async () => {
+      const lo = type === 'int8' ? -128 : 0;
+      let exact = 0;
+      let worst = 0;
+      for (const scale of [0.01, 0.06, 0.25]) {
+        const b = new Builder();
+        const x = b.tensor('x', type, [1, 256], { scale: [scale], zeroPoint: [lo + 128] });
+        const y = b.tensor('y', type, [1, 256], { scale: [1 / 256], zeroPoint: [lo] });
+        b.op('LOGISTIC', type === 'int8' ? 2 : 1, [x], [y]);
+        const m = b.model([x], [y]);
+        const runner = await loadTfliteRunner(writeTflite(m), { file: `logistic-${type}.tflite` });
+        const codes = type === 'int8' ? Int8Array.from({ length: 256 }, (_, i) => i - 128) : Uint8Array.from({ length: 256 }, (_, i) => i);
+        const lite = (await runner.run({ x: codes })).y as Uint8Array;
+        const ref = runReference(m, { x: codes }).outputs.y as Uint8Array;
+        runner.close();
+        const c = lsbCounts(ref, lite);
+        exact += c.exact;
+        worst = Math.max(worst, c.worst);
+        // The reference also tracks the real sigmoid to within one output step.
+        ref.forEach((q, i) => expect(Math.abs((q - lo) / 256 - 1 / (1 + Math.exp(-scale * (codes[i]! - lo - 128))))).toBeLessThanOrEqual(1 / 256 + 1e-9));
+      }
+      console.log(`${type} LOGISTIC reference vs LiteRT.js: 768 codes, ${exact} exact, worst ${worst} LSB`);
+      expect(worst).toBeLessThanOrEqual(1);
+    });
+  }
+});
