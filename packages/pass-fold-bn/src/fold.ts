@@ -6,11 +6,7 @@ const BIAS_OPS = new Set(['BiasAdd', 'Add', 'AddV2']);
 const BN_OPS = ['BatchNormWithGlobalNormalization', 'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3'];
 
 /** A foldable linear op, optionally behind a constant bias add or a BatchToSpaceND, read only by the BN-like node. */
-interface Chain {
-  info: LinearInfo;
-  bias?: { node: Node; vec: Float32Array };
-  b2s?: Node;
-}
+type Chain = { info: LinearInfo; bias?: { node: Node; vec: Float32Array }; b2s?: Node };
 
 /** A constant that broadcasts per channel; BiasAdd's bias is always [C] on the data_format's axis. */
 function biasVector(lib: Lib, g: Graph, add: Node, input: string, info: LinearInfo): Float32Array | undefined {
@@ -39,9 +35,13 @@ function findChain(lib: Lib, cx: RuleContext, x: Node, allowB2S: boolean): Chain
 }
 
 /** `T` and `data_format` of a BiasAdd after the linear op. */
-function biasAttrs(lib: Lib, info: LinearInfo, defaultT?: 'float32') {
+function biasAttrs(info: LinearInfo, defaultT?: 'float32') {
   return { T: info.node.attrs.kind('T') === 'type' ? info.node.attrs.getType('T') : defaultT, data_format: info.nchw ? 'NCHW' : undefined };
 }
+
+/** The per-channel offset Const after a linear op. */
+const offsetConst = (lib: Lib, b: Builder, info: LinearInfo, v: Float32Array) =>
+  b.const(new lib.Tensor('float32', [v.length], v), { name: `${info.node.name}_bn_offset`, device: info.node.device }).name;
 
 /**
  * Fold a per-channel `scale` (and `offset`) into the chain's linear op. The head node keeps its
@@ -58,26 +58,13 @@ function applyFold(lib: Lib, g: Graph, b: Builder, head: Node, chain: Chain, sca
     bias = new Float32Array(info.cols);
     for (let c = 0; c < info.cols; c++) bias[c] = (cb ? cb.vec[c]! * scale[c]! : 0) + (offset ? offset[c]! : 0);
   }
-  const offsetConst = (v: Float32Array) => b.const(new lib.Tensor('float32', [v.length], v), { name: `${conv.name}_bn_offset`, device: conv.device }).name;
   if (b2s) {
-    const src = bias ? b.op('BiasAdd', [conv.name, offsetConst(bias)], biasAttrs(lib, info, 'float32'), { name: `${conv.name}/biasadd`, device: conv.device }).name : conv.name;
-    const rest = b2s.dataInputs.slice(1);
-    g.removeNode(b2s.name);
-    head.op = 'BatchToSpaceND';
-    lib.copyAttrs(head, b2s);
-    head.setInputs([src, ...rest, ...controls]);
+    const src = bias ? b.op('BiasAdd', [conv.name, offsetConst(lib, b, info, bias)], biasAttrs(info, 'float32'), { name: `${conv.name}/biasadd`, device: conv.device }).name : conv.name;
+    b.absorb(head, b2s, [src, ...b2s.dataInputs.slice(1), ...controls]);
   } else if (bias) {
-    b.become(head, 'BiasAdd', [conv.name, offsetConst(bias), ...controls], biasAttrs(lib, info));
+    b.become(head, 'BiasAdd', [conv.name, offsetConst(lib, b, info, bias), ...controls], biasAttrs(info));
     if (cb) lib.removeIfDead(g, cb.node.name);
-  } else {
-    // Pure scale: the linear op itself takes the head's name (as TF does).
-    const ins = [...conv.inputs, ...controls];
-    head.op = conv.op;
-    head.device = conv.device;
-    lib.copyAttrs(head, conv);
-    head.setInputs(ins);
-    g.removeNode(conv.name);
-  }
+  } else b.absorb(head, conv, [...conv.inputs, ...controls], { device: true }); // pure scale: the conv takes the head's name (as TF does)
   for (const s of old) lib.removeIfDead(g, s);
 }
 
@@ -88,11 +75,9 @@ function bnParams(lib: Lib, g: Graph, bn: Node, cols: number): { scale: Float32A
   const old = bn.op === 'BatchNormWithGlobalNormalization';
   const v = (i: number) => lib.vectorInput(g, ins[i]!, cols);
   const [mean, variance, beta, gamma] = old ? [v(1), v(2), v(3), v(4)] : [v(3), v(4), v(2), v(1)];
-  const eps = old ? bn.attrs.optFloat('variance_epsilon', 0.001) : bn.attrs.optFloat('epsilon', 0.0001);
-  const useGamma = old ? bn.attrs.optBool('scale_after_normalization', false) : true;
+  const [eps, useGamma] = old ? [bn.attrs.optFloat('variance_epsilon', 0.001), bn.attrs.optBool('scale_after_normalization', false)] : [bn.attrs.optFloat('epsilon', 0.0001), true];
   if (!mean || !variance || !beta || (useGamma && !gamma)) return `not folded, its mean/variance/offset/scale are not constant vectors of length ${cols}`;
-  const scale = new Float32Array(cols);
-  const offset = new Float32Array(cols);
+  const [scale, offset] = [new Float32Array(cols), new Float32Array(cols)];
   for (let c = 0; c < cols; c++) {
     const s = (useGamma ? gamma![c]! : 1) / Math.sqrt(variance[c]! + eps);
     scale[c] = s;
@@ -197,14 +182,10 @@ const foldBn = (lib: Lib): Rule<BnMatch> => ({
     infos.forEach((info, k) => {
       const [from, to] = onChannels ? [at, (at += info.cols)] : [0, info.cols];
       lib.setWeights(g, info, lib.scaleWeights(info, p!.scale.slice(from, to)));
-      const off = b.const(new lib.Tensor('float32', [to - from], p!.offset.slice(from, to)), { name: `${info.node.name}_bn_offset`, device: info.node.device });
-      adds.push(b.op('BiasAdd', [info.node.name, off.name], biasAttrs(lib, info, 'float32'), { name: `${cat.name}_bn_in${k}`, device: info.node.device }).name);
+      const off = offsetConst(lib, b, info, p!.offset.slice(from, to));
+      adds.push(b.op('BiasAdd', [info.node.name, off], biasAttrs(info, 'float32'), { name: `${cat.name}_bn_in${k}`, device: info.node.device }).name);
     });
-    const axisIn = cat.dataInputs[cat.dataInputs.length - 1]!;
-    g.removeNode(cat.name);
-    bn.op = 'ConcatV2';
-    lib.copyAttrs(bn, cat);
-    bn.setInputs([...adds, axisIn, ...controls]);
+    b.absorb(bn, cat, [...adds, cat.dataInputs[cat.dataInputs.length - 1]!, ...controls]);
     for (const s of old) lib.removeIfDead(g, s);
   },
 });
@@ -231,20 +212,15 @@ const mergeBias = (lib: Lib): Rule<{ outer: Node; chain: Chain; c2: Float32Array
     const sum = new Float32Array(info.cols);
     for (let c = 0; c < info.cols; c++) sum[c] = bias!.vec[c]! + c2[c]!;
     const old = [...outer.dataInputs, ...bias!.node.dataInputs];
-    const off = b.const(new lib.Tensor('float32', [sum.length], sum), { name: `${info.node.name}_bn_offset`, device: info.node.device });
-    b.become(outer, 'BiasAdd', [info.node.name, off.name, ...lib.controlEdges(outer, bias!.node)], biasAttrs(lib, info));
+    b.become(outer, 'BiasAdd', [info.node.name, offsetConst(lib, b, info, sum), ...lib.controlEdges(outer, bias!.node)], biasAttrs(info));
     for (const s of old) lib.removeIfDead(cx.graph, s);
   },
 });
 
 /** Merge consecutive constant bias adds after each linear op; returns how many were merged. */
-export function mergeBiases(lib: Lib, g: Graph, keep: Set<string>): number {
-  return lib.applyRules(g, [mergeBias(lib)], { keep }).applied.biases_merged ?? 0;
-}
+export const mergeBiases = (lib: Lib, g: Graph, keep: Set<string>): number => lib.applyRules(g, [mergeBias(lib)], { keep }).applied.biases_merged ?? 0;
 
-const run = (lib: Lib, first: Rule<any>) => (g: Graph, ctx: PassContext) => {
-  lib.applyRules(g, [first, mergeBias(lib)], { keep: lib.protectedNames(ctx), report: ctx });
-};
+const run = (lib: Lib, first: Rule<any>) => (g: Graph, ctx: PassContext) => void lib.applyRules(g, [first, mergeBias(lib)], { keep: lib.protectedNames(ctx), report: ctx });
 
 export function foldPasses(lib: Lib): PassDefinition[] {
   return [

@@ -119,4 +119,20 @@ export class Builder {
     this.created.push(node);
     return node;
   }
+
+  /**
+   * `head` takes over `src`'s body: its op and attributes (and device, when asked) with the
+   * given inputs, keeping its own name; `src` is removed. How a fold replaces a chain while the
+   * chain's last node, which readers and outputs refer to, keeps its name.
+   */
+  absorb(head: Node, src: Node, inputs: readonly string[], opts: { device?: boolean } = {}): Node {
+    head.op = src.op;
+    if (opts.device) head.device = src.device;
+    for (const k of head.attrs.keys()) head.attrs.delete(k);
+    for (const k of src.attrs.keys()) head.attrs.copyFrom(src.attrs, k);
+    head.setInputs(inputs);
+    this.graph.removeNode(src.name);
+    this.created.push(head);
+    return head;
+  }
 }
