@@ -123,20 +123,35 @@ export function expOnNegativeValues(a: number, intBits: number): number {
   return a === 0 ? INT32_MAX : result;
 }
 
-/** gemmlowp one_over_one_plus_x_for_x_in_0_1 (Newton–Raphson, 3 steps); in and out with 0 integer bits. */
-export function oneOverOnePlusX(a: number): number {
+/** Newton–Raphson (3 steps) for x ≈ 2/(1 + a), a in (0, 1) with 0 integer bits; x has 2 integer bits. */
+function twoOverOnePlusX(a: number): number {
   const sum = a + INT32_MAX;
   const halfDen = Math.trunc((sum + (sum >= 0 ? 1 : -1)) / 2);
-  const c48over17 = fixedConst(48 / 17, 2);
-  const cNeg32over17 = fixedConst(-32 / 17, 2);
   const one2 = 1 << 29;
-  let x = add(c48over17, srdhm(halfDen, cNeg32over17));
+  let x = add(fixedConst(48 / 17, 2), srdhm(halfDen, fixedConst(-32 / 17, 2)));
   for (let i = 0; i < 3; i++) {
-    const hx = srdhm(halfDen, x);
-    const oneMinus = add(one2, -hx);
+    const oneMinus = add(one2, -srdhm(halfDen, x));
     x = add(x, saturatingShiftLeft(srdhm(x, oneMinus), 2));
   }
-  return saturatingShiftLeft(x >> 1, 2);
+  return x;
+}
+
+/** gemmlowp one_over_one_plus_x_for_x_in_0_1: halving by retyping (same raw, 1 integer bit), then rescaling to 0 bits. */
+export function oneOverOnePlusX(a: number): number {
+  return saturatingShiftLeft(twoOverOnePlusX(a), 1);
+}
+
+/** gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1: (2/(1 + a) − 1) rescaled to 0 integer bits. */
+export function oneMinusXOverOnePlusX(a: number): number {
+  return saturatingShiftLeft(add(twoOverOnePlusX(a), -(1 << 29)), 2);
+}
+
+/** gemmlowp tanh of `a` with `intBits` integer bits, result with 0 integer bits. */
+export function tanhFixed(a: number, intBits: number): number {
+  if (a === 0) return 0;
+  // tanh(|a|) = (1 − e^(−2|a|)) / (1 + e^(−2|a|)); doubling by retyping −|a| to intBits + 1.
+  const t = oneMinusXOverOnePlusX(expOnNegativeValues(-Math.abs(a), intBits + 1));
+  return a < 0 ? -t : t;
 }
 
 /** Leading zeros of x as uint32. */

@@ -188,6 +188,13 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
       k.logistic(ints(vin(0)), sz(x, 'input', where), ints(o), qr![0], qr![1]);
       return void out(o);
     }
+    case 'TANH': {
+      const x = tin(0)!;
+      if (!qr || x.type !== outT.type || outT.type === 'int16') unsupported(`${x.type} → ${outT.type}`);
+      const o = alloc();
+      k.tanh(ints(vin(0)), sz(x, 'input', where), ints(o), outT.type === 'uint8' ? 128 : 0, qr![0], qr![1]);
+      return void out(o);
+    }
     case 'QUANTIZE': {
       const x = tin(0)!;
       if (!qr) unsupported(`${x.type} → ${outT.type}`);
@@ -264,4 +271,4 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
   }
 }
 
-const SUPPORTED = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'SOFTMAX', 'LOGISTIC', 'CONCATENATION', 'MAXIMUM', 'MINIMUM', 'RELU', 'RELU6', 'RELU_N1_TO_1', 'PAD', 'PADV2', 'QUANTIZE', 'DEQUANTIZE', 'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS'];
+const SUPPORTED = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'SOFTMAX', 'LOGISTIC', 'TANH', 'CONCATENATION', 'MAXIMUM', 'MINIMUM', 'RELU', 'RELU6', 'RELU_N1_TO_1', 'PAD', 'PADV2', 'QUANTIZE', 'DEQUANTIZE', 'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS'];

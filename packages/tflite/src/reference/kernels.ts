@@ -3,7 +3,7 @@
  * and `integer_ops/*`: one function per op over flat NHWC typed arrays. Quantized values are
  * plain ints (uint8 or int8 storage); `offset`s are minus the zero points, as in the kernels.
  */
-import { multiplyByQuantizedMultiplier as mbqm, roundHalfAway, srdhm, roundingDivideByPOT, saturatingShiftLeft, expOnNegativeValues, oneOverOnePlusX, reciprocal, quantizeMultiplier, INT32_MAX } from './fixedpoint.js';
+import { multiplyByQuantizedMultiplier as mbqm, roundHalfAway, srdhm, roundingDivideByPOT, saturatingShiftLeft, expOnNegativeValues, oneOverOnePlusX, tanhFixed, reciprocal, quantizeMultiplier, INT32_MAX } from './fixedpoint.js';
 
 export type Ints = Uint8Array | Int8Array | Int16Array | Int32Array;
 export type Padding = 'SAME' | 'VALID';
@@ -396,6 +396,25 @@ export function logistic(x: Ints, iq: ScaleZp, out: Ints, qmin: number, qmax: nu
         p = a > 0 ? pos : (INT32_MAX - pos) | 0;
       }
       const v = roundingDivideByPOT(p, 23) + qmin;
+      out[i] = v > qmax ? qmax : v < qmin ? qmin : v;
+    }
+  }
+}
+
+/**
+ * TANH, 8-bit, the reference fixed-point kernel: input rescaled to 4 integer bits, gemmlowp's
+ * tanh, then 1/128 steps around zero point `outZp` (128 for uint8, 0 for int8).
+ */
+export function tanh(x: Ints, iq: ScaleZp, out: Ints, outZp: number, qmin: number, qmax: number): void {
+  const intBits = 4;
+  const { multiplier, shift } = quantizeMultiplier(iq.scale * 2 ** (31 - intBits));
+  const radius = Math.floor((((1 << intBits) - 1) * 2 ** (31 - intBits)) / 2 ** shift);
+  for (let i = 0; i < x.length; i++) {
+    const c = x[i]! - iq.zeroPoint;
+    if (c <= -radius) out[i] = qmin;
+    else if (c >= radius) out[i] = qmax;
+    else {
+      const v = roundingDivideByPOT(tanhFixed(srdhm(c * 2 ** shift, multiplier), intBits), 24) + outZp;
       out[i] = v > qmax ? qmax : v < qmin ? qmin : v;
     }
   }

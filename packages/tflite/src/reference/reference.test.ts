@@ -378,3 +378,31 @@ describe('hand-built LOGISTIC: LiteRT.js vs the reference kernels', () => {
     });
   }
 });
+
+describe('hand-built TANH: LiteRT.js vs the reference kernels', () => {
+  for (const type of ['uint8', 'int8'] as const) {
+    it(`${type}: every one of the 256 input codes, at three input scales, within 1 LSB`, async () => {
+      const lo = type === 'int8' ? -128 : 0;
+      let exact = 0;
+      let worst = 0;
+      for (const scale of [0.01, 0.03, 0.1]) {
+        const b = new Builder();
+        const x = b.tensor('x', type, [1, 256], { scale: [scale], zeroPoint: [lo + 128] });
+        const y = b.tensor('y', type, [1, 256], { scale: [1 / 128], zeroPoint: [lo + 128] });
+        b.op('TANH', type === 'int8' ? 2 : 1, [x], [y]);
+        const m = b.model([x], [y]);
+        const runner = await loadTfliteRunner(writeTflite(m), { file: `tanh-${type}.tflite` });
+        const codes = type === 'int8' ? Int8Array.from({ length: 256 }, (_, i) => i - 128) : Uint8Array.from({ length: 256 }, (_, i) => i);
+        const lite = (await runner.run({ x: codes })).y as Uint8Array;
+        const ref = runReference(m, { x: codes }).outputs.y as Uint8Array;
+        runner.close();
+        const c = lsbCounts(ref, lite);
+        exact += c.exact;
+        worst = Math.max(worst, c.worst);
+        ref.forEach((q, i) => expect(Math.abs((q - lo - 128) / 128 - Math.tanh(scale * (codes[i]! - lo - 128)))).toBeLessThanOrEqual(1 / 128 + 1e-9));
+      }
+      console.log(`${type} TANH reference vs LiteRT.js: 768 codes, ${exact} exact, worst ${worst} LSB`);
+      expect(worst).toBeLessThanOrEqual(1);
+    });
+  }
+});
