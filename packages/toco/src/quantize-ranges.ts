@@ -18,6 +18,14 @@ function fileRangeFor(file: Record<string, FileRange>, name: string): FileRange 
  * model inputs from mean/std (only when they have no range yet), in float32 as TOCO computes them.
  */
 export function applyCommonRanges(g: QuantGraph, options: QuantizeOptions, qmin: number, qmax: number): void {
+  const finite = (what: string, ...v: number[]) => {
+    if (v.some((x) => !Number.isFinite(x))) throw new QuantizationError(`${what}: range [${v.join(', ')}] is not finite`);
+  };
+  for (const [t, r] of g.ranges) {
+    finite(`array ${g.describe(t)} (from ${r.source})`, r.min, r.max, ...(r.perChannel?.min ?? []), ...(r.perChannel?.max ?? []));
+    if (r.min > r.max) throw new QuantizationError(`array ${g.describe(t)} (from ${r.source}): min ${r.min} > max ${r.max}`);
+  }
+  if (options.defaultRanges) finite('--default_ranges_min/--default_ranges_max', options.defaultRanges.min, options.defaultRanges.max);
   for (const [t, r] of g.ranges) {
     if (r.min <= 0 && r.max >= 0) continue;
     g.notes.push({
@@ -35,6 +43,7 @@ export function applyCommonRanges(g: QuantGraph, options: QuantizeOptions, qmin:
       if (!fr) return;
       const min = Math.min(0, scalar(fr.min, Math.min));
       const max = Math.max(0, scalar(fr.max, Math.max));
+      finite(`ranges file entry '${t.name}'`, min, max);
       g.ranges.set(i, { min, max, numBits: fr.numBits ?? 8, narrowRange: fr.narrowRange ?? false, source: 'ranges file' });
     });
   }
@@ -49,6 +58,7 @@ export function applyCommonRanges(g: QuantGraph, options: QuantizeOptions, qmin:
       if (g.ranges.has(t) || !g.isFloat(t)) return;
       const m = f32(mean[mean.length === 1 ? 0 : k]!);
       const s = f32(std[std.length === 1 ? 0 : k]!);
+      finite(`--mean_values for input '${g.describe(t)}'`, m);
       if (!(s > 0)) throw new QuantizationError(`--std_dev_values for input '${g.describe(t)}' must be > 0 (got ${s})`);
       g.ranges.set(t, { min: (qmin - m) / s, max: (qmax - m) / s, numBits: 8, narrowRange: false, source: 'mean/std' });
     });

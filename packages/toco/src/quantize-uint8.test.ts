@@ -288,3 +288,30 @@ describe.skipIf(!mlp)('uint8 on the QAT Keras MLP (edgetpu-qat-fashion-mlp: unfu
     expect(within / total).toBeGreaterThanOrEqual(0.99);
   });
 });
+
+describe('bad options and ranges give one-line typed errors', () => {
+  const spec = () => ({
+    tensors: [{ name: 'x', shape: [1, 4] }, { name: 'y', shape: [1, 4] }],
+    ops: [{ op: 'RELU', inputs: [0], outputs: [1] }],
+    inputs: [0],
+    outputs: [1],
+    ranges: { 1: [0, 5] } as Record<number, [number, number]>,
+  });
+  it.each([
+    [{ meanValues: [0, 1], stdValues: [1, 1] }, /--mean_values has 2 values for 1 input arrays/],
+    [{ meanValues: [0] }, /--mean_values and --std_dev_values must be given together/],
+    [{ meanValues: [0], stdValues: [0] }, /--std_dev_values for input 'x' must be > 0/],
+    [{ meanValues: [Number.NaN], stdValues: [1] }, /--mean_values for input 'x'.*not finite/],
+    [{ defaultRanges: { min: 1, max: 2 } }, /the range must contain 0/],
+    [{ rangesFromFile: { x: { min: -Infinity, max: 1 } } }, /ranges file entry 'x'.*not finite/],
+  ])('%o', (extra, re) => {
+    const l = tinyModel({ ...spec(), ranges: {} });
+    expect(() => quantizeLowered(l, { inferenceType: 'uint8', ...extra })).toThrow(re);
+  });
+  it('a NaN or inverted FakeQuant range names the array and its FakeQuant', () => {
+    const l = tinyModel({ ...spec(), ranges: { 1: { min: Number.NaN, max: 1, numBits: 8, narrowRange: false, source: 'act/FakeQuantWithMinMaxVars' } } });
+    expect(() => quantizeLowered(l, { inferenceType: 'int8' })).toThrow(/array y \(from act\/FakeQuantWithMinMaxVars\): range \[NaN, 1\] is not finite/);
+    const inv = tinyModel({ ...spec(), ranges: { 1: { min: 2, max: 1, numBits: 8, narrowRange: false, source: 'fq' } } });
+    expect(() => quantizeLowered(inv, { inferenceType: 'uint8' })).toThrow(/min 2 > max 1/);
+  });
+});
