@@ -1,22 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, buildOnce, tfpass, tmp } from './helpers.js';
 
-// What `npm i -g @tfpass/cli` installs: the CLI and, transitively, every @tfpass package it depends on.
-function tfpassDeps(): string[] {
-  const out = new Set<string>();
-  const visit = (dir: string) => {
-    if (out.has(dir)) return;
-    out.add(dir);
-    const pj = JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8'));
-    for (const d of Object.keys({ ...pj.dependencies, ...pj.peerDependencies })) if (d.startsWith('@tfpass/')) visit(d.slice('@tfpass/'.length));
-  };
-  visit('cli');
-  return [...out].sort();
-}
-const PACKAGES = tfpassDeps();
+// The smallest useful install: the CLI (which depends on core only) and one pass package.
+const PACKAGES = ['cli', 'core', 'pass-strip'];
 
 beforeAll(() => {
   buildOnce();
@@ -42,22 +31,32 @@ function install(prefix: string, tarballs: string[]): void {
   }
 }
 
+/** Bytes under `dir` (files only, as `du -sb` counts them). */
+function bytesUnder(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
+  return n;
+}
+
 describe('npm pack', () => {
-  it('packed CLI and dependencies installed into an empty prefix list the example plugin installed beside them', async () => {
+  it('cli + core + pass-strip alone install offline into an empty prefix and run strip_unused_nodes; missing packages get install hints; a plugin installed beside them runs', async () => {
     const out = tmp('tfpass-pack-');
     const tgz = join(out, 'tgz');
     mkdirSync(tgz);
     npm(['pack', '--pack-destination', tgz, '--silent', ...PACKAGES.map((p) => join(ROOT, 'packages', p)), join(ROOT, 'examples/tfpass-pass-example')], ROOT);
     const files = readdirSync(tgz);
-    expect(files).toContain('tfpass-pass-example-1.0.0.tgz');
-    expect(files.filter((f) => f.startsWith('tfpass-'))).toHaveLength(PACKAGES.length + 1);
+    expect(files.sort()).toEqual(['tfpass-cli-0.1.0.tgz', 'tfpass-core-1.0.0.tgz', 'tfpass-pass-example-1.0.0.tgz', 'tfpass-pass-strip-0.1.0.tgz']);
 
     const prefix = join(out, 'prefix');
     mkdirSync(prefix);
     writeFileSync(join(prefix, 'package.json'), '{"name":"empty-prefix","private":true}\n');
     install(prefix, files.filter((f) => f !== 'tfpass-pass-example-1.0.0.tgz').map((f) => join(tgz, f)));
-    install(prefix, [join(tgz, 'tfpass-pass-example-1.0.0.tgz')]);
-    const bin = join(prefix, 'node_modules/@tfpass/cli/dist/bin.js');
+    // Only what was asked for: no TensorFlow.js, no other tfpass package.
+    const scoped = readdirSync(join(prefix, 'node_modules/@tfpass')).sort();
+    expect(scoped).toEqual(['cli', 'core', 'pass-strip']);
+    expect(existsSync(join(prefix, 'node_modules/@tensorflow'))).toBe(false);
+    console.log(`[pack] cli + core + pass-strip: ${(bytesUnder(join(prefix, 'node_modules')) / 2 ** 20).toFixed(1)} MiB installed`);
+    const bin = join(prefix, 'node_modules/.bin/tfpass');
     expect(existsSync(bin)).toBe(true);
     // the workspace's own node_modules must play no part
     expect(prefix.startsWith(ROOT)).toBe(false);
@@ -65,14 +64,26 @@ describe('npm pack', () => {
     const r = await tfpass(['passes'], { cwd: prefix, bin });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^rename_prefix\s+tfpass-pass-example@1\.0\.0\s/m);
     expect(r.stdout).toMatch(/^strip_unused_nodes\s+@tfpass\/pass-strip@/m);
-    expect(r.stdout).toMatch(/^fold_batch_norms\s+@tfpass\/pass-fold-bn@/m);
-    // and the installed plugin runs
+    expect(r.stdout).not.toMatch(/^fold_batch_norms\s/m);
     const g = join(out, 'g.pbtxt');
-    writeFileSync(g, 'node { name: "a/x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }\nnode { name: "a/y" op: "Identity" input: "a/x" attr { key: "T" value { type: DT_FLOAT } } }\n');
+    writeFileSync(g, 'node { name: "a/x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }\nnode { name: "a/y" op: "Identity" input: "a/x" attr { key: "T" value { type: DT_FLOAT } } }\nnode { name: "dead" op: "Identity" input: "a/x" attr { key: "T" value { type: DT_FLOAT } } }\n');
+    const s = await tfpass(['transform', `--in_graph=${g}`, `--out_graph=${join(out, 's.pbtxt')}`, '--transforms=strip_unused_nodes', '--outputs=a/y', '--json'], { cwd: prefix, bin });
+    expect(s.stderr).toBe('');
+    expect(s.status).toBe(0);
+    expect(JSON.parse(s.stdout)).toMatchObject({ ok: true, nodes_before: 3, nodes_after: 2 });
+    // What is not installed is named with the package to install.
+    const fold = await tfpass(['transform', `--in_graph=${g}`, `--out_graph=${join(out, 'f.pbtxt')}`, '--transforms=fold_batch_norms', '--outputs=a/y'], { cwd: prefix, bin });
+    expect(fold.status).toBe(7);
+    expect(fold.stderr).toMatch(/@tfpass\/pass-fold-bn/);
+    const run = await tfpass(['run', g, '--outputs', 'a/y'], { cwd: prefix, bin });
+    expect(run.status).toBe(10);
+    expect(run.stderr).toMatch(/needs @tfpass\/runtime, which is not installed: npm i @tfpass\/runtime/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+
+    install(prefix, [join(tgz, 'tfpass-pass-example-1.0.0.tgz')]);
     const t = await tfpass(['transform', `--in_graph=${g}`, `--out_graph=${join(out, 'o.pbtxt')}`, '--transforms=rename_prefix(from=a/, to=b/) remove_nodes(op=Identity)', '--outputs=b/y', '--json'], { cwd: prefix, bin });
     expect(t.stderr).toBe('');
-    expect(JSON.parse(t.stdout).steps.map((s: { package: string }) => s.package)).toEqual(['tfpass-pass-example', '@tfpass/pass-strip']);
+    expect(JSON.parse(t.stdout).steps.map((x: { package: string }) => x.package)).toEqual(['tfpass-pass-example', '@tfpass/pass-strip']);
   }, 600_000); // npm pack + two offline installs: slow on a busy machine
 });

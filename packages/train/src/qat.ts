@@ -10,6 +10,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+// The union package, not tfjs-core alone: core registers no gradients, and its
+// dist/register_all_gradients.js cannot be imported from Node (extensionless ESM imports).
 import * as tf from '@tensorflow/tfjs';
 import { Graph, Tensor, TfpassError, parseInput, tensorName } from '@tfpass/core';
 import { buildGraphModel, fromTf, registerKernel, nudge, toTf, useBackend, type BackendName } from '@tfpass/runtime';
@@ -250,7 +252,7 @@ export function buildTrainingGraph(float: Graph, sites: Site[]): { graph: Graph;
     g.addNode({ name: fq, op, inputs: [xin, minFeed, maxFeed], attrs: { num_bits: { i: site.numBits }, narrow_range: { b: site.narrowRange } } });
     const out = dwShape ? reshape(`${site.prefix}/restore_channels`, fq, dwShape) : fq;
     reroute(g, site.tensor, out, site.consumers);
-    train.push({ site, fq, minFeed, maxFeed, channels, range: [...site.init] as [number, number], weightConst: site.kind === 'weights' ? constOf(g, site.tensor) : undefined });
+    train.push({ site, fq, out, minFeed, maxFeed, channels, range: [...site.init] as [number, number], weightConst: site.kind === 'weights' ? constOf(g, site.tensor) : undefined });
   }
   return { graph: g, train };
 }
@@ -486,7 +488,11 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   const varList = [...vars.values()];
   const history: StepInfo[] = [];
   const checkpoints: string[] = [];
-  const outName = tensorName(parseInput(opts.output).node, parseInput(opts.output).port);
+  // When the loss reads a quantized tensor (the logits' act_quant), it reads the fake-quant's
+  // output, as the deployed graph will: otherwise that range is never observed or trained for.
+  const asked = tensorName(parseInput(opts.output).node, parseInput(opts.output).port);
+  const outSite = train.find((t) => tensorName(parseInput(t.site.tensor).node, parseInput(t.site.tensor).port) === asked);
+  const outName = outSite ? outSite.out : asked;
   const delay = opts.quantDelay ?? 0;
   for (const t of train) liveSites.set(t.fq, t);
   try {
