@@ -30,8 +30,8 @@ export interface LowerOptions {
   keepFakeQuant?: boolean;
   /** float16 weights behind DEQUANTIZE ops (spec §3.2). */
   float16Weights?: boolean;
-  /** int8 weights-only storage behind DEQUANTIZE ops (`--post_training_quantize`). */
-  int8Weights?: boolean;
+  /** Weights-only int8 with one scale per output channel behind DEQUANTIZE ops (tfpass's `--per_channel_weights`). */
+  perChannelInt8Weights?: boolean;
   /** `--reorder_across_fake_quant`: FakeQuants become ranges before the fusions, so they no longer block them. */
   reorderAcrossFakeQuant?: boolean;
 }
@@ -362,9 +362,9 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
   for (const bn of leftoverBatchNorms(g)) {
     notes.push({ level: 'warning', node: bn, message: `batch norm '${bn}' could not be folded into the preceding layer and stays as MUL/ADD; quantized, its constant operands get ranges from their own data, which costs accuracy` });
   }
-  if (opts.float16Weights && opts.int8Weights) throw new UsageError('float16 and int8 weights exclude each other');
+  if (opts.float16Weights && opts.perChannelInt8Weights) throw new UsageError('float16 and int8 weights exclude each other');
   if (opts.float16Weights) toFloat16Weights(g);
-  if (opts.int8Weights) toInt8Weights(g);
+  if (opts.perChannelInt8Weights) toInt8Weights(g);
   return g;
 }
 

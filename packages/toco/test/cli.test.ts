@@ -60,7 +60,15 @@ describe.skipIf(!dir)('tfpass toco', () => {
     const qm = readTflite(readFileSync(join(t, 'q.tflite')));
     const fc = qm.subgraphs[0]!.tensors.find((x) => x.name === 'weights_quant_1/FakeQuantWithMinMaxVars/transpose')!;
     expect(fc.type).toBe('int8');
-    expect(fc.quantization!.scale).toHaveLength(6);
+    // TF 1.15's quantize_weights: one scale per tensor, the FC reads int8 weights directly (hybrid, v3).
+    expect(fc.quantization!.scale).toHaveLength(1);
+    expect(qm.operatorCodes.find((c) => c.builtin === 'FULLY_CONNECTED')!.version).toBe(3);
+    const pc = await tfpass(['toco', `--in_graph=${pb()}`, `--output_file=${join(t, 'p.tflite')}`, '--input_arrays=Reshape_2', '--output_arrays=labels_softmax', '--input_shapes=1,98,40,1', '--post_training_quantize', '--per_channel_weights']);
+    expect(pc.status).toBe(0);
+    const pm = readTflite(readFileSync(join(t, 'p.tflite')));
+    expect(pm.subgraphs[0]!.tensors.find((x) => x.name === 'weights_quant_1/FakeQuantWithMinMaxVars/transpose')!.quantization!.scale).toHaveLength(6);
+    expect(pm.subgraphs[0]!.tensors.some((x) => x.name === 'weights_quant_1/FakeQuantWithMinMaxVars/transpose_dequantize')).toBe(true);
+    await runsInLiteRt(join(t, 'p.tflite'));
     // 640 elements: under TF's 1024-element threshold, so it stays float32.
     expect(qm.subgraphs[0]!.tensors.find((x) => x.name === 'weights_quant/FakeQuantWithMinMaxVars')!.type).toBe('float32');
     await runsInLiteRt(join(t, 'q.tflite'));

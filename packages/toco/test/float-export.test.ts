@@ -108,10 +108,10 @@ describe.skipIf(!dir)('float export runs in LiteRT.js and equals the GraphDef', 
     console.log('mnet float16 vs GraphDef', JSON.stringify(vsGraph));
     expect(vsGraph.maxAbs).toBeLessThanOrEqual(0.025 * vsGraph.maxRef);
   });
-  test('keras-mobilenet-0.25-128: int8 per-channel weights-only (--post_training_quantize) = float32 model with the dequantized weights', async () => {
+  test('keras-mobilenet-0.25-128: int8 per-channel weights-only (--post_training_quantize --per_channel_weights) = float32 model with the dequantized weights', async () => {
     const g = readGraph(join(dir!, 'keras-mobilenet-0.25-128/mnet.pb'));
     const opts = { outputArrays: ['output_0'] };
-    const q = emitModel(lowerToOps(g, { ...opts, int8Weights: true })).model;
+    const q = emitModel(lowerToOps(g, { ...opts, perChannelInt8Weights: true })).model;
     const sg = q.subgraphs[0]!;
     const int8 = sg.tensors.filter((t) => t.type === 'int8');
     // Only weights of >= 1024 elements are quantized (TF's threshold); biases stay float32.

@@ -25,7 +25,8 @@ export const TOCO_FLAGS: CommandSpec['flags'] = {
   allow_custom_ops: { type: 'bool', description: 'write ops with no TFLite builtin as CUSTOM ops' },
   drop_control_dependency: { type: 'bool', default: true, description: 'control edges are dropped (always; TFLite has none)' },
   change_concat_input_ranges: { type: 'bool', description: 'concat inputs take the output range' },
-  post_training_quantize: { type: 'bool', description: 'weights-only quantization: int8 weights (>= 1024 elements) behind DEQUANTIZE, or float16 with --quantize_to_float16' },
+  post_training_quantize: { type: 'bool', description: 'weights-only quantization: int8 weights of >= 1024 elements as TF 1.15 (per tensor, hybrid CONV_2D/FULLY_CONNECTED), or float16 with --quantize_to_float16' },
+  per_channel_weights: { type: 'bool', description: 'with --post_training_quantize (tfpass): one scale per output channel, float arithmetic behind DEQUANTIZE (much closer to float on BN-folded nets)' },
   quantize_to_float16: { type: 'bool', description: 'float16 weights behind DEQUANTIZE ops (biases stay float32)' },
   ranges: { type: 'string', value: 'FILE', description: 'a `tfpass calibrate` ranges file: full-integer quantization of a float graph' },
   input_format: { type: 'string', value: 'TENSORFLOW_GRAPHDEF', description: "accepted for TOCO scripts (the format is detected)" },
@@ -107,6 +108,7 @@ export function tocoOptions(ctx: Ctx): ConvertOptions {
     reorderAcrossFakeQuant: ctx.bool('reorder_across_fake_quant'),
     float16Weights: float16,
     int8Weights,
+    perChannelInt8Weights: int8Weights && ctx.bool('per_channel_weights'),
     quantize: {
       inferenceInputType: ioType('inference_input_type', ctx.str('inference_input_type')),
       inferenceOutputType: ioType('inference_output_type', ctx.str('inference_output_type')),
