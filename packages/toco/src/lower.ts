@@ -104,15 +104,12 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
   });
 
   // Inputs: the given arrays, or the Placeholders the outputs reach.
-  let inputs: string[];
-  if (opts.inputArrays?.length) {
-    inputs = opts.inputArrays.map((s) => {
-      const r = parseInput(s.trim());
-      if (!graph.has(r.node)) notInGraph(graph, r.node, 'input');
-      if (r.port !== 0) throw new UsageError(`input array '${s}': only output 0 of a node can be a model input`);
-      return r.node;
-    });
-  } else inputs = [];
+  const inputs = (opts.inputArrays ?? []).map((s) => {
+    const r = parseInput(s.trim());
+    if (!graph.has(r.node)) notInGraph(graph, r.node, 'input');
+    if (r.port !== 0) throw new UsageError(`input array '${s}': only output 0 of a node can be a model input`);
+    return r.node;
+  });
   const inputSet = new Set(inputs);
 
   // Needed nodes: back from the outputs, stopping at the inputs; control edges ignored (TOCO drops them).
