@@ -27,7 +27,8 @@ export async function needModule(pkg: string, names: readonly string[], command:
   } catch (e) {
     if (isTfpassError(e)) throw e;
     const code = (e as NodeJS.ErrnoException)?.code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(pkg)) {
+    // Only when the package itself is missing (not one it imports: that is a broken install).
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${pkg}'`)) {
       throw new TfpassError('E_PLUGIN', `'tfpass ${command}' needs ${pkg}, which is not installed: npm i ${pkg}`, { cause: e });
     }
     throw new TfpassError('E_PLUGIN', `'tfpass ${command}' needs ${pkg}, which failed to load: ${(e as Error)?.message ?? e}`, { cause: e });
