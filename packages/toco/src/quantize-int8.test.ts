@@ -272,3 +272,27 @@ describe('int8 bias edge cases', () => {
     }
   });
 });
+
+describe('int8 op versions follow the options (spec §2.4 int8 column)', () => {
+  it.each([
+    [{ keepNumDims: false }, true, 4],
+    [{ keepNumDims: true }, true, 5],
+    [{ keepNumDims: false }, false, 6],
+  ])('FULLY_CONNECTED %o, bias %s → version %i', (opts, withBias, version) => {
+    const rnd = seededRandom(8);
+    const l = tinyModel({
+      tensors: [
+        { name: 'x', shape: [1, 4] },
+        { name: 'w', shape: [2, 4], float: Float32Array.from({ length: 8 }, () => rnd() - 0.5) },
+        { name: 'b', shape: [2], float: Float32Array.from([0.1, -0.1]) },
+        { name: 'y', shape: [1, 2] },
+      ],
+      ops: [{ op: 'FULLY_CONNECTED', inputs: withBias ? [0, 1, 2] : [0, 1, -1], outputs: [3], options: { type: 'FullyConnectedOptions', fusedActivationFunction: 'NONE', weightsFormat: 'DEFAULT', ...opts } }],
+      inputs: [0],
+      outputs: [3],
+      ranges: { 0: [-1, 1], 3: [-2, 2] },
+    });
+    const { model } = quantizeLowered(l, { inferenceType: 'int8' });
+    expect(model.operatorCodes.find((c) => c.builtin === 'FULLY_CONNECTED')!.version).toBe(version);
+  });
+});

@@ -10,7 +10,7 @@ import type { Model, Operator, Tensor } from '@tfpass/tflite';
 import type { LoweredModel, Note, TensorRange } from './lowered.js';
 import { QuantGraph, int32Bytes, int8Bytes } from './quant/graph.js';
 import { hardcodeMinMax } from './quant/derive.js';
-import { quantOp } from './quant/ops.js';
+import { quantOp, versionContext } from './quant/ops.js';
 import { QuantizationError } from './quant/errors.js';
 import type { QuantizeOptions } from './quantize.js';
 import { applyCommonRanges, checkRanges, constantRange } from './quantize-ranges.js';
@@ -130,15 +130,10 @@ export function quantizeInt8(lowered: LoweredModel, options: QuantizeOptions): {
     const q = quantOp(builtin);
     if (!q) return undefined;
     if (typeof q.i8Version === 'number') return q.i8Version;
-    const opts = op.builtinOptions ?? { type: '' };
     const a = params.get(op.inputs[0]!);
     const b = params.get(op.inputs[1]!);
     const o = params.get(op.outputs[0]!);
-    return q.i8Version({
-      mulRatioAtLeastOne: !!(a && b && o && (f32(a.scales[0]!) * f32(b.scales[0]!)) / f32(o.scales[0]!) >= 1),
-      dilated: false,
-      halfPixelCenters: !!opts.halfPixelCenters,
-    });
+    return q.i8Version(versionContext(op, !!(a && b && o && (f32(a.scales[0]!) * f32(b.scales[0]!)) / f32(o.scales[0]!) >= 1)));
   });
   return { model: g.model, notes: g.notes };
 }

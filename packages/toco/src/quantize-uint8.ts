@@ -9,7 +9,7 @@ import type { Model, Operator } from '@tfpass/tflite';
 import type { LoweredModel, Note, TensorRange } from './lowered.js';
 import { QuantGraph, int32Bytes, uint8Bytes } from './quant/graph.js';
 import { hardcodeMinMax } from './quant/derive.js';
-import { quantOp } from './quant/ops.js';
+import { quantOp, versionContext } from './quant/ops.js';
 import { QuantizationError } from './quant/errors.js';
 import type { QuantizeOptions } from './quantize.js';
 import { applyCommonRanges, checkRanges, constantRange } from './quantize-ranges.js';
@@ -141,15 +141,10 @@ export function quantizeUint8(lowered: LoweredModel, options: QuantizeOptions): 
     const q = quantOp(builtin);
     if (!q) return undefined;
     if (!q.u8Version) return 1;
-    const opts = op.builtinOptions ?? { type: '' };
     const a = params.get(op.inputs[0]!);
     const b = params.get(op.inputs[1]!);
     const o = params.get(op.outputs[0]!);
-    return q.u8Version({
-      mulRatioAtLeastOne: !!(a && b && o && o.scale > 0 && (f32(a.scale) * f32(b.scale)) / f32(o.scale) >= 1),
-      dilated: (Number(opts.dilationWFactor ?? 1) !== 1) || (Number(opts.dilationHFactor ?? 1) !== 1),
-      halfPixelCenters: !!opts.halfPixelCenters,
-    });
+    return q.u8Version(versionContext(op, !!(a && b && o && o.scale > 0 && (f32(a.scale) * f32(b.scale)) / f32(o.scale) >= 1)));
   });
   return { model: g.model, notes: g.notes };
 }

@@ -4,6 +4,7 @@
  * int8 spec), and the op version each converter stamps (spec tflite.md §2.4). Rules read this
  * table; no op is special-cased elsewhere except the affine ops' weights/bias.
  */
+import type { Operator } from '@tfpass/tflite';
 
 /** How a missing range is derived from neighbours (TOCO hardcode_min_max.cc). */
 export type Derive =
@@ -30,6 +31,24 @@ export interface VersionContext {
   mulRatioAtLeastOne: boolean;
   dilated: boolean;
   halfPixelCenters: boolean;
+  keepNumDims: boolean;
+  /** An optional input (FC bias) is absent. */
+  noBias: boolean;
+  /** STRIDED_SLICE ellipsis or new-axis masks. */
+  ellipsisOrNewAxis: boolean;
+}
+
+/** The facts op versions depend on, read from an operator's options and inputs. */
+export function versionContext(op: Operator, mulRatioAtLeastOne: boolean): VersionContext {
+  const o = op.builtinOptions ?? { type: '' };
+  return {
+    mulRatioAtLeastOne,
+    dilated: Number(o.dilationWFactor ?? 1) !== 1 || Number(o.dilationHFactor ?? 1) !== 1,
+    halfPixelCenters: !!o.halfPixelCenters,
+    keepNumDims: !!o.keepNumDims,
+    noBias: op.inputs.length < 3 || op.inputs[2]! < 0,
+    ellipsisOrNewAxis: !!o.ellipsisMask || !!o.newAxisMask,
+  };
 }
 
 export interface QuantOp {
@@ -64,7 +83,7 @@ const same = (i8Version: QuantOp['i8Version'], derive: Derive = 'outputFromInput
 export const QUANT_OPS: Record<string, QuantOp> = {
   CONV_2D: { toco: true, affine: 'conv', i8Version: 3 },
   DEPTHWISE_CONV_2D: { toco: true, affine: 'depthwise', u8Version: (c) => (c.dilated ? 2 : 1), i8Version: 3 },
-  FULLY_CONNECTED: { toco: true, affine: 'fc', i8Version: 4 },
+  FULLY_CONNECTED: { toco: true, affine: 'fc', i8Version: (c) => (c.noBias ? 6 : c.keepNumDims ? 5 : 4) },
   ADD: { toco: true, i8Version: 2 },
   SUB: { toco: true, i8Version: 2 },
   MUL: { toco: true, u8Version: (c) => (c.mulRatioAtLeastOne ? 3 : 1), i8Version: (c) => (c.mulRatioAtLeastOne ? 3 : 2) },
@@ -91,7 +110,7 @@ export const QUANT_OPS: Record<string, QuantOp> = {
   PAD: same(2),
   PADV2: same(2),
   MIRROR_PAD: { toco: false, derive: 'outputFromInput', i8Out: 'same', i8Version: 2 },
-  STRIDED_SLICE: same(2),
+  STRIDED_SLICE: same((c) => (c.ellipsisOrNewAxis ? 6 : 2)),
   SLICE: same(2),
   GATHER: same(2),
   TRANSPOSE: same(2),
