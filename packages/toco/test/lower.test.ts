@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Graph, Tensor, readGraph } from '@tfpass/core';
 import { modelsDir } from '@tfpass/core/testing';
-import { readTflite, type Model } from '@tfpass/tflite';
+import { readTflite, writeTflite, type Model } from '@tfpass/tflite';
 import { lowerGraph, convertGraph } from '../src/index.js';
 
 const dir = modelsDir();
@@ -95,6 +95,16 @@ describe.skipIf(!dir)('tiny_conv.pb lowers as TOCO lowered it', () => {
     expect(e?.code).toBe('E_UNSUPPORTED_OP');
     expect(e?.message).toMatch(/not supported by the standard TensorFlow Lite runtime.*custom implementations: AudioMicrofrontend, DecodeWav/);
     expect(e?.message).not.toMatch(/\n/);
+  });
+});
+
+describe.skipIf(!dir)('lowering leaves its input alone', () => {
+  test('converting the same Graph twice gives the same bytes (BN folding scales copies, not the graph)', () => {
+    const g = readGraph(join(dir!, 'keras-mobilenet-0.25-128/mnet.pb'));
+    const a = writeTflite(convertGraph(g, { outputArrays: ['output_0'] }).model);
+    const b = writeTflite(convertGraph(g, { outputArrays: ['output_0'] }).model);
+    expect(a.length).toBeGreaterThan(400_000);
+    expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
   });
 });
 
