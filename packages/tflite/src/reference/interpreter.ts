@@ -80,10 +80,26 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
   };
   const opts = (op.builtinOptions ?? { type: 'NONE' }) as BuiltinOptions & Record<string, unknown>;
   const unsupported = (why: string): never => {
-    throw new UnsupportedOpError(outT.name, name, `${why} (reference kernels: ${SUPPORTED.join(', ')}, on uint8/int8)`);
+    throw new UnsupportedOpError(name, `operator #${n} -> ${outT.name}`, `${why} (reference kernels: ${SUPPORTED.join(', ')}, on uint8/int8)`);
   };
   const qr = RANGES[outT.type];
-  const alloc = () => new ARRAY[outT.type]!(size(outT.shape));
+  const alloc = () => {
+    // Shapes come from the file: refuse what would not fit rather than run out of memory.
+    const n = size(outT.shape);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_ELEMENTS || outT.shape.some((d) => d < 0)) throw new TfpassError('E_GRAPH_FORMAT', `${where}: output shape [${outT.shape.join(',')}] is not a static shape the reference kernels can allocate`);
+    return new ARRAY[outT.type]!(n);
+  };
+  const bad = (detail: string): never => {
+    throw new TfpassError('E_GRAPH_FORMAT', `${where}: ${detail}`);
+  };
+  /** Conv/depthwise/pool output size must be what TFLite computes from the options. */
+  const checkSpatial = (inShape: number[], kh: number, kw: number, g: k.ConvGeometry, outC: number) => {
+    if (inShape.length !== 4 || outT.shape.length !== 4) bad(`needs 4-D NHWC input and output, got [${inShape.join(',')}] → [${outT.shape.join(',')}]`);
+    const oh = k.convOut(inShape[1]!, kh, g.strideH, g.dilationH, g.padding).out;
+    const ow = k.convOut(inShape[2]!, kw, g.strideW, g.dilationW, g.padding).out;
+    const want = [inShape[0]!, oh, ow, outC];
+    if (want.some((d, i) => d !== outT.shape[i])) bad(`output shape [${outT.shape.join(',')}] differs from [${want.join(',')}] (from input [${inShape.join(',')}], ${kh}×${kw} window, ${g.padding}, stride ${g.strideH}×${g.strideW})`);
+  };
   const out = (v: RefArray) => (vals[op.outputs[0]!] = v);
   const ints = (v: RefArray) => v as k.Ints;
   const geometry = (): k.ConvGeometry => ({
@@ -127,18 +143,36 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
   };
   switch (name) {
     case 'CONV_2D': {
+      const a = affine();
+      const [oc, kh, kw, ic] = a.filterShape;
+      if (a.filterShape.length !== 4 || ic !== a.inputShape[3]) bad(`filter [${a.filterShape.join(',')}] (OHWI) does not match input [${a.inputShape.join(',')}]`);
+      if (a.bias && a.bias.length !== oc) bad(`bias has ${a.bias.length} values for ${oc} output channels`);
+      if (a.requant.multiplier.length !== 1 && a.requant.multiplier.length !== oc) bad(`${a.requant.multiplier.length} weight scales for ${oc} output channels`);
+      checkSpatial(a.inputShape, kh!, kw!, geometry(), oc!);
       const o = alloc();
-      k.conv2d({ ...affine(), ...geometry() }, ints(o), outT.shape);
+      k.conv2d({ ...a, ...geometry() }, ints(o), outT.shape);
       return void out(o);
     }
     case 'DEPTHWISE_CONV_2D': {
+      const a = affine();
+      const [one, kh, kw, oc] = a.filterShape;
+      if (a.filterShape.length !== 4 || one !== 1 || oc! % a.inputShape[3]! !== 0) bad(`filter [${a.filterShape.join(',')}] (1HWO) does not match input [${a.inputShape.join(',')}]`);
+      if (a.bias && a.bias.length !== oc) bad(`bias has ${a.bias.length} values for ${oc} output channels`);
+      if (a.requant.multiplier.length !== 1 && a.requant.multiplier.length !== oc) bad(`${a.requant.multiplier.length} weight scales for ${oc} output channels`);
+      checkSpatial(a.inputShape, kh!, kw!, geometry(), oc!);
       const o = alloc();
-      k.depthwiseConv2d({ ...affine(), ...geometry(), depthMultiplier: (opts.depthMultiplier as number) ?? 1 }, ints(o), outT.shape);
+      k.depthwiseConv2d({ ...a, ...geometry(), depthMultiplier: (opts.depthMultiplier as number) ?? 1 }, ints(o), outT.shape);
       return void out(o);
     }
     case 'FULLY_CONNECTED': {
+      const a = affine();
+      const [oc, depth] = a.filterShape;
+      if (a.filterShape.length !== 2 || a.input.length % depth! !== 0) bad(`weights [${a.filterShape.join(',')}] do not divide input [${a.inputShape.join(',')}]`);
+      if (a.bias && a.bias.length !== oc) bad(`bias has ${a.bias.length} values for ${oc} outputs`);
+      if (size(outT.shape) !== (a.input.length / depth!) * oc!) bad(`output [${outT.shape.join(',')}] should hold ${(a.input.length / depth!) * oc!} values`);
+      if (a.requant.multiplier.length !== 1 && a.requant.multiplier.length !== oc) bad(`${a.requant.multiplier.length} weight scales for ${oc} output channels`);
       const o = alloc();
-      k.fullyConnected(affine(), ints(o));
+      k.fullyConnected(a, ints(o));
       return void out(o);
     }
     case 'ADD':
@@ -170,6 +204,7 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
         actMin: lo,
         actMax: hi,
       };
+      checkSpatial(x.shape, p.filterH, p.filterW, { padding: p.padding, strideH: p.strideH, strideW: p.strideW, dilationH: 1, dilationW: 1 }, x.shape[3]!);
       k.pool(name === 'MAX_POOL_2D' ? 'max' : 'avg', ints(vin(0)), x.shape, p, ints(o), outT.shape);
       return void out(o);
     }
@@ -270,5 +305,8 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
       unsupported('no reference kernel');
   }
 }
+
+/** 2^28 elements: far above any real activation, far below what would exhaust memory. */
+const MAX_ELEMENTS = 2 ** 28;
 
 const SUPPORTED = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'SOFTMAX', 'LOGISTIC', 'TANH', 'CONCATENATION', 'MAXIMUM', 'MINIMUM', 'RELU', 'RELU6', 'RELU_N1_TO_1', 'PAD', 'PADV2', 'QUANTIZE', 'DEQUANTIZE', 'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS'];
