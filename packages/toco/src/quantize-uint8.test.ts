@@ -315,3 +315,33 @@ describe('bad options and ranges give one-line typed errors', () => {
     expect(() => quantizeLowered(inv, { inferenceType: 'uint8' })).toThrow(/min 2 > max 1/);
   });
 });
+
+describe.skipIf(!pb || !golden)('the same QAT graph to int8 (tiny_conv.pb, --inference_type=INT8)', () => {
+  it('re-derives its asymmetric weight ranges as symmetric (with notes), runs in LiteRT.js, and picks the labels TOCO\'s uint8 file picks', async () => {
+    // int8 input stats: min = (−128 − mean)/std, so mean −128 / std 9.8077 is the uint8 file's [0, 26)
+    const { model, notes } = quantizeLowered(tinyConv(), { inferenceType: 'int8', meanValues: [-128], stdValues: [9.8077], inferenceInputType: 'uint8', inferenceOutputType: 'uint8' });
+    expect(notes.filter((n) => /re-derived as symmetric/.test(n.message)).length).toBe(2);
+    const t = byName(model);
+    expect(t.get('Reshape_2')!.t.quantization!.zeroPoint).toEqual([0]);
+    expect(rel(t.get('Reshape_2')!.t.quantization!.scale![0]!, 0.1019607)).toBeLessThan(1e-6);
+    const ours = await loadTfliteRunner(writeTflite(model), { file: 'tiny_conv_int8.tflite' });
+    const theirs = await loadTfliteRunner(new Uint8Array(readFileSync(golden!)), { file: 'tiny_conv.tflite' });
+    const rnd = seededRandom(77);
+    let same = 0;
+    let worst = 0;
+    const n = 200;
+    for (let k = 0; k < n; k++) {
+      // uint8 inputs uniform over [0, 255], seed 77
+      const x = Uint8Array.from({ length: 98 * 40 }, () => Math.floor(rnd() * 256));
+      const a = (await ours.run({ Reshape_2: x })).labels_softmax as Uint8Array;
+      const b = (await theirs.run({ Reshape_2: x })).labels_softmax as Uint8Array;
+      const arg = (v: Uint8Array) => v.indexOf(Math.max(...v));
+      if (arg(a) === arg(b)) same++;
+      a.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[i]!))));
+    }
+    ours.close();
+    theirs.close();
+    console.log(`[toco] tiny_conv int8 (symmetric weights) vs TOCO's uint8 file: same label on ${same}/${n} inputs, largest softmax difference ${worst}/256`);
+    expect(same / n).toBeGreaterThanOrEqual(0.95);
+  });
+});
