@@ -9,6 +9,18 @@ import type { DType, Node, Tensor as CoreTensor, TensorInfo } from '@tfpass/core
 import { Tensor, allocate, numElements, broadcastShapes } from '@tfpass/core';
 
 type Num = ArrayLike<number>;
+
+/**
+ * Largest constant a fold may create (16 Mi elements). A graph can ask for far more (Tile by
+ * huge multiples, a broadcast of two long vectors); such a node is left to the runtime instead of
+ * allocating without bound at conversion time. The thrown error is caught by the caller.
+ */
+export const MAX_FOLD_ELEMENTS = 1 << 24;
+
+function scratch(size: number): Float64Array {
+  if (!(size >= 0) || size > MAX_FOLD_ELEMENTS) throw new RangeError(`constant of ${size} elements is not folded`);
+  return new Float64Array(size);
+}
 export type Kernel = (n: Node, ins: CoreTensor[], out: TensorInfo) => CoreTensor | undefined;
 
 /** Values as numbers without a copy when the storage already is a number array. */
@@ -70,7 +82,7 @@ function binary(f: (a: number, b: number) => number): Kernel {
     const av = nums(a);
     const bv = nums(b);
     const size = numElements(shape);
-    const r = new Float64Array(size);
+    const r = scratch(size);
     if (a.size === size && b.size === size) for (let i = 0; i < size; i++) r[i] = f(av[i]!, bv[i]!);
     else if (b.size === 1 && a.size === size) for (let i = 0, y = bv[0]!; i < size; i++) r[i] = f(av[i]!, y);
     else if (a.size === 1 && b.size === size) for (let i = 0, x = av[0]!; i < size; i++) r[i] = f(x, bv[i]!);
@@ -178,7 +190,7 @@ export const KERNELS: Record<string, Kernel> = {
     if (!a || !m || !out.shape) return undefined;
     const outShape = a.shape.map((d, i) => d * m.toNumbers()[i]!);
     const v = nums(a);
-    const r = new Float64Array(numElements(outShape));
+    const r = scratch(numElements(outShape));
     // Tile = broadcast of a [m0, d0, m1, d1, …] view; walk that view with stride 0 on the copies.
     const inSt = strides(a.shape);
     const view = a.shape.flatMap((d, i) => [outShape[i]! / d, d]);
@@ -189,7 +201,9 @@ export const KERNELS: Record<string, Kernel> = {
     if (!s || !l || !d) return undefined;
     const [start, limit, delta] = [s.toNumbers()[0]!, l.toNumbers()[0]!, d.toNumbers()[0]!];
     const len = Math.max(0, Math.ceil((limit - start) / delta));
-    return make(out.dtype !== 'invalid' ? out.dtype : s.dtype, [len], Float64Array.from({ length: len }, (_, i) => start + i * delta));
+    const r = scratch(len);
+    for (let i = 0; i < len; i++) r[i] = start + i * delta;
+    return make(out.dtype !== 'invalid' ? out.dtype : s.dtype, [len], r);
   },
   Pack: (n, ins, out) => {
     if (!out.shape || !ins.length) return undefined;
@@ -198,7 +212,7 @@ export const KERNELS: Record<string, Kernel> = {
     const ax = axis < 0 ? axis + inner.length + 1 : axis;
     const outer = numElements(inner.slice(0, ax));
     const chunk = numElements(inner.slice(ax));
-    const r = new Float64Array(outer * chunk * ins.length);
+    const r = scratch(outer * chunk * ins.length);
     const vals = ins.map(nums);
     let k = 0;
     for (let o = 0; o < outer; o++) for (const v of vals) for (let c = 0; c < chunk; c++) r[k++] = v[o * chunk + c]!;
@@ -222,7 +236,7 @@ export const KERNELS: Record<string, Kernel> = {
     }
     return make(parts[0]!.dtype, [...out.shape], r);
   },
-  Fill: (_n, [_dims, v], out) => (v && out.shape ? make(v.dtype, [...out.shape], new Float64Array(numElements(out.shape)).fill(v.toNumbers()[0]!)) : undefined),
+  Fill: (_n, [_dims, v], out) => (v && out.shape ? make(v.dtype, [...out.shape], scratch(numElements(out.shape)).fill(v.toNumbers()[0]!)) : undefined),
 };
 
 /** Inferred values (shape inference keeps up to 1024 known elements) as a constant, when complete. */

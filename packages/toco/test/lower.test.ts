@@ -206,4 +206,14 @@ describe('op table on small graphs', () => {
     expect(opsOf(r.model)).toEqual(['CONV_2D']);
     expect(r.model.subgraphs[0]!.operators[0]!.builtinOptions!.fusedActivationFunction).toBe('RELU');
   });
+
+  test('a constant fold that would be huge is left to the runtime (bounded memory)', () => {
+    const g = graph((g, c) => {
+      const big = g.addNode({ name: 'mult', op: 'Const', attrs: { dtype: { type: 'int32' }, value: { tensor: Tensor.fromValues('int32', [2], [1 << 20, 1 << 20]) } } }).name;
+      g.addNode({ name: 'tile', op: 'Tile', inputs: [c('v', [1, 1], [3]), big], attrs: { T: f32, Tmultiples: { type: 'int32' } } });
+      g.addNode({ name: 'y', op: 'Mul', inputs: ['x', c('s', [], [2])], attrs: { T: f32 } });
+    });
+    const { model } = lowerGraph(g, { inputArrays: ['x'], outputArrays: ['y', 'tile'] });
+    expect(opsOf(model)).toEqual(['TILE', 'MUL']);
+  });
 });
