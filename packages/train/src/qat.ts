@@ -130,6 +130,8 @@ interface TrainSite {
   channelRange?: [Float32Array, Float32Array];
   /** Const providing the weights (weight sites). */
   weightConst?: string;
+  /** The tensor consumers read instead of `site.tensor`. */
+  out: string;
 }
 
 let quantActive = true;
@@ -510,7 +512,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       else {
         const tfFeeds: Record<string, tf.Tensor> = {};
         for (const k of Object.keys(batch.feeds)) tfFeeds[k] = feeds[k]!;
-        target = teacher!.execute(tfFeeds, outName) as tf.Tensor;
+        target = teacher!.execute(tfFeeds, asked) as tf.Tensor;
       }
       let lossT: tf.Scalar;
       try {

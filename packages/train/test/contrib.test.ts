@@ -143,6 +143,10 @@ d('qat on a graph with variables (unfreeze output)', () => {
     await expect(runQatJob(o)).rejects.toThrow(/the graph has \d+ variable\(s\) .* give --init_checkpoint/);
     const r = await runQatJob({ ...o, initCheckpoint: join(dir, 'unfrozen') });
     expect(r.result.stepsRun).toBe(2);
+    // The logits' act_quant is on the loss's path (the loss reads the quantized logits): tracked, not left at [0, 6].
+    const [lo, hi] = r.result.ranges.get('dense_1/act_quant')!;
+    expect(lo).toBeLessThan(0);
+    expect(hi).not.toBe(6);
     // The same run as on the frozen float graph the variables were made from.
     const same = await runQatJob({ ...o, graph: stripFakeQuants(readGraph(join(mlpDir!, 'frozen_model.pb'))), checkpointDir: join(dir, 'f') });
     expect(r.result.history.map((h) => h.loss)).toEqual(same.result.history.map((h) => h.loss));
