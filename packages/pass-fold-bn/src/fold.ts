@@ -8,11 +8,12 @@ const BN_OPS = ['BatchNormWithGlobalNormalization', 'FusedBatchNorm', 'FusedBatc
 /** A foldable linear op, optionally behind a constant bias add or a BatchToSpaceND, read only by the BN-like node. */
 type Chain = { info: LinearInfo; bias?: { node: Node; vec: Float32Array }; b2s?: Node };
 
-/** A constant that broadcasts per channel; BiasAdd's bias is always [C] on the data_format's axis. */
+/** A constant added per channel: Add's broadcasts, BiasAdd's is [C] on its own data_format's channel axis. */
 function biasVector(lib: Lib, g: Graph, add: Node, input: string, info: LinearInfo): Float32Array | undefined {
   const t = lib.constTensor(g, input);
-  if (!t || (add.op === 'BiasAdd' && t.rank !== 1)) return undefined;
-  return lib.channelVector(t, info.cols, info.axis, info.rank);
+  if (!t || add.op !== 'BiasAdd') return t && lib.channelVector(t, info.cols, info.axis, info.rank);
+  const sameAxis = info.rank !== 4 || (add.attrs.optString('data_format', 'NHWC') === 'NCHW') === info.nchw;
+  return t.dtype === 'float32' && t.rank === 1 && t.size === info.cols && sameAxis ? Float32Array.from(t.toFloat32()) : undefined;
 }
 
 /** Walk up from the BN's data input to a foldable linear op. */
