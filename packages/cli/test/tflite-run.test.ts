@@ -113,3 +113,24 @@ describe.skipIf(!TFL || !PB).concurrent('.tflite in run, trace, verify, view', (
     }
   });
 });
+
+describe.skipIf(!TFL)('without @litertjs/core installed', () => {
+  it('running a .tflite says what to install, in one typed line', async () => {
+    // A copy of the built package whose node_modules has everything but LiteRT.js.
+    const { cpSync, mkdirSync, symlinkSync } = await import('node:fs');
+    const { execFileSync } = await import('node:child_process');
+    const { ROOT } = await import('./helpers.js');
+    const dir = tmp('tfpass-no-litert-');
+    const pkg = join(dir, 'node_modules/@tfpass/tflite');
+    mkdirSync(pkg, { recursive: true });
+    cpSync(join(ROOT, 'packages/tflite/dist'), join(pkg, 'dist'), { recursive: true });
+    cpSync(join(ROOT, 'packages/tflite/package.json'), join(pkg, 'package.json'));
+    symlinkSync(join(ROOT, 'packages/core'), join(dir, 'node_modules/@tfpass/core'));
+    symlinkSync(join(ROOT, 'node_modules/flatbuffers'), join(dir, 'node_modules/flatbuffers'));
+    const script = `import('@tfpass/tflite').then((m) => m.loadTfliteRunner(new Uint8Array(require('fs').readFileSync(${JSON.stringify(TFL)})), { file: 'tiny_conv.tflite' })).then(() => console.log('loaded'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })))`;
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' });
+    const e = JSON.parse(out);
+    expect(e.code).toBe('E_PLUGIN');
+    expect(e.message).toBe('running a .tflite needs @litertjs/core (LiteRT.js), which is not installed: npm i @litertjs/core');
+  });
+});
