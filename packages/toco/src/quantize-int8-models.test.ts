@@ -334,7 +334,7 @@ describe.skipIf(!mnv2)('int8 on tf-doc-localisation-mnv2 (backbone + heat-map co
 const perChannelGraph = modelPath('litert-converter-testgraphs/fake_quant_per_channel.pbtxt');
 
 describe.skipIf(!perChannelGraph)("int8 against the MLIR converter's own test (fake_quant_per_channel.pbtxt, CHECK lines)", () => {
-  it('reproduces its scales, zero points, weight and bias values and op versions', () => {
+  it('reproduces its scales, zero points, weight and bias values and op versions', async () => {
     // The test's command: -tf-input-arrays=input -tf-input-shapes=1,1,1,256 -tf-inference-type=DT_QINT8
     // -tf-input-min-values=-33.614346 -tf-input-max-values=21.54917 -tf-output-arrays=output (int8 I/O).
     const g = readGraph(perChannelGraph!);
@@ -359,5 +359,10 @@ describe.skipIf(!perChannelGraph)("int8 against the MLIR converter's own test (f
     expect([...bias.slice(0, 3)]).toEqual([-11, -326, -299]);
     for (const t of [y, out]) expect([p6(t.quantization!.scale![0]!), t.quantization!.zeroPoint![0]]).toEqual([0.093635, 22]);
     expect(out.shape).toEqual([1, 6, 31]);
+    // LiteRT.js takes no int8 I/O: the same conversion with float I/O loads
+    const withFloatIo = quantizeLowered(lowerGraph(g, { inputArrays: ['input'], outputArrays: ['output'], inputShapes: [[1, 1, 1, 256]] }), { inferenceType: 'int8', rangesFromFile: { input: { min: -33.614346, max: 21.54917 } } });
+    const r = await loadTfliteRunner(writeTflite(withFloatIo.model), { file: 'fake_quant_per_channel.tflite' });
+    expect(r.outputs[0]!.shape).toEqual([1, 6, 31]);
+    r.close();
   });
 });

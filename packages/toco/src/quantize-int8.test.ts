@@ -70,6 +70,13 @@ function smallNet(): { spec: TinySpec; l: LoweredModel } {
   return { spec, l: tinyModel(spec) };
 }
 
+/** LiteRT.js compiles the model (every produced model must load). */
+async function loads(model: Model): Promise<void> {
+  const r = await loadTfliteRunner(writeTflite(model), { file: 'rule.tflite' });
+  expect(r.outputs.length).toBeGreaterThan(0);
+  r.close();
+}
+
 describe('int8 full-integer on a small conv/depthwise/FC net', () => {
   it('symmetric per-channel weights (axis 0 conv, 3 depthwise), int32 biases with s_in·s_w[c], fixed softmax, op versions', () => {
     const { spec, l } = smallNet();
@@ -212,15 +219,16 @@ describe('int8 same-scale and requantize rules', () => {
     expect(worst).toBeGreaterThan(0);
   });
 
-  it('a missing activation range is reported with TOCO\'s wording; default ranges fill it', () => {
+  it('a missing activation range is reported with TOCO\'s wording; default ranges fill it', async () => {
     const { spec } = smallNet();
     const l = tinyModel({ ...spec, ranges: Object.fromEntries(Object.entries(spec.ranges!).filter(([k]) => k !== '3' && k !== '11')) });
     expect(() => quantizeLowered(l, { inferenceType: 'int8' })).toThrow(/Array c, which is an input to the DEPTHWISE_CONV_2D operator producing the output array d, is lacking min\/max data[^]*Array y, which is an input to the SOFTMAX operator/);
     const { model } = quantizeLowered(l, { inferenceType: 'int8', defaultRanges: { min: -6, max: 6 } });
     expect(byName(model).get('c')!.quantization!.scale![0]).toBeCloseTo(12 / 255, 7);
+    await loads(model);
   });
 
-  it('--ranges: a float graph without FakeQuants, ranges by TF tensor name (`node` or `node:0`)', () => {
+  it('--ranges: a float graph without FakeQuants, ranges by TF tensor name (`node` or `node:0`)', async () => {
     const { spec } = smallNet();
     const l = tinyModel({ ...spec, ranges: {} });
     const { model } = quantizeLowered(l, { inferenceType: 'int8', rangesFromFile: { x: { min: -1, max: 1 }, 'c:0': { min: -3, max: 3 }, d: { min: 0, max: 6 }, y: { min: [-4], max: [4] } } });
@@ -230,6 +238,7 @@ describe('int8 same-scale and requantize rules', () => {
     expect(t.get('wc')!.quantization!.scale!.length).toBe(4);
     expect(t.get('wd')!.quantization!.scale!.length).toBe(4);
     expect(t.get('wd')!.quantization!.quantizedDimension).toBe(3);
+    await loads(model);
   });
 });
 
@@ -278,7 +287,7 @@ describe('int8 op versions follow the options (spec §2.4 int8 column)', () => {
     [{ keepNumDims: false }, true, 4],
     [{ keepNumDims: true }, true, 5],
     [{ keepNumDims: false }, false, 6],
-  ])('FULLY_CONNECTED %o, bias %s → version %i', (opts, withBias, version) => {
+  ])('FULLY_CONNECTED %o, bias %s → version %i', async (opts, withBias, version) => {
     const rnd = seededRandom(8);
     const l = tinyModel({
       tensors: [
@@ -294,5 +303,6 @@ describe('int8 op versions follow the options (spec §2.4 int8 column)', () => {
     });
     const { model } = quantizeLowered(l, { inferenceType: 'int8' });
     expect(model.operatorCodes.find((c) => c.builtin === 'FULLY_CONNECTED')!.version).toBe(version);
+    await loads(model);
   });
 });

@@ -137,8 +137,15 @@ describe.skipIf(!pb || !golden)('TOCO parity: tiny_conv.pb → QUANTIZED_UINT8 r
   });
 });
 
+/** LiteRT.js compiles the model (every produced model must load). */
+async function loads(model: Model): Promise<void> {
+  const r = await loadTfliteRunner(writeTflite(model), { file: 'rule.tflite' });
+  expect(r.outputs.length).toBeGreaterThan(0);
+  r.close();
+}
+
 describe('uint8 rules on small models', () => {
-  it('Relu input takes the output range; Reshape and Relu copy params; outputs store the nudged range', () => {
+  it('Relu input takes the output range; Reshape and Relu copy params; outputs store the nudged range', async () => {
     // x (no range) → RELU → y [−0.3, 5] (FakeQuant) → RESHAPE → z
     const l = tinyModel({
       tensors: [{ name: 'x', shape: [1, 4] }, { name: 'y', shape: [1, 4] }, { name: 'z', shape: [4] }, { name: 'shape', shape: [1], int32: [4] }],
@@ -154,9 +161,10 @@ describe('uint8 rules on small models', () => {
     expect(x!.zeroPoint).toEqual(y!.zeroPoint);
     expect(z!.scale).toEqual(y!.scale);
     expect(y!.zeroPoint).toEqual([14]); // 0.3/(5.3/255) = 14.43
+    await loads(model);
   });
 
-  it('Concatenation: output gets the union; --change_concat_input_ranges rewrites the inputs', () => {
+  it('Concatenation: output gets the union; --change_concat_input_ranges rewrites the inputs', async () => {
     const spec = {
       tensors: [{ name: 'a', shape: [1, 2] }, { name: 'b', shape: [1, 2] }, { name: 'c', shape: [1, 4] }],
       ops: [{ op: 'CONCATENATION', inputs: [0, 1], outputs: [2], options: { type: 'ConcatenationOptions', axis: 1, fusedActivationFunction: 'NONE' } }],
@@ -171,6 +179,8 @@ describe('uint8 rules on small models', () => {
     const t = byName(changed.model);
     for (const n of ['a', 'b', 'c']) expect(t.get(n)!.t.quantization!.scale![0]).toBeCloseTo(5 / 255, 7);
     expect(changed.notes.some((n) => /Tweaking the MinMax of array a/.test(n.message))).toBe(true);
+    await loads(changed.model);
+    await loads(quantizeLowered(tinyModel(spec), { inferenceType: 'uint8' }).model);
   });
 
   it('fast-int8 rule: two 0 bytes closer than 16 in FC weights abort, or become 1 with nudging allowed', () => {
@@ -203,7 +213,7 @@ describe('uint8 rules on small models', () => {
     expect(r.notes.some((n) => /Constant array w .*lacks MinMax information/.test(n.message))).toBe(true);
   });
 
-  it('fixed Softmax/Logistic/Tanh output params, whatever the range says', () => {
+  it('fixed Softmax/Logistic/Tanh output params, whatever the range says', async () => {
     const l = tinyModel({
       tensors: [{ name: 'x', shape: [1, 3] }, { name: 's', shape: [1, 3] }, { name: 'l', shape: [1, 3] }, { name: 't', shape: [1, 3] }],
       ops: [
@@ -215,7 +225,9 @@ describe('uint8 rules on small models', () => {
       outputs: [1, 2, 3],
       ranges: { 0: [-8, 8], 1: [0, 3] },
     });
-    const t = byName(quantizeLowered(l, { inferenceType: 'uint8' }).model);
+    const fixedModel = quantizeLowered(l, { inferenceType: 'uint8' }).model;
+    await loads(fixedModel);
+    const t = byName(fixedModel);
     expect([t.get('s')!.t.quantization!.scale, t.get('s')!.t.quantization!.zeroPoint, t.get('s')!.t.quantization!.max]).toEqual([[1 / 256], [0], [255 / 256]]);
     expect([t.get('l')!.t.quantization!.scale, t.get('l')!.t.quantization!.zeroPoint]).toEqual([[1 / 256], [0]]);
     expect([t.get('t')!.t.quantization!.scale, t.get('t')!.t.quantization!.zeroPoint]).toEqual([[1 / 128], [128]]);
