@@ -6,7 +6,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, fsyncSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import {
-  CheckpointError, Tensor, allocate, dtypeFromEnum, dtypeSize, dtypeToEnum, numElements, shapeFromProto, shapeToProto,
+  CheckpointError, Tensor, allocate, dtypeFromEnum, dtypeSize, dtypeToEnum, numElements, shapeFromProto, shapeToProto, sweepStaleTemps, tempPathFor,
   type DType, type Shape, type TensorData,
 } from '@tfpass/core';
 import {
@@ -519,8 +519,12 @@ function isSliced(v: Tensor | SlicedTensor): v is SlicedTensor {
   return !(v instanceof Tensor) && Array.isArray((v as SlicedTensor).slices);
 }
 
+/**
+ * Temp names of core's write path: announced before they are created (so Ctrl-C in the CLI
+ * removes them) and swept by the next write into the folder after a kill -9.
+ */
 function tmpName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tempstate${process.pid}${Math.random().toString(36).slice(2, 10)}`);
+  return tempPathFor(path);
 }
 
 function extentsToProto(ex: Extent[]): TensorSliceProto {
@@ -589,6 +593,7 @@ export function writeCheckpoint(
 
   const dataFiles = shards.map((_, i) => dataFileName(prefix, i, numShards));
   const staged: [string, string][] = [];
+  sweepStaleTemps(dirname(indexFile));
   try {
     shards.forEach((w, i) => {
       const tmp = tmpName(dataFiles[i]!);

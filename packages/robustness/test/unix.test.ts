@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeGraph } from '@tfpass/core';
+import { Tensor, setTempFileListener, writeGraph } from '@tfpass/core';
 import { randomGraph } from '@tfpass/runtime/testing';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -181,6 +181,27 @@ describe('temp files of a killed run', () => {
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(existsSync(foreign)).toBe(true);
+  });
+
+  it('checkpoint writes use the same temp names: announced, and stale ones swept', async () => {
+    const { writeCheckpoint } = await import('@tfpass/checkpoint');
+    const ck = join(dir, 'ck-sweep');
+    mkdirSync(ck);
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const stale = join(ck, `.model.ckpt.index.tfpass-${dead}-zz1.tmp`);
+    writeFileSync(stale, 'left by a killed run');
+    const announced: string[] = [];
+    setTempFileListener((p) => announced.push(p));
+    try {
+      writeCheckpoint(join(ck, 'model.ckpt'), { w: Tensor.fromValues('float32', [2], [1, 2]) });
+    } finally {
+      setTempFileListener(undefined);
+    }
+    expect(existsSync(stale)).toBe(false);
+    expect(readdirSync(ck).sort()).toEqual(['model.ckpt.data-00000-of-00001', 'model.ckpt.index']);
+    expect(announced.map((p) => p.slice(ck.length + 1).replace(/-[0-9a-z]+\.tmp$/, ''))).toEqual([
+      `.model.ckpt.data-00000-of-00001.tfpass-${process.pid}`, `.model.ckpt.index.tfpass-${process.pid}`,
+    ]);
   });
 
   it('kill -9 during a write leaves the previous output intact, and the next run leaves no temp file', async () => {
