@@ -281,7 +281,7 @@ function noteSymmetric(g: QuantGraph, t: Tensor, data: Float32Array, q: number[]
 /** A float constant that is not a weight or bias (an ADD/MUL operand): asymmetric int8 from its range or data. */
 function quantizeConstant(g: QuantGraph, t: number, op: Operator, params: Map<number, Params>): void {
   const data = g.floatData(t);
-  const r = g.ranges.get(t) ?? constantRange(g, t, data, g.opName(g.sg.operators.indexOf(op)));
+  const r = g.ranges.get(t) ?? constantRange(g, t, data, g.tensor(op.outputs[0]!).name);
   const values = g.ranges.has(t) ? fakeQuantValues(data, nudgeFakeQuant(r.min, r.max, r.numBits, r.narrowRange)) : data;
   const p = activationParams(r.min, r.max, r.narrowRange);
   g.setData(t, int8Bytes(quantizeValues(values, p)));

@@ -72,7 +72,7 @@ export function quantizeUint8(lowered: LoweredModel, options: QuantizeOptions): 
       // ResolveConstantFakeQuant: bake TF's float32 fake-quant into the data first.
       values = fakeQuantValues(data, nudgeFakeQuant(r.min, r.max, r.numBits, r.narrowRange));
     } else {
-      r = constantRange(g, t, data, g.opName(g.sg.operators.indexOf(op)));
+      r = constantRange(g, t, data, g.tensor(op.outputs[0]!).name);
     }
     const p = uint8Params(r.min, r.max, r.narrowRange);
     params.set(t, p);

@@ -81,7 +81,8 @@ export function quantizeWeights(model: Model, options: QuantizeWeightsOptions = 
   };
   const inserts: { at: number; op: Operator }[] = [];
   for (const t of chosen) {
-    const users = sg.operators.flatMap((op, at) => op.inputs.map((x, k) => ({ op, at, k, x }))).filter((u) => u.x === t && !hybrid(u.op, u.k));
+    // consumers index: one walk per consuming op, not over the whole model per tensor
+    const users = [...new Set(g.consumers[t])].flatMap((at) => sg.operators[at]!.inputs.flatMap((x, k) => (x === t ? [{ op: sg.operators[at]!, at, k }] : []))).filter((u) => !hybrid(u.op, u.k));
     const isOutput = sg.outputs.includes(t);
     if (!users.length && !isOutput) continue;
     const tensor = g.tensor(t);
