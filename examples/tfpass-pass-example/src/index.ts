@@ -2,6 +2,7 @@
 // runtime helper comes from the `api` the host hands to register(), so the plugin works
 // with whatever copy of core the installed `tfpass` uses.
 import type { Graph, PassContext, PassDefinition, PluginApi } from '@tfpass/core';
+import { removeNeutralOps } from './neutral.js';
 
 export interface RenamePrefixParams {
   from: string;
@@ -47,7 +48,7 @@ export function makePasses(lib: PluginApi['lib']): PassDefinition[] {
       if (!renames.size) ctx.warn(`no node name starts with '${from}'`);
     },
   };
-  return [renamePrefix as PassDefinition];
+  return [renamePrefix as PassDefinition, removeNeutralOps(lib)];
 }
 
 export function register(api: PluginApi): void {

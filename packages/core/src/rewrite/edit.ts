@@ -50,13 +50,13 @@ export function controlEdges(...nodes: (Node | undefined)[]): string[] {
 }
 
 /**
- * Splice out a pass-through node: readers of its output 0 read its first data input instead,
- * control edges on it wait for that input's producer, and its own control dependencies move
- * to its readers (TF's remove_nodes drops them). The node is removed. Readers of its other
- * outputs are the caller's to refuse first.
+ * Splice out a pass-through node: readers of its output 0 read `input` (default its first data
+ * input) instead, control edges on it wait for that input's producer, and its own control
+ * dependencies move to its readers (TF's remove_nodes drops them). The node is removed.
+ * Readers of its other outputs are the caller's to refuse first.
  */
-export function bypass(g: Graph, node: Node): void {
-  const target = node.dataInputs[0]!;
+export function bypass(g: Graph, node: Node, input: string = node.dataInputs[0]!): void {
+  const target = input;
   const src = parseInput(target).node;
   const ctl = node.controlInputs;
   for (const reader of consumersOnce(g, node.name)) {
