@@ -151,6 +151,23 @@ export class Ctx {
     this.io.err(clear + line + (transient ? '' : '\n'));
     this.pending = transient;
   }
+  private barStart = new Map<string, { t: number; done: number }>();
+  /**
+   * A progress bar with the rate and the time left, `label [#####.....] 12/40 3.1/s ETA 9 s`
+   * (terminals only, like progress()). The rate is measured from the first call for `label`.
+   */
+  bar(label: string, done: number, total: number, extra = ''): void {
+    if (!this.showProgress) return;
+    const now = performance.now();
+    const start = this.barStart.get(label) ?? { t: now, done };
+    this.barStart.set(label, start);
+    const rate = (done - start.done) / Math.max(1e-3, (now - start.t) / 1000);
+    const w = 24;
+    const filled = total > 0 ? Math.min(w, Math.round((w * done) / total)) : 0;
+    const eta = rate > 0 && done < total ? ` ETA ${ms(((total - done) / rate) * 1000)}` : '';
+    const r = done > start.done ? ` ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(1)}/s` : '';
+    this.progress(`${label} [${'#'.repeat(filled)}${'.'.repeat(w - filled)}] ${done}/${total}${r}${eta}${extra ? ' ' + extra : ''}`, done < total);
+  }
   private endProgress(): void {
     if (this.pending) this.io.err('\r\x1b[K');
     this.pending = false;

@@ -14,8 +14,8 @@ import { expandGlob } from '../src/feeds.js';
 import { toJson, type Io } from '../src/ui.js';
 import { tmp } from './helpers.js';
 
-function capture(cwd: string): Io & { stdout: string; stderr: string } {
-  const io = { stdout: '', stderr: '', tty: false, cwd, out: (s: string) => void (io.stdout += s), err: (s: string) => void (io.stderr += s) };
+function capture(cwd: string, tty = false): Io & { stdout: string; stderr: string } {
+  const io = { stdout: '', stderr: '', tty, cwd, out: (s: string) => void (io.stdout += s), err: (s: string) => void (io.stderr += s) };
   return io;
 }
 
@@ -132,5 +132,23 @@ describe('verify tolerance', () => {
     expect(body.atol_per_scale).toBe(1e-4);
     expect(body.outputs[0].atol).toBeCloseTo(atol, 4);
     expect(body.outputs[0].max_abs_error).toBeGreaterThan(0);
+  });
+});
+
+describe('progress bars', () => {
+  it('show the count, the rate and the time left on a terminal, and nothing when piped', async () => {
+    const { Ctx } = await import('../src/ui.js');
+    const args = parseArgs([], { usage: 't', summary: 't', flags: {} });
+    const tty = capture(tmp(), true);
+    const ctx = new Ctx(args, tty, 't');
+    ctx.bar('work', 0, 4);
+    await new Promise((r) => setTimeout(r, 30));
+    ctx.bar('work', 2, 4);
+    expect(tty.stderr).toMatch(/work \[############\.{12}\] 2\/4 [\d.]+\/s ETA \d+ ms$/);
+    ctx.bar('work', 4, 4);
+    expect(tty.stderr).toMatch(/4\/4 [\d.]+\/s\n$/);
+    const piped = capture(tmp());
+    new Ctx(args, piped, 't').bar('work', 1, 4);
+    expect(piped.stderr).toBe('');
   });
 });

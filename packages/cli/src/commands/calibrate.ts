@@ -45,7 +45,7 @@ export async function run(ctx: Ctx): Promise<number> {
     executor: executorFor(rt, ctx),
     method: method as CalibrationMethod,
     ...(outputs.length ? { outputs } : {}),
-    onProgress: (done, total) => ctx.progress(`calibrating: ${done}/${total} runs`, done < total),
+    onProgress: (done, total) => ctx.bar('calibrating', done, total),
   });
   let bias: { perChannel: boolean; weightBits: number; shifts: Record<string, number[]> } | undefined;
   if (ctx.bool('bias_correction')) {

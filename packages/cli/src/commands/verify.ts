@@ -70,7 +70,7 @@ export async function run(ctx: Ctx): Promise<number> {
       const prev = worst.get(n);
       if (!prev || c.maxAbsError > prev.maxAbsError || (!c.ok && prev.ok)) worst.set(n, { ...c, mismatches: c.mismatches + (prev?.mismatches ?? 0), ok: c.ok && (prev?.ok ?? true) });
     });
-    ctx.progress(`trial ${k + 1}/${trials}`, k + 1 < trials);
+    ctx.bar('trials', k + 1, trials);
   }
   const results = fetches.map((n) => worst.get(n)!);
   const ok = results.every((r) => r.ok);
