@@ -1,3 +1,15 @@
+/**
+ * Quantization of a lowered float model (the `LoweredModel` seam): `inferenceType: 'uint8'` is
+ * TOCO 1.15's QUANTIZED_UINT8 (quantize-uint8.ts), 'int8' today's full-integer converter
+ * (quantize-int8.ts); `quantizeWeights` is `--post_training_quantize` (quantize-weights.ts).
+ * Where TF is unsafe we differ, each in one line:
+ * - every array lacking a range is reported at once (TOCO aborts on the first, with a core dump);
+ * - a range without 0, NaN or min > max is a typed error or TOCO's warning, never a CHECK abort;
+ * - int8: asymmetric QAT weight ranges become symmetric with a note (the MLIR converter would
+ *   give them a non-zero zero point, which the int8 conv kernels reject at load time);
+ * - int8: a bias that would saturate int32 (near-dead BN-folded channel) widens that channel's
+ *   weight scale with a note (a saturated bias silently shifts the channel's output).
+ */
 import type { Model } from '@tfpass/tflite';
 import { QuantizationError } from './quant/errors.js';
 
