@@ -100,6 +100,15 @@ describe.skipIf(!TFL || !PB).concurrent('.tflite in run, trace, verify, view', (
     for (const op of ['DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'SOFTMAX']) expect(html).toContain(op);
     expect(html).toContain('scale=0.21404096484184265 zp=137');
     expect(html).toContain('depthMultiplier');
+    // Two models: the operator whose bias constant changed is marked changed.
+    const m = readTflite(new Uint8Array(readFileSync(TFL!)));
+    const bias = m.subgraphs[0]!.tensors.find((t) => t.name === 'MatMul_bias')!;
+    const data = m.buffers[bias.buffer]!.data!.slice();
+    data[0] ^= 1;
+    writeFileSync(join(dir, 'b.tflite'), writeTflite({ ...m, buffers: m.buffers.map((b, i) => (i === bias.buffer ? { ...b, data } : b)) }));
+    const d = await tfpass(['view', TFL!, 'b.tflite', '--out', 'd.html'], { cwd: dir });
+    expect(d.status).toBe(0);
+    expect(readFileSync(join(dir, 'd.html'), 'utf8')).toContain('"counts":{"added":0,"removed":0,"changed":1}');
   });
 
   it('a truncated .tflite is one typed line naming the file and byte, exit 4', async () => {

@@ -170,7 +170,8 @@ export function buildDiffView(before: Graph, after: Graph, opts: BuildOptions & 
     if (!old) {
       n.status = 'added';
       added++;
-    } else if (signature(old) !== signature(after.node(n.name))) {
+    } else if (signature(old) !== signature(after.node(n.name)) || JSON.stringify(n.params) !== JSON.stringify(bByName.get(n.name)?.params)) {
+      // (A changed constant drawn inside its consumer, e.g. a TFLite weight or bias, marks the consumer.)
       n.status = 'changed';
       changed++;
     } else n.status = 'same';
@@ -183,7 +184,6 @@ export function buildDiffView(before: Graph, after: Graph, opts: BuildOptions & 
     a.nodes.push(n);
     shown.add(n.name);
   }
-  void bByName;
   // Removed Consts that were drawn inside their consumer still count.
   for (const n of before) if (!after.has(n.name) && !shown.has(n.name)) removed++;
   return { ...a, title: opts.title ?? 'pipeline diff', nodeCount: after.size, counts: { added, removed, changed }, passes: opts.passes };
