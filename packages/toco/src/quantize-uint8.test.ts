@@ -357,3 +357,28 @@ describe.skipIf(!pb || !golden)('the same QAT graph to int8 (tiny_conv.pb, --inf
     expect(same / n).toBeGreaterThanOrEqual(0.95);
   });
 });
+
+describe('trivial activation removal (RemoveTrivialQuantizedActivationFunc)', () => {
+  it.each([
+    [[0, 6], 'NONE'],
+    [[0, 8], 'RELU6'],
+    [[-1, 5], 'RELU6'],
+  ] as [[number, number], string][])('fused RELU6 with output range %o → %s', async (range, act) => {
+    const l = tinyModel({
+      tensors: [
+        { name: 'x', shape: [1, 2] },
+        { name: 'w', shape: [2, 2], float: Float32Array.from([0.5, -0.25, 0.75, 1]) },
+        { name: 'b', shape: [2], float: Float32Array.from([0.1, 0.2]) },
+        { name: 'y', shape: [1, 2] },
+      ],
+      ops: [{ op: 'FULLY_CONNECTED', inputs: [0, 1, 2], outputs: [3], options: { type: 'FullyConnectedOptions', fusedActivationFunction: 'RELU6', weightsFormat: 'DEFAULT', keepNumDims: false } }],
+      inputs: [0],
+      outputs: [3],
+      ranges: { 0: [-1, 1], 1: { min: -1, max: 1, numBits: 8, narrowRange: true, source: 'w/FakeQuantWithMinMaxVars' }, 3: range },
+      roles: { 1: 'weights', 2: 'bias' },
+    });
+    const { model } = quantizeLowered(l, { inferenceType: 'uint8' });
+    expect(model.subgraphs[0]!.operators[0]!.builtinOptions!.fusedActivationFunction).toBe(act);
+    await loads(model);
+  });
+});
