@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   fakeQuantValues,
   int8Params,
@@ -151,5 +152,45 @@ describe('QuantizeMultiplier', () => {
     }
     expect(quantizeMultiplier(0.5)).toEqual({ multiplier: 2 ** 30, shift: 0 });
     expect(quantizeMultiplier(0)).toEqual({ multiplier: 0, shift: 0 });
+  });
+});
+
+describe('properties (fast-check, 500 random ranges each)', () => {
+  it('chooseParams: integer zero point in range (so 0.0 is exact), span = (qmax−qmin)·scale, range covered', () => {
+    fc.assert(
+      fc.property(fc.double({ min: -1e4, max: 0, noNaN: true }), fc.double({ min: 1e-6, max: 1e4, noNaN: true }), fc.boolean(), (lo, hi, narrow) => {
+        for (const p of [uint8Params(lo, hi, narrow), int8Params(lo, hi, narrow)]) {
+          expect(Number.isInteger(p.zeroPoint)).toBe(true);
+          expect(p.zeroPoint).toBeGreaterThanOrEqual(p.qmin);
+          expect(p.zeroPoint).toBeLessThanOrEqual(p.qmax);
+          expect(Math.abs(p.scale * (p.qmax - p.qmin) - (hi - lo))).toBeLessThanOrEqual(1e-9 * (hi - lo));
+          // the represented range covers [lo, hi] up to half a step at either end
+          const r = representedRange(p);
+          expect(r.min).toBeLessThanOrEqual(lo + p.scale / 2 + 1e-6 * (hi - lo));
+          expect(r.max).toBeGreaterThanOrEqual(hi - p.scale / 2 - 1e-6 * (hi - lo));
+        }
+      }),
+      { numRuns: 500, seed: 42 },
+    );
+  });
+
+  it('FakeQuant: outputs lie on the nudged grid, inside the nudged range; quantizing them with TOCO params is lossless', () => {
+    fc.assert(
+      fc.property(fc.float({ min: -100, max: 0, noNaN: true }), fc.float({ min: Math.fround(0.01), max: 100, noNaN: true }), fc.boolean(), fc.array(fc.float({ min: -200, max: 200, noNaN: true }), { minLength: 1, maxLength: 20 }), (lo, hi, narrow, xs) => {
+        const n = nudgeFakeQuant(lo, hi, 8, narrow);
+        const y = fakeQuantValues(xs, n);
+        const p = uint8Params(n.min, n.max, narrow);
+        const q = quantizeValues(y, p);
+        y.forEach((v, i) => {
+          expect(v).toBeGreaterThanOrEqual(n.min - 1e-6);
+          expect(v).toBeLessThanOrEqual(n.max + 1e-6);
+          const k = (v - n.min) / n.scale;
+          expect(Math.abs(k - Math.round(k))).toBeLessThan(1e-3);
+          // dequantized TOCO value equals the fake-quant value to float32 precision
+          expect(Math.abs((q[i]! - p.zeroPoint) * p.scale - v)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)) + p.scale * 1e-3);
+        });
+      }),
+      { numRuns: 500, seed: 7 },
+    );
   });
 });
