@@ -122,7 +122,13 @@ export class Source {
   string(p: number, what: string): string {
     const { start, n } = this.vector(p, 1, what);
     this.spend(n, start);
-    return decoder.decode(this.bytes.subarray(start, start + n));
+    const b = this.bytes;
+    if (n < 128) {
+      let ascii = true;
+      for (let i = start; i < start + n && ascii; i++) ascii = b[i]! < 128;
+      if (ascii) return String.fromCharCode.apply(null, b.subarray(start, start + n) as unknown as number[]);
+    }
+    return decoder.decode(b.subarray(start, start + n));
   }
 }
 
@@ -142,7 +148,8 @@ export class Builder {
   private minAlign = 1;
   private fields: number[] = [];
   private tableStart = -1;
-  private vtables = new Map<string, number>();
+  /** Written vtables by (table size, slot count): offsets to compare candidates against. */
+  private vtables = new Map<number, number[]>();
 
   constructor(initialSize = 1024) {
     // A multiple of 16, so the finished file (whose size is a multiple of its alignment) starts
@@ -172,7 +179,7 @@ export class Builder {
     if (align > this.minAlign) this.minAlign = align;
     const pad = (-(this.offset() + extra) % align + align) % align;
     if (this.space < pad + extra + 8) this.grow(pad + extra + 8);
-    this.buf.fill(0, this.space - pad, this.space);
+    // Padding needs no zeroing: every byte is written at most once and the buffer starts zeroed.
     this.space -= pad;
   }
 
@@ -231,22 +238,33 @@ export class Builder {
   endTable(): number {
     this.put('int', 0);
     const table = this.offset();
-    let n = this.fields.length;
-    while (n > 0 && !this.fields[n - 1]) n--;
-    const entries: number[] = [];
-    for (let i = 0; i < n; i++) entries.push(this.fields[i] ? table - this.fields[i]! : 0);
+    const f = this.fields;
+    let n = f.length;
+    while (n > 0 && !f[n - 1]) n--;
     const size = table - this.tableStart;
-    const key = `${size},${entries.join(',')}`;
-    let vt = this.vtables.get(key);
+    const key = size * 65536 + n;
+    let candidates = this.vtables.get(key);
+    if (!candidates) this.vtables.set(key, (candidates = []));
+    // Share an identical vtable written before (few distinct ones per size and slot count).
+    let vt: number | undefined;
+    const end = this.buf.length;
+    for (const c of candidates) {
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = this.view.getUint16(end - c + 4 + 2 * i, true) === (f[i] ? table - f[i]! : 0);
+      if (same) {
+        vt = c;
+        break;
+      }
+    }
     if (vt === undefined) {
       const vtBytes = 4 + 2 * n;
       if (this.space < vtBytes + 8) this.grow(vtBytes + 8);
       this.space -= vtBytes;
       this.view.setUint16(this.space, vtBytes, true);
       this.view.setUint16(this.space + 2, size, true);
-      for (let i = 0; i < n; i++) this.view.setUint16(this.space + 4 + 2 * i, entries[i]!, true);
+      for (let i = 0; i < n; i++) this.view.setUint16(this.space + 4 + 2 * i, f[i] ? table - f[i]! : 0, true);
       vt = this.offset();
-      this.vtables.set(key, vt);
+      candidates.push(vt);
     }
     // soffset from the table to its vtable: table position − vtable position.
     this.view.setInt32(this.buf.length - table, vt - table, true);
@@ -260,8 +278,31 @@ export class Builder {
     const size = SCALAR_SIZE[kind];
     this.prep(4, size * values.length);
     this.prep(size, size * values.length);
-    for (let i = values.length - 1; i >= 0; i--) this.put(kind, values[i]!);
-    this.put('uint', values.length);
+    const n = values.length;
+    this.space -= size * n;
+    const p = this.space;
+    const d = this.view;
+    // Elements are size-aligned from here on: write them without per-element padding checks.
+    switch (kind) {
+      case 'int': for (let i = 0; i < n; i++) d.setInt32(p + 4 * i, Number(values[i]), true); break;
+      case 'float': for (let i = 0; i < n; i++) d.setFloat32(p + 4 * i, Number(values[i]), true); break;
+      case 'long':
+        for (let i = 0; i < n; i++) {
+          const x = values[i];
+          if (typeof x === 'number' && Number.isSafeInteger(x)) {
+            // Two 32-bit halves: no BigInt per element (zero points are numbers in the IR).
+            const hi = Math.floor(x / 4294967296);
+            d.setUint32(p + 8 * i, x - hi * 4294967296, true);
+            d.setInt32(p + 8 * i + 4, hi, true);
+          } else d.setBigInt64(p + 8 * i, BigInt(x as number | bigint), true);
+        }
+        break;
+      default: {
+        this.space += size * n;
+        for (let i = n - 1; i >= 0; i--) this.put(kind, values[i]!);
+      }
+    }
+    this.put('uint', n);
     return this.offset();
   }
 
@@ -283,6 +324,19 @@ export class Builder {
   }
 
   string(s: string): number {
+    const n = s.length;
+    let ascii = n < 256;
+    for (let i = 0; i < n && ascii; i++) ascii = s.charCodeAt(i) < 128;
+    if (ascii) {
+      // Names are short ASCII: copy the char codes, no TextEncoder round trip.
+      this.prep(4, n + 1);
+      this.space -= n + 1;
+      const p = this.space;
+      for (let i = 0; i < n; i++) this.buf[p + i] = s.charCodeAt(i);
+      this.buf[p + n] = 0;
+      this.put('uint', n);
+      return this.offset();
+    }
     const utf8 = encoder.encode(s);
     this.prep(4, utf8.length + 1);
     this.space -= 1;

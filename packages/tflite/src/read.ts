@@ -169,20 +169,22 @@ class Reader {
     const type = TENSOR_TYPES[typeCode];
     if (!type) this.src.fail(this.src.field(t, s.type, 1), `${what}: tensor type ${typeCode} is not one tfpass knows`);
     const qp = this.src.field(t, s.quantization, 4);
-    const isVariable = this.bool(t, s.is_variable);
-    const shapeSignature = this.ints(t, s.shape_signature, `${what}.shape_signature`);
-    const hasRank = this.bool(t, s.has_rank);
-    return {
+    const out: Tensor = {
       name: this.str(t, s.name, `${what}.name`) ?? '',
       type,
       shape: this.ints(t, s.shape, `${what}.shape`) ?? [],
       buffer: this.u32(t, s.buffer),
-      ...(qp ? { quantization: this.quantization(this.src.deref(qp, `${what}.quantization`), `${what}.quantization`) } : {}),
-      ...(isVariable !== undefined ? { isVariable } : {}),
-      ...(shapeSignature ? { shapeSignature } : {}),
-      ...(hasRank !== undefined ? { hasRank } : {}),
-      ...this.extra(t, 'Tensor', what, s.modelled),
     };
+    if (qp) out.quantization = this.quantization(this.src.deref(qp, `${what}.quantization`), `${what}.quantization`);
+    const isVariable = this.bool(t, s.is_variable);
+    if (isVariable !== undefined) out.isVariable = isVariable;
+    const shapeSignature = this.ints(t, s.shape_signature, `${what}.shape_signature`);
+    if (shapeSignature) out.shapeSignature = shapeSignature;
+    const hasRank = this.bool(t, s.has_rank);
+    if (hasRank !== undefined) out.hasRank = hasRank;
+    const extra = readExtra(this.src, t, 'Tensor', what, s.modelled);
+    if (extra) out.extra = extra;
+    return out;
   }
 
   private quantization(pos: number, what: string): Quantization {

@@ -132,6 +132,16 @@ export function readScalarVector(src: Source, p: number, kind: ScalarKind, what:
   const { start, n } = src.vector(p, size, what);
   src.spend(n, start);
   const out = new Array<number | bigint | boolean>(n);
+  const v = src.view;
+  // The common kinds without the per-element switch (bounds were checked for the whole vector).
+  if (kind === 'int') {
+    for (let i = 0; i < n; i++) out[i] = v.getInt32(start + 4 * i, true);
+    return out;
+  }
+  if (kind === 'float') {
+    for (let i = 0; i < n; i++) out[i] = v.getFloat32(start + 4 * i, true);
+    return out;
+  }
   for (let i = 0; i < n; i++) out[i] = toNumber(src.scalar(kind, start + i * size));
   return out;
 }
@@ -222,13 +232,31 @@ export interface ExtraFields {
 
 /** The `extra` of an IR object: every field of `t` but the `modelled` ones, or undefined. */
 export function readExtra(src: Source, t: TableRef, table: string, what: string, modelled: ReadonlySet<string>): Extra | undefined {
-  const known = readFields(src, t, table, what, false, modelled);
-  const unknown = (known.extra as Extra | undefined)?.fields as ExtraFields | undefined;
-  delete known.extra;
+  const info = tableInfo(table);
+  let byTable = restCache.get(modelled);
+  if (!byTable) restCache.set(modelled, (byTable = new Map()));
+  let rest = byTable.get(table);
+  if (!rest) byTable.set(table, (rest = info.fields.filter((f) => !modelled.has(f.name))));
+  // Nothing is allocated for the usual table that has no field beyond the IR's.
+  let known: Record<string, unknown> | undefined;
+  for (const f of rest) {
+    const p = src.field(t, f.slot, widthOf(f));
+    if (!p) continue;
+    const v = readValue(src, t, f, p, what);
+    if (v !== undefined) (known ??= {})[f.key] = v;
+  }
+  const unknown = unknownSlots(src, t, info.slots);
+  if (!known && !unknown) return undefined;
   const fields: ExtraFields = {};
-  if (Object.keys(known).length) fields.known = known;
-  if (unknown?.unknown) fields.unknown = unknown.unknown;
-  return fields.known || fields.unknown ? { fields } : undefined;
+  if (known) fields.known = known;
+  if (unknown) fields.unknown = unknown;
+  return { fields };
+}
+
+const restCache = new WeakMap<ReadonlySet<string>, Map<string, FieldInfo[]>>();
+
+function widthOf(f: FieldInfo): number {
+  return f.vector || f.kind.k !== 'scalar' ? 4 : SCALAR_SIZE[f.kind.scalar];
 }
 
 // --- fields newer than the schema -----------------------------------------------------------
@@ -303,15 +331,14 @@ export class RefPlacer {
   private placed = new Map<Uint8Array, { start: number; offset: number }>();
   constructor(private readonly b: Builder) {}
 
-  /** Place copies for every ref reachable from `root` (walks plain objects and arrays). */
-  prepare(root: unknown): void {
+  /** Place copies for every ref in `roots` (the `extra`s and raw unions of a model: refs live
+   *  nowhere else, so the rest of the model is not walked). */
+  prepare(roots: Iterable<unknown>): void {
     const starts = new Map<Uint8Array, number>();
-    const seen = new Set<object>();
-    const walk = (v: unknown): void => {
-      if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || seen.has(v)) return;
-      seen.add(v);
+    const walk = (v: unknown, depth: number): void => {
+      if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || depth > 64) return;
       if (Array.isArray(v)) {
-        for (const x of v) walk(x);
+        for (const x of v) walk(x, depth + 1);
         return;
       }
       const r = v as Partial<SourceRef>;
@@ -319,9 +346,9 @@ export class RefPlacer {
         starts.set(r.bytes, Math.min(starts.get(r.bytes) ?? Infinity, r.start));
         return;
       }
-      for (const x of Object.values(v)) walk(x);
+      for (const x of Object.values(v)) walk(x, depth + 1);
     };
-    walk(root);
+    for (const root of roots) walk(root, 0);
     for (const [bytes, start] of starts) {
       const offset = this.b.region(bytes.subarray(start), start);
       this.placed.set(bytes, { start, offset });

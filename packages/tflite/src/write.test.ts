@@ -143,6 +143,15 @@ describe('writer rules, on the bytes', () => {
     expect(back).toEqual(expected);
   });
 
+  it('non-ASCII names and 64-bit zero points (negative, beyond 32 bits) round-trip', () => {
+    const m = model();
+    m.subgraphs[0]!.tensors[3]!.name = 'conv/权重/é';
+    m.subgraphs[0]!.tensors[3]!.quantization = { scale: [1, 2, 3], zeroPoint: [-128, 2 ** 40 + 3, -(2 ** 33) - 1] };
+    const t = readTflite(writeTflite(m)).subgraphs[0]!.tensors[3]!;
+    expect(t.name).toBe('conv/权重/é');
+    expect(t.quantization!.zeroPoint).toEqual([-128, 2 ** 40 + 3, -(2 ** 33) - 1]);
+  });
+
   it('an IR the schema cannot hold gives a typed error, not a crash', () => {
     const bad = model();
     bad.operatorCodes[0]!.builtin = 'NO_SUCH_OP';

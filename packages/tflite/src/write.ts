@@ -74,7 +74,7 @@ class Writer {
     if (m.buffers[0]?.data?.length) {
       throw new TfpassError('E_GRAPH_VALIDATION', 'buffer 0 must be empty (it is the sentinel every tensor without data points at)');
     }
-    this.refs.prepare(m);
+    this.refs.prepare(refRoots(m));
     // Buffers first: they end up last in the file, after all the small tables.
     const buffers = b.offsetVector(m.buffers.map((x) => this.buffer(x)));
     const opcodes = b.offsetVector(m.operatorCodes.map((x, i) => this.opcode(x, i)));
@@ -172,7 +172,7 @@ class Writer {
     const min = q.min ? b.scalarVector('float', q.min) : 0;
     const max = q.max ? b.scalarVector('float', q.max) : 0;
     const scale = q.scale ? b.scalarVector('float', q.scale) : 0;
-    const zp = q.zeroPoint ? b.scalarVector('long', q.zeroPoint.map((z) => BigInt(z))) : 0;
+    const zp = q.zeroPoint ? b.scalarVector('long', q.zeroPoint) : 0;
     const details = q.details ? this.details(q.details) : undefined;
     const rest = prepareFields(b, 'QuantizationParameters', q.extra ? { extra: q.extra } : undefined, this.refs);
     b.startTable();
@@ -257,5 +257,30 @@ class Writer {
     b.offsetField(SD('signature_key'), key);
     if (x.subgraphIndex) b.scalarField(SD('subgraph_index'), 'uint', x.subgraphIndex);
     return b.endTable();
+  }
+}
+
+/** Where fields newer than the schema (and raw unions) can sit in a model read from a file. */
+function* refRoots(m: Model): Generator<unknown> {
+  yield m.extra;
+  for (const c of m.operatorCodes) yield c.extra;
+  for (const b of m.buffers) yield b.extra;
+  for (const x of m.metadata) yield x.extra;
+  for (const s of m.signatureDefs) {
+    yield s.extra;
+    for (const t of s.inputs) yield t.extra;
+    for (const t of s.outputs) yield t.extra;
+  }
+  for (const sg of m.subgraphs) {
+    yield sg.extra;
+    for (const t of sg.tensors) {
+      if (t.extra) yield t.extra;
+      if (t.quantization?.extra) yield t.quantization.extra;
+      if (t.quantization?.details) yield t.quantization.details;
+    }
+    for (const op of sg.operators) {
+      if (op.extra) yield op.extra;
+      if (op.builtinOptions?.extra) yield op.builtinOptions.extra;
+    }
   }
 }
