@@ -236,18 +236,37 @@ const fmt = (x: number) => (Number.isNaN(x) ? 'nan' : Math.abs(x) >= 1e5 || (x !
 
 // ---- trace -----------------------------------------------------------------------------------
 
-/** Every operator output (matching --nodes/--ops) on the reference kernels: LiteRT.js exposes only the model's outputs. */
+/**
+ * Every operator output (matching --nodes/--ops). On LiteRT.js (default) the model is run as a
+ * copy whose outputs are all operator outputs it can return (float32/int32/uint8/int8), since
+ * LiteRT exposes only outputs; `--backend reference` runs the reference kernels instead.
+ */
 export async function traceTflite(ctx: Ctx, path: string, rt: Runtime): Promise<number> {
   const core = await import('@tfpass/core');
   const api = await loadTfliteApi('trace');
-  if (ctx.str('backend') && ctx.str('backend') !== 'reference') throw new UsageError(`trace on a .tflite runs the reference kernels (LiteRT.js does not expose intermediate tensors); drop --backend ${ctx.str('backend')}`);
+  const engine = tfliteEngine(ctx);
   const side = await openTflite(ctx, path, 'reference');
   const pats = ctx.list('nodes').flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
   const res = pats.map((p) => new RegExp('^' + p.replace(/[.+^${}()|\\[\]]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$'));
   const ops = ctx.str('ops')?.split(',').map((s) => s.trim());
   const sg = side.model.subgraphs[0]!;
   const feeds = tfliteFeeds(ctx, side, rt, ctx.num('seed') ?? 1);
-  const { tensors } = api.runReference(side.model, feeds.make(0).storage, { keepAll: true });
+  let tensors: (ArrayLike<number> | undefined)[];
+  if (engine === 'reference') tensors = api.runReference(side.model, feeds.make(0).storage, { keepAll: true }).tensors as ArrayLike<number>[];
+  else {
+    const returnable = new Set(['float32', 'int32', 'uint8', 'int8']);
+    const names = new Map<string, number>();
+    for (const op of sg.operators) for (const t of op.outputs) if (t >= 0 && returnable.has(sg.tensors[t]!.type) && !names.has(sg.tensors[t]!.name)) names.set(sg.tensors[t]!.name, t);
+    const outputs = [...new Set([...sg.outputs, ...names.values()])];
+    const exposed = { ...side.model, subgraphs: [{ ...sg, outputs }, ...side.model.subgraphs.slice(1)], signatureDefs: [] };
+    const runner = await api.loadTfliteRunner(api.writeTflite(exposed), { file: path, model: exposed });
+    try {
+      const got = await runner.run(feeds.make(0).storage);
+      tensors = sg.tensors.map((x, t) => (names.get(x.name) === t || sg.outputs.includes(t) ? (got[x.name] as ArrayLike<number> | undefined) : undefined));
+    } finally {
+      runner.close();
+    }
+  }
   const rows: Record<string, unknown>[] = [];
   sg.operators.forEach((op, n) => {
     const opName = side.model.operatorCodes[op.opcodeIndex]?.builtin ?? '?';
@@ -257,14 +276,15 @@ export async function traceTflite(ctx: Ctx, path: string, rt: Runtime): Promise<
       if (res.length && !res.some((r) => r.test(x.name))) continue;
       const q = x.quantization;
       const io: TfliteIo = { name: x.name, index: t, dtype: x.type as TfliteIo['dtype'], shape: x.shape, ...(q?.scale?.length === 1 && x.type !== 'float32' ? { scale: q.scale[0]!, zeroPoint: q.zeroPoint?.[0] ?? 0 } : {}) };
-      const v = tensors![t]!;
+      const v = tensors[t];
+      if (!v) continue;
       const raw = rt.summaryStats(coreTensor(core, io, v as IoArray));
       const real = isQuantized(io) ? rt.summaryStats(new core.Tensor('float32', [...x.shape], toReal(io, v as IoArray))) : undefined;
       rows.push({ operator: n, op: opName, name: x.name, ...raw, quant: io.scale !== undefined ? { scale: io.scale, zeroPoint: io.zeroPoint } : undefined, real });
     }
   });
   if (!rows.length) throw new UsageError(`trace: no operator output matches ${pats.length ? pats.join(', ') : 'the model'}${ops ? ` with op ${ops.join('|')}` : ''}`);
-  ctx.emit({ ok: true, model: path, engine: 'reference', inputs: feeds.describe, tensors: rows });
+  ctx.emit({ ok: true, model: path, engine, inputs: feeds.describe, tensors: rows });
   for (const r of rows as { operator: number; op: string; name: string; dtype: string; shape: number[]; min: number; max: number; mean: number; quant?: { scale: number; zeroPoint: number }; real?: { min: number; max: number; mean: number; std: number } }[]) {
     const q = r.quant && r.real ? ` = [${fmt(r.real.min)}, ${fmt(r.real.max)}] mean=${fmt(r.real.mean)} std=${fmt(r.real.std)} (scale ${r.quant.scale}, zp ${r.quant.zeroPoint})` : ` mean=${fmt(r.mean)}`;
     ctx.print(`#${r.operator} ${r.name} (${r.op}) ${r.dtype}[${r.shape.join(',')}] min=${fmt(r.min)} max=${fmt(r.max)}${q}`);

@@ -46,7 +46,7 @@ describe.skipIf(!TFL || !PB).concurrent('.tflite in run, trace, verify, view', (
     refRaw.forEach((q, i) => expect(Math.abs(q - direct[i]!)).toBeLessThanOrEqual(1));
   });
 
-  it('trace lists every operator output with its quantization; --ops filters', async () => {
+  it('trace lists every operator output with its quantization (LiteRT.js and reference agree); --ops filters', async () => {
     const dir = tmp();
     const r = await tfpass(['trace', TFL!, '--json'], { cwd: dir });
     expect(r.status).toBe(0);
@@ -56,7 +56,13 @@ describe.skipIf(!TFL || !PB).concurrent('.tflite in run, trace, verify, view', (
     const only = await tfpass(['trace', TFL!, '--ops', 'SOFTMAX'], { cwd: dir });
     expect(only.stdout.trim().split('\n')).toHaveLength(1);
     expect(only.stdout).toMatch(/^#2 labels_softmax \(SOFTMAX\) uint8\[1,6\]/);
-    const bad = await tfpass(['trace', TFL!, '--backend', 'litert'], { cwd: dir });
+    // LiteRT.js (default, intermediates exposed as outputs) and the reference kernels agree.
+    const ref = await tfpass(['trace', TFL!, '--backend', 'reference', '--json'], { cwd: dir });
+    const refRows = JSON.parse(ref.stdout).tensors as { name: string; min: number; max: number; mean: number }[];
+    expect(JSON.parse(ref.stdout).engine).toBe('reference');
+    expect(refRows.map((t) => t.name)).toEqual(rows.map((t) => t.name));
+    (rows as unknown as { mean: number }[]).forEach((t, i) => expect(Math.abs(t.mean - refRows[i]!.mean)).toBeLessThanOrEqual(0.05));
+    const bad = await tfpass(['trace', TFL!, '--backend', 'gpu'], { cwd: dir });
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });

@@ -8,7 +8,7 @@ import { RUN_FLAGS, buildFeeds, executorFor, fmtNum, graphArg, loadRuntime, read
 export const spec: CommandSpec = {
   usage: "trace GRAPH --nodes 'pattern*' [--input NAME=D0,...]...",
   summary:
-    "tf.Print without editing the graph: shape, dtype, min/max/mean/std and NaN/Inf count of every tensor whose node name matches, in execution order. A .tflite is traced on the reference integer kernels (tensor names; --ops CONV_2D,...).",
+    "tf.Print without editing the graph: shape, dtype, min/max/mean/std and NaN/Inf count of every tensor whose node name matches, in execution order. A .tflite runs on LiteRT.js with every operator output exposed, or --backend reference (tensor names; --ops CONV_2D,...).",
   flags: {
     ...RUN_FLAGS,
     ...INPUT_FLAGS,
