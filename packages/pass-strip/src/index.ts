@@ -8,7 +8,6 @@ import { removeNodes, stripUnusedNodes } from './strip.js';
 import { structuralPasses } from './structural.js';
 
 export { executionOrder, base62 } from './structural.js';
-export { FALLBACK_DEFAULTS } from './defaults.js';
 
 /** Every pass of this package, built on the host's core library. */
 export function makePasses(lib: PluginApi['lib']): PassDefinition[] {

@@ -242,6 +242,7 @@ const SPECS: Record<string, OpSpec> = {
   TensorArrayWriteV3: { sig: 'handle:resource, index:int32, value:T, flow_in:float -> flow_out:float', attrs: T, shape: S.scalar, stateful: true },
   TensorArrayReadV3: { sig: 'handle:resource, index:int32, flow_in:float -> value:dtype', attrs: 'dtype:type', shape: S.tensorArrayRead, stateful: true },
   TensorArrayGatherV3: { sig: 'handle:resource, indices:int32, flow_in:float -> value:dtype', attrs: 'dtype:type; element_shape:shape=null', shape: S.tensorArrayGather, stateful: true },
+  TensorArrayConcatV3: { sig: 'handle:resource, flow_in:float -> value:dtype, lengths:int64', attrs: 'dtype:type; element_shape_except0:shape=null', shape: () => [{ shape: null }, { shape: [-1] }], stateful: true },
   TensorArraySizeV3: { sig: TA_FLOW + ' -> size:int32', shape: S.scalar, stateful: true },
 
   // ---- quantization ----
