@@ -149,3 +149,44 @@ describe.skipIf(!TFL)('without @litertjs/core installed', () => {
     expect(e.message).toBe('running a .tflite needs @litertjs/core (LiteRT.js), which is not installed: npm i @litertjs/core');
   });
 });
+
+describe('.tflite with int8 I/O in run', () => {
+  it('int8 in and out (carried as uint8 inside LiteRT.js): raw .npy is int8 and equals the reference kernels', async () => {
+    const { runReference } = await import('@tfpass/tflite');
+    const dir = tmp();
+    const q = (scale: number, zeroPoint: number) => ({ scale: [scale], zeroPoint: [zeroPoint] });
+    const model = {
+      version: 3,
+      operatorCodes: [{ builtin: 'FULLY_CONNECTED', version: 4 }],
+      subgraphs: [{
+        tensors: [
+          { name: 'x', type: 'int8' as const, shape: [1, 4], buffer: 0, quantization: q(0.02, -10) },
+          { name: 'w', type: 'int8' as const, shape: [2, 4], buffer: 1, quantization: q(0.01, 0) },
+          { name: 'y', type: 'int8' as const, shape: [1, 2], buffer: 0, quantization: q(0.2, 3) },
+        ],
+        inputs: [0], outputs: [2],
+        operators: [{ opcodeIndex: 0, inputs: [0, 1, -1], outputs: [2], builtinOptions: { type: 'FullyConnectedOptions', fusedActivationFunction: 'NONE' } }],
+      }],
+      buffers: [{}, { data: new Uint8Array(Int8Array.from([50, -60, 70, -80, 127, 1, -127, 9]).buffer) }],
+      metadata: [],
+      signatureDefs: [],
+    };
+    writeFileSync(join(dir, 'fc8.tflite'), writeTflite(model));
+    const x = Int8Array.from([-128, -20, 33, 127]);
+    writeNpy(join(dir, 'x.npy'), new core.Tensor('int8', [1, 4], x));
+    const r = await tfpass(['run', 'fc8.tflite', '--input_file', 'x=x.npy', '--out_dir', 'o'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const raw = readNpy(join(dir, 'o/y.npy'));
+    expect(raw.dtype).toBe('int8');
+    const ref = runReference(model, { x }).outputs.y as Int8Array;
+    expect(Array.from(raw.data as Int8Array)).toEqual(Array.from(ref));
+    expect(new Set(ref).size).toBe(2); // two distinct, unsaturated values
+    for (const v of ref) expect(Math.abs(v)).toBeLessThan(127);
+    // Float input values are quantized through x's scale/zero point on the way in.
+    writeNpy(join(dir, 'xf.npy'), new core.Tensor('float32', [1, 4], Float32Array.from(x, (v) => 0.02 * (v + 10))));
+    const f = await tfpass(['run', 'fc8.tflite', '--input_file', 'x=xf.npy', '--out_dir', 'of'], { cwd: dir });
+    expect(f.status).toBe(0);
+    expect(Array.from(readNpy(join(dir, 'of/y.npy')).data as Int8Array)).toEqual(Array.from(ref));
+  });
+});
