@@ -16,7 +16,9 @@ import {
 import { crc32c, maskCrc, unmaskCrc } from './crc.js';
 import { ByteWriter, TableBuilder, readTable, readVarint, compareBytes, type Compression } from './table.js';
 import { decodeSliceKey, encodeSliceKey, type Extent } from './slice-key.js';
-import { parseCheckpointState } from './state.js';
+import { dataFileName, indexFileName, parseCheckpointState } from './names.js';
+
+export { dataFileName, indexFileName } from './names.js';
 
 export type { Extent } from './slice-key.js';
 
@@ -89,14 +91,6 @@ export interface WrittenCheckpoint {
   dataBytes: number;
 }
 
-export function dataFileName(prefix: string, shard: number, numShards: number): string {
-  const p = (n: number) => String(n).padStart(5, '0');
-  return `${prefix}.data-${p(shard)}-of-${p(numShards)}`;
-}
-
-export function indexFileName(prefix: string): string {
-  return `${prefix}.index`;
-}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -4,25 +4,13 @@
  */
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
-import { CheckpointError, writeFileAtomic } from '@tfpass/core';
-import { dataFileName, indexFileName, readCheckpoint } from './bundle.js';
+import { writeFileAtomic } from '@tfpass/core';
+import { readCheckpoint } from './bundle.js';
+import { dataFileName, indexFileName, parseCheckpointState, type CheckpointState } from './names.js';
 
-export interface CheckpointState {
-  /** Latest prefix, as written in the file (relative to its folder, or absolute). */
-  latest: string;
-  /** Every kept prefix, oldest first (the latest included). */
-  all: string[];
-}
+export { parseCheckpointState, type CheckpointState } from './names.js';
 
-const unquote = (s: string) => s.replace(/\\(.)/g, '$1');
 const quote = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-
-export function parseCheckpointState(text: string, file = 'checkpoint'): CheckpointState {
-  const latest = /model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/.exec(text);
-  if (!latest) throw new CheckpointError(file, 'is not a checkpoint state file (no model_checkpoint_path)');
-  const all = [...text.matchAll(/all_model_checkpoint_paths:\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => unquote(m[1]!));
-  return { latest: unquote(latest[1]!), all };
-}
 
 /** Read `DIR/checkpoint` (undefined when there is none). */
 export function readCheckpointState(dir: string): CheckpointState | undefined {
