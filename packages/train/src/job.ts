@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Graph, Tensor, TfpassError, UsageError, writeGraph, writeModel } from '@tfpass/core';
+import { Graph, Tensor, TfpassError, UsageError, parseInput, writeGraph, writeModel } from '@tfpass/core';
 import { runGraph, readNpy, type BackendName } from '@tfpass/runtime';
 import { LINT_RULES, lint, quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
 import { evalMetaGraph } from './coverage.js';
@@ -201,7 +201,7 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
     warnings.push(w);
   };
   const softmax = softmaxBeforeLoss(o.graph, o.output);
-  if (softmax && o.loss !== 'mse') warn(`the loss reads ${o.output}, which already went through Softmax ${softmax}: softmax is applied twice; train on the logits (the Softmax's input)`);
+  if (softmax && o.loss !== 'mse') warn(`the loss reads ${o.output}, ${softmax === parseInput(o.output).node ? 'a Softmax output' : `which comes from Softmax ${softmax}`}, and applies its own softmax: softmax is applied twice; train on the logits (the Softmax's input)`);
 
   // Restore BEFORE folding (as Saver.restore fills the variables of the graph it was built with):
   // once batch norms are folded, gamma/beta/moving statistics have no constant of their own.
@@ -291,7 +291,7 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
       const bn = restore.keptInitial.filter((n) => /batch_?norm|BatchNorm|\/(gamma|beta|moving_mean|moving_variance)$/.test(n));
       warnings.unshift(
         `--exclude '${o.exclude}' skipped ${restore.keptInitial.length} graph constant(s) that KEEP THEIR INITIAL VALUES: ${restore.keptInitial.join(', ')}` +
-          (bn.length ? ` (${bn.length} of them batch norm: the seed's 'quant|Quant|Batch' filter skips batch norm on purpose; drop 'Batch' to restore it)` : ''),
+          (bn.length ? ` (${bn.length} of them batch norm: the seed's 'quant|Quant|Batch' filter skips batch norm on purpose; take the part that matches them out of --exclude to restore it)` : ''),
       );
     }
     if (restore.missing.length) warnings.push(`--init_checkpoint lacks ${restore.missing.length} variable(s), left at their initial values: ${restore.missing.join(', ')}`);

@@ -440,7 +440,11 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   registerGradientFixes();
   const float = opts.graph;
   const sites = opts.completeCoverage === false ? planQuantization(float, opts) : completeSites(float, opts).sites;
-  if (sites.length === 0) throw new TfpassError('E_PASS', 'qat: the graph has no quantizable layers (Conv2D, DepthwiseConv2dNative, MatMul with constant weights); fold batch norms and remove Identity first');
+  if (sites.length === 0) {
+    const fqs = float.nodes().filter((n) => n.op.startsWith('FakeQuant'));
+    if (fqs.length) throw new TfpassError('E_PASS', `qat: the graph already has ${fqs.length} fake quant(s) (e.g. ${fqs[0]!.name}): it is a quantized graph; train from its float graph (contrib's checkpoint restores into it with --init_checkpoint)`);
+    throw new TfpassError('E_PASS', 'qat: the graph has no quantizable layers (Conv2D, DepthwiseConv2dNative, MatMul with constant weights); fold batch norms first (quantize inserted 0 fake quants)');
+  }
   const { graph: tg, train } = buildTrainingGraph(float, sites);
   const names = trainableConsts(tg, train, opts.trainBiases ?? true);
   if (names.length === 0) throw new TfpassError('E_PASS', 'qat: no constant weights to train (a graph with variables must be frozen first: tfpass freeze, or give its checkpoint)');

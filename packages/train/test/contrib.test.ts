@@ -123,9 +123,11 @@ d('qat on the real edgetpu MLP with its contrib checkpoint', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tfpass-warn-'));
     const { data, labels } = writeSplit(join(dir, 'data'), { x: new Tensor('float32', [20, 28, 28], train.x.toFloat32().slice(0, 20 * 784)), y: new Tensor('int32', [20], train.y.data.slice(0, 20) as Int32Array) }, 1);
     const o = { graph: float(), data: { [MLP_INPUT]: data }, labels, output: MLP_OUTPUT, steps: 1, batch: 10, checkpointDir: join(dir, 'q') };
-    await expect(runQatJob({ ...o, strict: true })).rejects.toThrow(/qat --strict: the loss reads dense_1\/Softmax, which already went through Softmax dense_1\/Softmax/);
+    await expect(runQatJob({ ...o, strict: true })).rejects.toThrow(/qat --strict: the loss reads dense_1\/Softmax, a Softmax output, and applies its own softmax/);
     const r = await runQatJob(o);
     expect(r.warnings.some((w) => /softmax is applied twice/.test(w))).toBe(true);
+    // The quantized frozen graph itself: said plainly, not "no quantizable layers".
+    await expect(runQatJob({ ...o, graph: readGraph(join(mlpDir!, 'frozen_model.pb')), output: MLP_LOGITS })).rejects.toThrow(/already has \d+ fake quant\(s\).*train from its float graph/);
   });
 });
 
