@@ -77,6 +77,14 @@ describe('MACs and per-axis quantization on a hand-built model', () => {
     expect(text).toContain('scale=16 values 0.015625..0.25 zero_point=16 values 0..0 axis=0');
   });
 
+  it("min_runtime_version as MLIR writes it (16 bytes, NUL-padded) decodes to the version", () => {
+    const v = new Uint8Array(16);
+    v.set(new TextEncoder().encode('1.14.0'));
+    const s = summarizeTflite({ ...m, buffers: [...m.buffers, { data: v }], metadata: [{ name: 'min_runtime_version', buffer: m.buffers.length }] });
+    expect(s.minRuntimeVersion).toBe('1.14.0');
+    expect(s.metadata).toEqual([{ name: 'min_runtime_version', buffer: 5, bytes: 16, text: '1.14.0' }]);
+  });
+
   it('out-of-flatbuffer buffers (offset > 1, models over 2 GB) count their size', () => {
     const big: Model = { ...m, buffers: [...m.buffers.slice(0, 4), { offset: 4096n, size: BigInt(10 * 1568) }] };
     const s = summarizeTflite(big);
