@@ -67,5 +67,10 @@ describe.skipIf(!tiny)('tflite files in the CLI', () => {
     expect(await main(['summarize', p], io)).toBe(4);
     expect(io.stderr.trim().split('\n')).toHaveLength(1);
     expect(io.stderr).toMatch(/cut\.tflite:byte \d+: /);
+    // Shorter than the identifier: still the TFLite reader's error, by the extension.
+    writeFileSync(p, new Uint8Array([1, 2, 3]));
+    const io2 = capture();
+    expect(await main(['summarize', p], io2)).toBe(4);
+    expect(io2.stderr).toMatch(/cut\.tflite:byte 0: file is 3 bytes, too short for a TFLite flatbuffer/);
   });
 });

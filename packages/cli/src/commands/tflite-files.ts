@@ -9,10 +9,12 @@ import type { Ctx } from '../ui.js';
 import { checkNotInput } from '../graphs.js';
 import { needModule } from '../optional.js';
 
-/** True when `path` is a regular file whose bytes 4–7 are `TFL3`. */
+/** True when `path` is a regular file whose bytes 4–7 are `TFL3`, or named `*.tflite` (so a
+ *  truncated or corrupt .tflite gets the TFLite reader's error, not a GraphDef one). */
 export function isTfliteFile(path: string): boolean {
   try {
     if (!statSync(path).isFile()) return false;
+    if (/\.tflite$/i.test(path)) return true;
     const fd = openSync(path, 'r');
     try {
       const head = new Uint8Array(8);
