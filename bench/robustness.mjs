@@ -25,7 +25,7 @@ const flag = (k) => {
 if (args.includes('--fuzz')) {
   const minutes = Number(flag('--minutes') ?? 5);
   const env = { ...process.env, TFPASS_FUZZ_MINUTES: String(minutes) };
-  const files = ['test/fuzz-graph', 'test/fuzz-checkpoint', 'test/fuzz-formats', 'test/fuzz-tflite'];
+  const files = ['test/fuzz-graph', 'test/fuzz-checkpoint', 'test/fuzz-formats', 'test/fuzz-tflite', 'test/fuzz-semantic'];
   console.log(`fuzzing for about ${minutes} minute(s) of CPU time (spread over vitest's workers); seeds are printed as [fuzz] seed N`);
   const r = spawn('npx', ['vitest', 'run', '--project', 'robustness', ...files], { cwd: root, env, stdio: 'inherit' });
   r.on('close', (code) => process.exit(code ?? 1));

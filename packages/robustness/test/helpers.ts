@@ -13,7 +13,7 @@ const MINUTES = Number(process.env.TFPASS_FUZZ_MINUTES ?? 0);
 const SEED = process.env.TFPASS_FUZZ_SEED ? Number(process.env.TFPASS_FUZZ_SEED) : undefined;
 
 /** Number of fuzz properties sharing the timed budget (each gets an equal slice). */
-const TIMED_PROPERTIES = 15;
+const TIMED_PROPERTIES = 18;
 // A timed property runs longer than the configured test timeout.
 if (MINUTES > 0) vi.setConfig({ testTimeout: (MINUTES * 60_000) / TIMED_PROPERTIES + 120_000 });
 

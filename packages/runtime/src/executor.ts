@@ -354,12 +354,12 @@ export class TfjsExecutor implements Executor {
         let widest: { name: string; op: string; n: number } | undefined;
         for (const n of graph) if (!widest || n.inputs.length > widest.n) widest = { name: n.name, op: n.op, n: n.inputs.length };
         const hint = widest && widest.n > 1000 ? `; node '${widest.name}' (${widest.op}) has ${widest.n} inputs` : '';
-        throw new ExecutionError(widest && widest.n > 1000 ? widest.name : undefined, `the ${this.backend} backend trapped running this graph (${(e as Error).message})${hint}; the backend was reset, later runs are unaffected`, { cause: e });
+        throw new ExecutionError(widest && widest.n > 1000 ? widest.name : undefined, `the ${this.backend} backend trapped running this graph (${brief((e as Error).message)})${hint}; the backend was reset, later runs are unaffected`, { cause: e });
       }
       if (isTfpassError(e)) throw e;
       const at = await this.locateFailure(graph, tfFeeds, names);
       const where = at ? `node '${at.name}' (${at.op}) failed` : 'running graph failed';
-      throw new ExecutionError(at?.name, `${where} on tfjs (${this.backend}): ${(e as Error).message}`, { cause: e });
+      throw new ExecutionError(at?.name, `${where} on tfjs (${this.backend}): ${brief((e as Error).message)}`, { cause: e });
     } finally {
       for (const t of Object.values(tfFeeds)) {
         try {
@@ -370,6 +370,12 @@ export class TfjsExecutor implements Executor {
       }
     }
   }
+}
+
+/** tfjs messages can quote whole shapes or value lists: one line, a few hundred characters. */
+function brief(m: string): string {
+  const line = String(m).split('\n')[0]!;
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 /** A fed Placeholder with a known non-scalar shape must match it (-1 matches anything). */

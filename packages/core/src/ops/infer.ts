@@ -157,7 +157,8 @@ export function inferNode(graph: Graph, node: Node, inputs: TensorInfo[], opts: 
   if (!def) return unknownOpOutputs(graph, node, inputs, useAttr);
   try {
     const lens = def.outputs.map((a) => argLength(def, a, node));
-    if (lens.some((l) => l === undefined)) return unknownOpOutputs(graph, node, inputs, useAttr);
+    // A count attr beyond any real op (num=2^31 on a corrupt Unpack) is not allocated as outputs.
+    if (lens.some((l) => l === undefined || l < 0 || l > 1 << 20)) return unknownOpOutputs(graph, node, inputs, useAttr);
     const total = (lens as number[]).reduce((a, b) => a + b, 0);
     const ctx = makeContext(node, def, inputs, total, lookup);
     const dtypes = def.outputs.flatMap((a, i) => argDtypes(def, a, node, lens[i]!, ctx));

@@ -9,6 +9,14 @@ import type { OutputInfo, ShapeContext, ShapeFn, TensorInfo } from './types.js';
 const U: OutputInfo = { shape: null };
 export const MAX_VALUE_ELEMENTS = 1024;
 
+/** TF's TensorShape limit. A "rank" taken from an element count beyond it (a corrupt Const of
+ * 2^31 elements as Fill's dims) means unknown rank: never an array of 2^31 unknown dims. */
+export const MAX_RANK = 254;
+
+function unknownDims(rank: number | undefined): Shape | null {
+  return rank !== undefined && rank >= 0 && rank <= MAX_RANK ? new Array(rank).fill(-1) : null;
+}
+
 export function numel(s: Shape | null): number {
   if (!s) return -1;
   let n = 1;
@@ -174,7 +182,7 @@ export const rankOf: ShapeFn = (c) => {
 export function shapeFromValue(t: TensorInfo | undefined): Shape | null {
   if (!t) return null;
   if (t.value) return t.value.map(dim);
-  if (t.shape && t.shape.length === 1 && t.shape[0]! >= 0) return new Array(t.shape[0]).fill(-1);
+  if (t.shape && t.shape.length === 1 && t.shape[0]! >= 0) return unknownDims(t.shape[0]);
   if (t.shape && t.shape.length === 0) return []; // scalar shape tensor: TF treats as rank-0? keep scalar
   return null;
 }
@@ -339,7 +347,7 @@ export const splitV: ShapeFn = (c) => {
 
 export const slice: ShapeFn = (c) => {
   const [x, b, s] = c.inputs;
-  if (!x?.shape) return [{ shape: s?.shape?.[0] !== undefined && s.shape[0]! >= 0 ? new Array(s.shape[0]).fill(-1) : null }];
+  if (!x?.shape) return [{ shape: unknownDims(s?.shape?.[0]) }];
   const begin = b?.value;
   const size = s?.value;
   const out = x.shape.map((d, i) => {
@@ -427,7 +435,7 @@ export const pad: ShapeFn = (c) => {
   const [x, p] = c.inputs;
   if (!x?.shape) {
     const rows = p?.shape?.[0];
-    return [{ shape: rows !== undefined && rows >= 0 ? new Array(rows).fill(-1) : null }];
+    return [{ shape: unknownDims(rows) }];
   }
   const pv = p?.value;
   return [{ shape: x.shape.map((d, i) => {
