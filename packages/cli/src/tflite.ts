@@ -9,7 +9,7 @@
  */
 import { readFileSync, statSync, openSync, readSync, closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '@tfpass/core/errors';
+import { FileError, UsageError } from '@tfpass/core/errors';
 import type { Graph, Tensor } from '@tfpass/core';
 import type { Model, TfliteIo, TfliteRunner, IoArray } from '@tfpass/tflite';
 import type { Ctx } from './ui.js';
@@ -61,15 +61,19 @@ export function tfliteEngine(ctx: Ctx): 'litert' | 'reference' {
   throw new UsageError(`--backend for a .tflite takes litert or reference, got '${b}'`);
 }
 
+/** The bytes of a .tflite, or a one-line E_FILE naming it. */
+export function readTfliteBytes(ctx: Ctx, path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(ctx.path(path)));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FileError(path, `cannot read: ${code === 'ENOENT' ? 'no such file or directory' : code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
 export async function openTflite(ctx: Ctx, path: string, engine: 'litert' | 'reference'): Promise<TfliteSide> {
   const api = await loadTfliteApi(ctx.command);
-  const file = ctx.path(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(file));
-  } catch (e) {
-    throw new UsageError(`${path}: cannot read: ${(e as Error).message}`);
-  }
+  const bytes = readTfliteBytes(ctx, path);
   const model = api.readTflite(bytes, { file: path });
   if (engine === 'litert') {
     const r: TfliteRunner = await api.loadTfliteRunner(bytes, { file: path, model });
@@ -419,7 +423,10 @@ export async function verifyWithTflite(ctx: Ctx, pa: string, pb: string, rt: Run
     const top1 = r.top1 !== undefined ? `, top-1 agreement ${(100 * r.top1).toFixed(1)}%` : '';
     ctx.print(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} [${r.shape.join(',')}] max |Δ| ${fmt(r.maxAbsError)}${lsb}${top1}, SQNR ${Number.isFinite(r.sqnrDb) ? `${r.sqnrDb.toFixed(1)} dB` : 'inf'}`);
   }
-  ctx.print(`${ok ? 'same outputs' : 'outputs differ'} over ${trials} trial${trials > 1 ? 's' : ''} (tolerance: ${results.some((r) => r.maxLsb !== undefined) ? `${maxLsb} LSB for quantized outputs, ` : ''}atol ${atol} + rtol ${rtol} otherwise; inputs: ${Object.entries(feeds.describe).map(([k, v]) => `${k} ${v}`).join('; ')})`);
+  const anyQ = results.some((r) => r.maxLsb !== undefined);
+  const anyF = results.some((r) => r.maxLsb === undefined);
+  const tol = [anyQ ? `${maxLsb} LSB for quantized outputs` : '', anyF ? `atol ${atol} + rtol ${rtol}${anyQ ? ' for float outputs' : ''}` : ''].filter(Boolean).join(', ');
+  ctx.print(`${ok ? 'same outputs' : 'outputs differ'} over ${trials} trial${trials > 1 ? 's' : ''} (tolerance: ${tol}; inputs: ${Object.entries(feeds.describe).map(([k, v]) => `${k} ${v}`).join('; ')})`);
   if (!ok) {
     if (ctx.json) return 13;
     const { NumericMismatchError } = await import('@tfpass/core/errors');

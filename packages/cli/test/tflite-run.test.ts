@@ -117,14 +117,20 @@ describe.skipIf(!TFL || !PB).concurrent('.tflite in run, trace, verify, view', (
     expect(readFileSync(join(dir, 'd.html'), 'utf8')).toContain('"counts":{"added":0,"removed":0,"changed":1}');
   });
 
-  it('a truncated .tflite is one typed line naming the file and byte, exit 4', async () => {
+  it('a truncated .tflite is one typed line naming the file and byte (exit 4); a missing one E_FILE (exit 3)', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'cut.tflite'), readFileSync(TFL!).subarray(0, 600));
-    for (const cmd of ['run', 'trace', 'view']) {
+    for (const cmd of ['run', 'view']) {
       const r = await tfpass([cmd, 'cut.tflite'], { cwd: dir });
       expect(r.status).toBe(4);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/cut\.tflite.*byte \d+/);
+    }
+    for (const args of [['trace', 'missing.tflite'], ['verify', TFL!, 'missing.tflite']]) {
+      const r = await tfpass(args, { cwd: dir });
+      expect(r.status).toBe(3);
+      // One error line (plus the CLI's usual '--verbose for the cause' hint, as for a missing .pb).
+      expect(r.stderr.split('\n')[0]).toBe('tfpass: error[E_FILE]: missing.tflite: cannot read: no such file or directory');
     }
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { UsageError } from '@tfpass/core/errors';
@@ -7,7 +7,7 @@ import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { checkNotInput } from '../graphs.js';
 import { needModule } from '../optional.js';
-import { isTflitePath, loadTfliteApi, tfliteAsGraph } from '../tflite.js';
+import { isTflitePath, loadTfliteApi, readTfliteBytes, tfliteAsGraph } from '../tflite.js';
 
 export const spec: CommandSpec = {
   usage: 'view GRAPH|MODEL.tflite [AFTER] [--out graph.html] [--open] [--quant [--target tflite|FILE.json]] [--input NAME=1,224,224,3]',
@@ -41,7 +41,7 @@ export async function run(ctx: Ctx): Promise<number> {
     const file = ctx.path(p);
     if (!isTflitePath(file)) return core.readGraph(file);
     const api = await loadTfliteApi('view');
-    const { graph, shapes } = tfliteAsGraph(core, api.readTflite(new Uint8Array(readFileSync(file)), { file: p }));
+    const { graph, shapes } = tfliteAsGraph(core, api.readTflite(readTfliteBytes(ctx, p), { file: p }));
     for (const [k, v] of shapes) tfliteShapes.set(k, v);
     return graph;
   };
