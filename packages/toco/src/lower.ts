@@ -314,13 +314,13 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
       constName: (i) => constNames.get(inputKey(i)) ?? parseInput(inputKey(i)).node,
       constUses: (i) => constUses.get(inputKey(i)) ?? 0,
       output,
-      constTensor(name, type, shape, data, role, from) {
+      constTensor(name, type, shape, data, role, from, channelAxis = 0) {
         let unique = name;
         for (let j = 1; used.has(unique); j++) unique = `${name}_${j}`;
         used.add(unique);
         const t: LTensor = { name: unique, type, shape, data, role };
         const r = from !== undefined ? constRanges.get(inputKey(from)) : undefined;
-        if (r) t.range = layoutRange(r, n.op);
+        if (r) t.range = r.perChannel ? { ...r, perChannel: { ...r.perChannel, axis: channelAxis } } : r;
         return t;
       },
       emit(op) {
@@ -363,13 +363,6 @@ export function lowerToOps(graph: Graph, opts: LowerOptions): LGraph {
   if (opts.float16Weights) toFloat16Weights(g);
   if (opts.perChannelInt8Weights) toInt8Weights(g);
   return g;
-}
-
-/** Range of a FakeQuant'ed weight in the TFLite layout: per-channel axis moves from TF's last dim. */
-function layoutRange(r: TensorRange, op: string): TensorRange {
-  if (!r.perChannel) return r;
-  const axis = op === 'DepthwiseConv2dNative' ? 3 : 0;
-  return { ...r, perChannel: { ...r.perChannel, axis } };
 }
 
 /** ResolveConstantFakeQuant: weights take their fake-quantized values; the range stays for the quantizer. */

@@ -174,10 +174,7 @@ function quantizeAffine(g: QuantGraph, op: Operator, kind: 'conv' | 'depthwise' 
     let maxs: number[];
     let perAxis: boolean;
     if (r?.perChannel) {
-      // The channel count decides: a declared axis that cannot hold it (e.g. axis 0 of a depth-1
-      // conv turned DEPTHWISE, [1,kh,kw,O]) is a layout slip, not a different channel order.
-      const declared = t.shape[r.perChannel.axis] === r.perChannel.min.length ? r.perChannel.axis : axis;
-      if (declared !== axis || r.perChannel.min.length !== channels) {
+      if (r.perChannel.axis !== axis || r.perChannel.min.length !== channels) {
         throw new QuantizationError(`weights '${t.name}': per-channel range on axis ${r.perChannel.axis} with ${r.perChannel.min.length} values, ${kind} weights need axis ${axis} with ${channels}`);
       }
       mins = r.perChannel.min;

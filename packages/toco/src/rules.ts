@@ -21,7 +21,11 @@ export interface LowerCtx {
   /** How many ops read the constant behind input `i` (TOCO's "used once" conditions). */
   constUses(i: number): number;
   output(k?: number): LTensor;
-  constTensor(name: string, type: TensorType, shape: number[], data: LTensor['data'], role?: LTensor['role'], from?: number): LTensor;
+  /**
+   * A constant made from input `from`; a per-channel range on it (TF's last axis) moves to
+   * `channelAxis`, where the rule's layout puts the output channels.
+   */
+  constTensor(name: string, type: TensorType, shape: number[], data: LTensor['data'], role?: LTensor['role'], from?: number, channelAxis?: number): LTensor;
   emit(op: Omit<LOp, 'node'>): LOp;
   dataInputs: number;
 }
@@ -69,12 +73,12 @@ function lowerConv(c: LowerCtx): void {
   const bias = c.constTensor(`${c.node.name}_bias`, 'float32', [co], new Float32Array(co), 'bias');
   // ConvertPureConvToDepthwise: input depth 1, equal strides, no dilation, weights used once.
   if (ci === 1 && sh === sw && dh === 1 && dw === 1 && c.constUses(1) === 1) {
-    const wt = c.constTensor(c.constName(1), 'float32', [1, kh, kw, co], f32(w), 'weights', 1);
+    const wt = c.constTensor(c.constName(1), 'float32', [1, kh, kw, co], f32(w), 'weights', 1, 3);
     c.emit({ code: 'DEPTHWISE_CONV_2D', inputs: [x, wt, bias], outputs: [c.output()], options: { type: 'DepthwiseConv2DOptions', padding: padding(c), strideW: sw, strideH: sh, depthMultiplier: co, fusedActivationFunction: ACT_NONE, dilationWFactor: 1, dilationHFactor: 1 } });
     return;
   }
   const t = transpose(w.toFloat32(), w.shape, [3, 0, 1, 2], new Float32Array(w.size));
-  const wt = c.constTensor(c.constName(1), 'float32', t.shape, t.data, 'weights', 1);
+  const wt = c.constTensor(c.constName(1), 'float32', t.shape, t.data, 'weights', 1, 0);
   c.emit({ code: 'CONV_2D', inputs: [x, wt, bias], outputs: [c.output()], options: { type: 'Conv2DOptions', padding: padding(c), strideW: sw, strideH: sh, fusedActivationFunction: ACT_NONE, dilationWFactor: dw, dilationHFactor: dh } });
 }
 
@@ -85,7 +89,7 @@ function lowerDepthwise(c: LowerCtx): void {
   const [kh, kw, ci, m] = w.shape as [number, number, number, number];
   const [sh, sw] = hw(c, 'strides');
   const [dh, dw] = hw(c, 'dilations');
-  const wt = c.constTensor(c.constName(1), 'float32', [1, kh, kw, ci * m], f32(w), 'weights', 1);
+  const wt = c.constTensor(c.constName(1), 'float32', [1, kh, kw, ci * m], f32(w), 'weights', 1, 3);
   const bias = c.constTensor(`${c.node.name}_bias`, 'float32', [ci * m], new Float32Array(ci * m), 'bias');
   c.emit({ code: 'DEPTHWISE_CONV_2D', inputs: [c.input(0), wt, bias], outputs: [c.output()], options: { type: 'DepthwiseConv2DOptions', padding: padding(c), strideW: sw, strideH: sh, depthMultiplier: m, fusedActivationFunction: ACT_NONE, dilationWFactor: dw, dilationHFactor: dh } });
 }
@@ -100,10 +104,10 @@ function lowerMatMul(c: LowerCtx): void {
   const tb = a.optBool('transpose_b', false);
   const [r, k] = b.shape as [number, number];
   let wt: LTensor;
-  if (tb) wt = c.constTensor(c.constName(1), 'float32', [r, k], f32(b), 'weights', 1);
+  if (tb) wt = c.constTensor(c.constName(1), 'float32', [r, k], f32(b), 'weights', 1, 0);
   else {
     const t = transpose(b.toFloat32(), b.shape, [1, 0], new Float32Array(b.size));
-    wt = c.constTensor(`${c.constName(1)}/transpose`, 'float32', t.shape, t.data, 'weights', 1);
+    wt = c.constTensor(`${c.constName(1)}/transpose`, 'float32', t.shape, t.data, 'weights', 1, 0);
   }
   const out = wt.shape[0]!;
   const bias = c.constTensor(`${c.node.name}_bias`, 'float32', [out], new Float32Array(out), 'bias');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Graph, Tensor, readGraph } from '@tfpass/core';
 import { modelsDir } from '@tfpass/core/testing';
 import { readTflite, writeTflite, type Model } from '@tfpass/tflite';
-import { lowerGraph, convertGraph } from '../src/index.js';
+import { lowerGraph, convertGraph, quantizeLowered } from '../src/index.js';
 
 const dir = modelsDir();
 
@@ -174,6 +174,26 @@ describe('op table on small graphs', () => {
     const w = new Float32Array(model.buffers[sg.tensors[wi]!.buffer]!.data!.slice().buffer);
     expect(w[2 * 2 + 1]).toBeCloseTo(Math.round(0.3 * 254) / 254, 6);
     expect(w[0]).toBeCloseTo(Math.round(0.5 * 127) / 127, 6);
+  });
+
+  test('depth-1 Conv2D turned DEPTHWISE: its per-channel weight range sits on axis 3, where the output channels are', () => {
+    const g = new Graph();
+    g.addNode({ name: 'x', op: 'Placeholder', attrs: { dtype: f32, shape: { shape: [1, 4, 4, 1] } } });
+    const c = (name: string, shape: number[], v: number[]) => g.addNode({ name, op: 'Const', attrs: { dtype: f32, value: { tensor: Tensor.fromValues('float32', shape, v) } } }).name;
+    const w = c('w', [1, 1, 1, 3], [0.5, -0.25, 0.125]);
+    g.addNode({ name: 'wq', op: 'FakeQuantWithMinMaxVarsPerChannel', inputs: [w, c('wq/min', [3], [-0.5, -0.25, -0.125]), c('wq/max', [3], [0.5, 0.25, 0.125])], attrs: { num_bits: { i: 8 }, narrow_range: { b: true } } });
+    g.addNode({ name: 'conv', op: 'Conv2D', inputs: ['x', 'wq'], attrs: { T: f32, strides: { list: { i: [1, 1, 1, 1] } }, padding: { s: 'SAME' } } });
+    g.addNode({ name: 'act', op: 'FakeQuantWithMinMaxArgs', inputs: ['conv'], attrs: { min: { f: -1 }, max: { f: 1 } } });
+    const lowered = lowerGraph(g, { outputArrays: ['act'] });
+    const sg = lowered.model.subgraphs[0]!;
+    expect(opsOf(lowered.model)).toEqual(['DEPTHWISE_CONV_2D']);
+    const wi = sg.operators[0]!.inputs[1]!;
+    expect(sg.tensors[wi]!.shape).toEqual([1, 1, 1, 3]);
+    expect(lowered.ranges.get(wi)!.perChannel).toEqual({ min: [-0.5, -0.25, -0.125], max: [0.5, 0.25, 0.125], axis: 3 });
+    const q = quantizeLowered(lowered, { inferenceType: 'int8', rangesFromFile: { x: { min: -1, max: 1 } } }).model;
+    const wq = q.subgraphs[0]!.tensors[q.subgraphs[0]!.operators.find((o) => q.operatorCodes[o.opcodeIndex]!.builtin === 'DEPTHWISE_CONV_2D')!.inputs[1]!]!;
+    expect(wq.quantization).toMatchObject({ quantizedDimension: 3, zeroPoint: [0, 0, 0] });
+    expect(wq.quantization!.scale!.map((s) => s * 127)).toEqual([0.5, 0.25, 0.125].map((v) => expect.closeTo(v, 6)));
   });
 
   test('a batch norm that cannot fold stays as MUL/ADD with a warning; NCHW and shape-count errors', () => {
