@@ -230,6 +230,14 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
       k.tanh(ints(vin(0)), sz(x, 'input', where), ints(o), outT.type === 'uint8' ? 128 : 0, qr![0], qr![1]);
       return void out(o);
     }
+    case 'MEAN': {
+      const x = tin(0)!;
+      if (!qr || x.type !== outT.type) unsupported(`${x.type} → ${outT.type}`);
+      const axes = Array.from(vin(1) as Int32Array, Number);
+      const o = alloc();
+      k.mean(ints(vin(0)), x.shape, axes, sz(x, 'input', where), sz(outT, 'output', where), ints(o), qr![0], qr![1]);
+      return void out(o);
+    }
     case 'QUANTIZE': {
       const x = tin(0)!;
       if (!qr) unsupported(`${x.type} → ${outT.type}`);
@@ -309,4 +317,4 @@ function runOp(model: Model, sg: Subgraph, op: Operator, n: number, vals: (RefAr
 /** 2^28 elements: far above any real activation, far below what would exhaust memory. */
 const MAX_ELEMENTS = 2 ** 28;
 
-const SUPPORTED = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'SOFTMAX', 'LOGISTIC', 'TANH', 'CONCATENATION', 'MAXIMUM', 'MINIMUM', 'RELU', 'RELU6', 'RELU_N1_TO_1', 'PAD', 'PADV2', 'QUANTIZE', 'DEQUANTIZE', 'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS'];
+const SUPPORTED = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'SOFTMAX', 'LOGISTIC', 'TANH', 'MEAN', 'CONCATENATION', 'MAXIMUM', 'MINIMUM', 'RELU', 'RELU6', 'RELU_N1_TO_1', 'PAD', 'PADV2', 'QUANTIZE', 'DEQUANTIZE', 'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS'];

@@ -419,3 +419,41 @@ export function tanh(x: Ints, iq: ScaleZp, out: Ints, outZp: number, qmin: numbe
     }
   }
 }
+
+/**
+ * MEAN, 8-bit, over `axes` (any rank), as reference QuantizedMeanOrSum: the int32 sum of
+ * (q − zp_in), times one multiplier that folds s_in/s_out and 1/N together: M·2^k / N
+ * (truncated, k = ⌊log2 N⌋ capped at 32 and at 31 + shift) with shift − k; plus zp_out.
+ */
+export function mean(x: Ints, inShape: number[], axes: number[], iq: ScaleZp, oq: ScaleZp, out: Ints, qmin: number, qmax: number): void {
+  const r = inShape.length;
+  const reduced = new Set(axes.map((a) => (a + r) % r));
+  const count = [...reduced].reduce((n, a) => n * inShape[a]!, 1);
+  const { multiplier, shift } = quantizeMultiplier(iq.scale / oq.scale);
+  const acc = new Float64Array(out.length);
+  // Output index of each input element: the kept dims in order.
+  const keptStrides = new Array<number>(r).fill(0);
+  let stride = 1;
+  for (let k = r - 1; k >= 0; k--) {
+    if (reduced.has(k)) continue;
+    keptStrides[k] = stride;
+    stride *= inShape[k]!;
+  }
+  for (let i = 0; i < x.length; i++) {
+    let rest = i;
+    let o = 0;
+    for (let k = r - 1; k >= 0; k--) {
+      const d = inShape[k]!;
+      const c = rest % d;
+      rest = (rest - c) / d;
+      o += c * keptStrides[k]!;
+    }
+    acc[o]! += x[i]! - iq.zeroPoint;
+  }
+  const k = Math.min(31 - Math.clz32(count), 32, 31 + shift);
+  const folded = Number((BigInt(multiplier) << BigInt(k)) / BigInt(count));
+  for (let o = 0; o < out.length; o++) {
+    const v = mbqm(acc[o]!, folded, shift - k) + oq.zeroPoint;
+    out[o] = v < qmin ? qmin : v > qmax ? qmax : v;
+  }
+}

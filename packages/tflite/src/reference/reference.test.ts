@@ -406,3 +406,43 @@ describe('hand-built TANH: LiteRT.js vs the reference kernels', () => {
     });
   }
 });
+
+describe('hand-built MEAN: LiteRT.js vs the reference kernels', () => {
+  for (const type of ['uint8', 'int8'] as const) {
+    it(`${type}: spatial mean (keep_dims) and a last-axis mean, with rescaling, within 1 LSB on 30 seeded inputs`, async () => {
+      const zp = (z: number) => (type === 'int8' ? z - 128 : z);
+      const b = new Builder();
+      const x = b.tensor('x', type, [1, 7, 7, 6], { scale: [0.05], zeroPoint: [zp(120)] });
+      const a12 = b.tensor('axes12', 'int32', [2], undefined, Int32Array.from([1, 2]));
+      const a3 = b.tensor('axes3', 'int32', [1], undefined, Int32Array.from([3]));
+      const g = b.tensor('gap', type, [1, 1, 1, 6], { scale: [0.02], zeroPoint: [zp(130)] });
+      const l = b.tensor('last', type, [1, 7, 7], { scale: [0.03], zeroPoint: [zp(110)] });
+      const v = type === 'int8' ? 2 : 1;
+      b.op('MEAN', v, [x, a12], [g], { type: 'ReducerOptions', keepDims: true });
+      b.op('MEAN', v, [x, a3], [l], { type: 'ReducerOptions', keepDims: false });
+      const m = b.model([x], [g, l]);
+      const runner = await loadTfliteRunner(writeTflite(m), { file: `mean-${type}.tflite` });
+      const rnd = seededRandom(41);
+      const totals: Record<string, { n: number; exact: number; worst: number }> = {};
+      for (let k = 0; k < 30; k++) {
+        // Uniform over the type's range, with a per-draw bias so the means move around.
+        const shift = Math.floor(rnd() * 120) - 60;
+        const lo = type === 'int8' ? -128 : 0;
+        const xs = Array.from({ length: 294 }, () => Math.max(lo, Math.min(lo + 255, lo + 128 + shift + Math.floor((rnd() - 0.5) * 160))));
+        const feed = { x: type === 'int8' ? Int8Array.from(xs) : Uint8Array.from(xs) };
+        const lite = await runner.run(feed);
+        const ref = runReference(m, feed).outputs;
+        for (const name of ['gap', 'last']) {
+          const c = lsbCounts(ref[name] as Int8Array, lite[name] as Int8Array);
+          const t = (totals[name] ??= { n: 0, exact: 0, worst: 0 });
+          t.n += c.n;
+          t.exact += c.exact;
+          t.worst = Math.max(t.worst, c.worst);
+        }
+      }
+      runner.close();
+      console.log(`${type} MEAN reference vs LiteRT.js: ${JSON.stringify(totals)}`);
+      for (const t of Object.values(totals)) expect(t.worst).toBeLessThanOrEqual(1);
+    });
+  }
+});
