@@ -360,23 +360,7 @@ function mergeDuplicates(lib: Lib, graph: Graph, ctx: PassContext) {
     else entry.byAttrs.set(ak, [node]);
   }
   if (!into.size) return;
-  // One scan rewires readers of every port and control edge (no consumer index needed).
-  for (const n of graph) {
-    if (into.has(n.name)) continue;
-    const ins = n.inputs;
-    let hit = false;
-    for (const s of ins) if (into.has(lib.parseInput(s).node)) hit = true;
-    if (!hit) continue;
-    n.setInputs(
-      ins
-        .map((s) => {
-          const r = lib.parseInput(s);
-          const to = into.get(r.node);
-          return to === undefined ? s : r.control ? '^' + to : lib.formatInput({ node: to, port: r.port });
-        })
-        .filter((s) => s !== '^' + n.name),
-    );
-  }
-  graph.removeNodes(into.keys());
+  // One scan rewires the readers of every port and control edge (no consumer index needed).
+  lib.mergeNodes(graph, into);
   ctx.count('merged', into.size);
 }

@@ -1,4 +1,4 @@
-import { Builder, GraphValidationError, Tensor, TfpassError, constValue, parseInput, type Graph, type Node, type PlainAttrs, type VariableInfo } from '@tfpass/core';
+import { Builder, GraphValidationError, Tensor, TfpassError, constValue, parseInput, replaceUsesIn, type Graph, type Node, type PlainAttrs, type VariableInfo } from '@tfpass/core';
 import { planQuantization, type PlanOptions, type Site } from './plan.js';
 import { checkRange, type Range, type Ranges } from './ranges.js';
 import { trackedRange } from './fq.js';
@@ -213,21 +213,9 @@ export function constWeightRange(g: Graph, site: Site, ranges: Ranges | undefine
   return r;
 }
 
-/** Point the listed consumers' inputs that read `tensor` at `to`. */
+/** Point the listed consumers' inputs that read `tensor` at `to`; each must read it (contrib's check). */
 export function reroute(g: Graph, tensor: string, to: string, consumers: readonly string[]): number {
-  const t = parseInput(tensor);
-  let changed = 0;
-  for (const c of consumers) {
-    const n = g.get(c);
-    if (!n) continue;
-    n.inputs.forEach((s, i) => {
-      const r = parseInput(s);
-      if (!r.control && r.node === t.node && r.port === t.port) {
-        n.setInput(i, to);
-        changed++;
-      }
-    });
-  }
+  const changed = replaceUsesIn(g, tensor, to, consumers);
   if (consumers.length && changed < consumers.length) {
     throw new GraphValidationError(tensor, `no inputs quantized for ops: [${consumers.join(', ')}]`);
   }

@@ -1,5 +1,5 @@
 import type { Graph, Node } from '../graph.js';
-import { parseInput } from '../graph.js';
+import { formatInput, parseInput } from '../graph.js';
 import { IDENTITY_OPS } from './query.js';
 
 /**
@@ -100,4 +100,47 @@ export function liveNodes(g: Graph, roots: Iterable<string>, stopAt: ReadonlySet
     }
   }
   return live;
+}
+
+/** Point the data inputs of the named readers that read `tensor` at `to`; returns how many changed. */
+export function replaceUsesIn(g: Graph, tensor: string, to: string, readers: readonly string[]): number {
+  const t = parseInput(tensor);
+  let changed = 0;
+  for (const name of readers) {
+    const n = g.get(name);
+    if (!n) continue;
+    n.inputs.forEach((s, i) => {
+      const r = parseInput(s);
+      if (!r.control && r.node === t.node && r.port === t.port) {
+        n.setInput(i, to);
+        changed++;
+      }
+    });
+  }
+  return changed;
+}
+
+/**
+ * Merge nodes into others in one scan of the graph: every input (data or control) reading a key
+ * of `into` reads its value instead, ports kept; a control edge a node would get on itself is
+ * dropped; the merged nodes are removed. Values must not be keys. O(nodes + edges).
+ */
+export function mergeNodes(g: Graph, into: ReadonlyMap<string, string>): void {
+  if (!into.size) return;
+  for (const n of g.nodes()) {
+    if (into.has(n.name)) continue;
+    const ins = n.inputs;
+    let hit = false;
+    for (const s of ins) if (into.has(parseInput(s).node)) hit = true;
+    if (!hit) continue;
+    const next: string[] = [];
+    for (const s of ins) {
+      const r = parseInput(s);
+      const to = into.get(r.node);
+      const v = to === undefined ? s : r.control ? '^' + to : formatInput({ node: to, port: r.port });
+      if (v !== '^' + n.name) next.push(v);
+    }
+    n.setInputs(next);
+  }
+  g.removeNodes(into.keys());
 }

@@ -66,6 +66,17 @@ describe('builder', () => {
     expect(b.created.map((x) => x.name)).toEqual(['scope/BiasAdd', 'scope/BiasAdd_1', 'exact', 'k', 'scope/Identity']);
   });
 
+  it('become keeps the name with a new op; absorb takes the body of the replaced node and removes it', () => {
+    const g = chain();
+    const b = new Builder(g);
+    b.become(g.node('out'), 'Relu', ['add'], { T: 'float32' });
+    expect(g.node('out').op).toBe('Relu');
+    g.node('conv').device = '/gpu:0';
+    b.absorb(g.node('add'), g.node('conv'), ['x', 'w/read'], { device: true });
+    expect(g.has('conv')).toBe(false);
+    expect(g.node('add')).toMatchObject({ op: 'MatMul', device: '/gpu:0', inputs: ['x', 'w/read'] });
+  });
+
   it('refuses unknown attrs and wrong kinds with a one-line error naming op and attr', () => {
     const b = new Builder(chain());
     expect(() => b.op('BiasAdd', [], { data_fromat: 'NCHW' })).toThrow(/BiasAdd has no attr 'data_fromat'/);
