@@ -4,7 +4,7 @@
  * "lacking min/max data" — the seed's "fake-quant nodes inserted incompletely". This finds those
  * tensors with @tfpass/quantize's quant-check and adds an EMA-tracked activation site for each.
  */
-import { createMetaModel, type Graph, type Model } from '@tfpass/core';
+import { createMetaModel, type Graph, type Model, type Node } from '@tfpass/core';
 import { QuantBuilder, applySites, buildSaver, loadTarget, planQuantization, quantCheck, type PlanOptions, type Site } from '@tfpass/quantize';
 
 export interface CoverageOptions extends PlanOptions {
@@ -19,12 +19,45 @@ export interface CoverageOptions extends PlanOptions {
  */
 const ZERO_UNSAFE = new Set(['Rsqrt', 'Sqrt', 'Reciprocal', 'Inv', 'Log', 'RealDiv', 'Div', 'FloorDiv', 'Pow']);
 
+const CLIP_OPS = new Set(['Relu', 'Minimum', 'Maximum']);
+
+/** Whether `n` is Relu, or Minimum/Maximum with a constant operand (a clip bound). */
+function clipStep(g: Graph, n: Node | undefined): n is Node {
+  if (!n || !CLIP_OPS.has(n.op)) return false;
+  if (n.op === 'Relu') return true;
+  return n.dataInputs.some((i) => g.producer(i)?.op === 'Const');
+}
+
+/**
+ * Tensors inside an activation clip: Keras's ReLU6 is Relu -> Minimum(6) -> Maximum(0), and
+ * TOCO fuses the chain into one RELU6 (or RELU_N1_TO_1), so only its last output exists in the
+ * converted model and needs a range. A fake quant inside the chain would quantize the unclipped
+ * values with a wide, coarse range (on Keras MobileNet: three fake quants per activation and a
+ * large accuracy loss). The clip is one activation: these tensors get no site.
+ */
+export function clipInterior(g: Graph): Set<string> {
+  const out = new Set<string>();
+  for (const last of g.nodes()) {
+    if (!clipStep(g, last) || last.op === 'Relu') continue;
+    let n: Node = last;
+    for (let depth = 0; depth < 2; depth++) {
+      const x = n.dataInputs.find((i) => g.producer(i)?.op !== 'Const');
+      const p = x === undefined ? undefined : g.producer(x);
+      if (!clipStep(g, p) || g.tensorConsumers(p.name).length !== 1) break;
+      out.add(p.name);
+      n = p;
+    }
+  }
+  return out;
+}
+
 /** contrib's sites plus one `coverage_quant` site per tensor the target would still lack a range for. */
 export function completeSites(graph: Graph, opts: CoverageOptions = {}): { sites: Site[]; added: Site[]; skipped: string[] } {
   const sites = planQuantization(graph, opts);
   const added: Site[] = [];
   const skipped: string[] = [];
   const target = loadTarget(opts.target ?? 'tflite');
+  const interior = clipInterior(graph);
   for (let round = 0; round < 4; round++) {
     const probe = graph.clone();
     applySites(probe, [...sites, ...added], { kind: 'const' });
@@ -33,7 +66,7 @@ export function completeSites(graph: Graph, opts: CoverageOptions = {}): { sites
     for (const f of missing) {
       const tensor = f.tensor!;
       const producer = graph.producer(tensor);
-      if (!producer || skipped.includes(tensor) || [...sites, ...added].some((s) => s.tensor === tensor)) continue;
+      if (!producer || interior.has(producer.name) || skipped.includes(tensor) || [...sites, ...added].some((s) => s.tensor === tensor)) continue;
       const reads = graph.tensorConsumers(tensor);
       const consumers = [...new Set(reads.map((c) => c.node.name))];
       if (!consumers.length) continue;

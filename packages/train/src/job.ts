@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { Graph, Tensor, TfpassError, UsageError, parseInput, writeGraph, writeModel } from '@tfpass/core';
 import { runGraph, readNpy, type BackendName } from '@tfpass/runtime';
 import { LINT_RULES, lint, quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
-import { evalMetaGraph } from './coverage.js';
+import { clipInterior, evalMetaGraph } from './coverage.js';
 import { VARIABLE_OPS, freezeGraph, resolveCheckpoint, restoreGraphConstants, variableConstants, type ConstRestore } from '@tfpass/checkpoint';
 import { qat, type LossKind, type QatResult, type RestoreReport, type StepInfo } from './qat.js';
 import { runFirstParty, SEED_PIPELINE } from './pipeline.js';
@@ -268,7 +268,9 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
       maxAbs = Math.max(maxAbs, Math.abs(a[i]! - b[i]!));
     }
   }
-  const missingRanges = quantCheck(frozen, loadTarget('tflite')).filter((f) => f.rule === 'missing-range').length;
+  // Tensors inside a fused activation clip (Relu -> Minimum -> Maximum) do not exist after TOCO.
+  const interior = clipInterior(frozen);
+  const missingRanges = quantCheck(frozen, loadTarget('tflite')).filter((f) => f.rule === 'missing-range' && !(f.tensor && interior.has(parseInput(f.tensor).node))).length;
   if (missingRanges) warn(`quant-check: ${missingRanges} tensor(s) of ${files.frozen} have no quantization range: TFLite conversion will fail or fall back to float there (not deployable as is)`);
   let restore: JobRestoreReport | undefined;
   if (graphRestore) {

@@ -69,3 +69,23 @@ describe('eval.meta keeps the weights as variables', () => {
     expect(Array.from(frozen.node(w).attrs.getTensor('value').toFloat32()).every((v) => v === 0.25)).toBe(true);
   });
 });
+
+describe('Keras ReLU6 (Relu -> Minimum -> Maximum) is one activation', () => {
+  it('Keras MobileNet gets one range per activation, after the clip, none inside it', async () => {
+    const { modelsDir } = await import('@tfpass/core/testing');
+    const M = modelsDir();
+    if (!M) return;
+    const { readGraph } = await import('@tfpass/core');
+    const { join } = await import('node:path');
+    const { runFirstParty, clipInterior } = await import('../src/index.js');
+    const g = readGraph(join(M, 'keras-mobilenet-0.25-128', 'mnet.pb'));
+    await runFirstParty(g, 'remove_nodes(op=Identity, op=CheckNumerics) fold_constants fold_batch_norms fold_old_batch_norms', ['input_1'], ['output_0']);
+    const interior = clipInterior(g);
+    expect(interior.size).toBe(54); // 27 Relu + 27 Minimum outputs
+    const { sites } = completeSites(g);
+    expect(sites.filter((s) => interior.has(s.producer))).toEqual([]);
+    const clips = g.nodes().filter((n) => n.op === 'Maximum');
+    for (const c of clips) expect(sites.some((s) => s.producer === c.name), c.name).toBe(true);
+    expect(sites.length).toBe(27 + 27);
+  });
+});
