@@ -1,4 +1,4 @@
-import type { Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
+import type { Graph, Node, PassContext, PassDefinition, PluginApi, Rule, Tensor } from '@tfpass/core';
 type Lib = PluginApi['lib'];
 
 /** TF's fused kernels assume NHWC and no dilation; anything else is left alone. */
@@ -23,24 +23,23 @@ function resizeOk(r: Node): boolean {
 type FuseKind = 'pad' | 'resize' | 'resize_pad';
 
 export function fuseConvs(lib: Lib, g: Graph, ctx: PassContext, kind: FuseKind): void {
-  const keep = lib.protectedNames(ctx);
-  const pattern = { pad: 'Conv2D(MirrorPad as pad, *)', resize: 'Conv2D(ResizeBilinear as resize, *)', resize_pad: 'Conv2D(MirrorPad(ResizeBilinear as resize, *) as pad, *)' }[kind];
-  for (const m of lib.findMatches(g, pattern)) {
-    const conv = m.node;
-    const { pad, resize } = m.labels;
-    if (!g.has(conv.name) || !plainConv(conv)) continue;
-    if ((pad && !lib.usedOnlyOnce(g, pad, keep)) || (resize && (!lib.usedOnlyOnce(g, resize, keep) || !resizeOk(resize)))) continue;
-    const w = conv.dataInputs[1]!;
-    if (kind === 'pad') {
-      const [x, paddings] = pad!.dataInputs as [string, string];
-      fusedFrom(conv, 'FusedPadConv2D', [x, paddings, w], (n) => n.attrs.copyFrom(pad!.attrs, 'mode'));
-      g.removeNode(pad!.name);
-    } else {
+  const pattern = { pad: 'Conv2D(MirrorPad! as pad, *)', resize: 'Conv2D(ResizeBilinear! as resize, *)', resize_pad: 'Conv2D(MirrorPad!(ResizeBilinear! as resize, *) as pad, *)' }[kind];
+  const rule: Rule = {
+    name: 'fused',
+    pattern,
+    match: (conv, _cx, m) => (plainConv(conv) && (!m!.labels.resize || resizeOk(m!.labels.resize)) ? m : undefined),
+    rewrite(m, b) {
+      const conv = m.node;
+      const { pad, resize } = m.labels;
+      const w = conv.dataInputs[1]!;
+      if (kind === 'pad') {
+        const [x, paddings] = pad!.dataInputs as [string, string];
+        fusedFrom(conv, 'FusedPadConv2D', [x, paddings, w], (n) => n.attrs.copyFrom(pad!.attrs, 'mode'));
+        g.removeNode(pad!.name);
+        return;
+      }
       const [x, size] = resize!.dataInputs as [string, string];
-      let paddings: string;
-      if (kind === 'resize') {
-        paddings = new lib.Builder(g, '', conv.device).const(lib.Tensor.zeros('int32', [4, 2]), { name: `${conv.name}_dummy_paddings` }).name;
-      } else paddings = pad!.dataInputs[1]!;
+      const paddings = pad ? pad.dataInputs[1]! : b.const(lib.Tensor.zeros('int32', [4, 2]), { name: `${conv.name}_dummy_paddings` }).name;
       fusedFrom(conv, 'FusedResizeAndPadConv2D', [x, size, paddings, w], (n) => {
         n.attrs.setBool('resize_align_corners', resize!.attrs.optBool('align_corners', false));
         if (pad) n.attrs.copyFrom(pad.attrs, 'mode');
@@ -48,9 +47,9 @@ export function fuseConvs(lib: Lib, g: Graph, ctx: PassContext, kind: FuseKind):
       });
       if (pad) g.removeNode(pad.name);
       g.removeNode(resize!.name);
-    }
-    ctx.count('fused');
-  }
+    },
+  };
+  lib.applyRules(g, [rule], { keep: lib.protectedNames(ctx), report: ctx });
 }
 
 /** Insert zeros between filter taps: [fh,fw,ci,co] -> [(fh-1)bh+1, (fw-1)bw+1, ci, co]. */
@@ -71,39 +70,38 @@ function upsampleFilter(lib: Lib, f: Tensor, bh: number, bw: number): Tensor {
 }
 
 export function flattenAtrous(lib: Lib, g: Graph, ctx: PassContext): void {
-  const keep = lib.protectedNames(ctx);
-  const ms = lib.findMatches(g, 'BatchToSpaceND(Conv2D|DepthwiseConv2dNative(SpaceToBatchND(*, *, *) as s2b, *) as conv, *, *)');
-  for (const m of ms) {
-    const b2s = m.node;
-    const conv = m.labels.conv!;
-    const s2b = m.labels.s2b!;
-    if (!g.has(b2s.name) || !lib.usedOnlyOnce(g, conv, keep) || !lib.usedOnlyOnce(g, s2b, keep)) continue;
-    if (conv.attrs.optString('data_format', 'NHWC') !== 'NHWC') continue;
-    const block = lib.constTensor(g, s2b.dataInputs[1]!);
-    const filt = lib.constTensor(g, conv.dataInputs[1]!);
-    if (!block || block.size !== 2 || !filt || filt.dtype !== 'float32' || filt.rank !== 4) continue;
-    const [bh, bw] = block.toNumbers() as [number, number];
-    const nf = upsampleFilter(lib, filt, bh, bw);
-    const fNode = lib.constProducer(g, conv.dataInputs[1]!)!;
-    const fIn = conv.dataInputs[1]!;
-    let fName: string;
-    if (g.producer(fIn) === fNode && g.consumerCount(fNode.name) === 1) {
-      fNode.attrs.setTensor('value', nf);
-      fName = fIn;
-    } else fName = new lib.Builder(g, '', conv.device).const(nf, { name: `${fNode.name}_flattened` }).name;
-    const x = s2b.dataInputs[0]!;
-    const old = [...b2s.dataInputs.slice(1), ...s2b.dataInputs.slice(1), fIn];
-    const controls = [...b2s.controlInputs, ...conv.controlInputs, ...s2b.controlInputs].map((c) => '^' + c);
-    g.removeNode(conv.name);
-    g.removeNode(s2b.name);
-    b2s.op = conv.op;
-    b2s.device = conv.device;
-    lib.copyAttrs(b2s, conv, ['T', 'strides', 'data_format', ...(conv.op === 'Conv2D' ? ['use_cudnn_on_gpu'] : [])]);
-    b2s.attrs.setString('padding', 'SAME');
-    b2s.setInputs([x, fName, ...controls]);
-    for (const s of old) if (s !== fName) lib.removeIfDead(g, s);
-    ctx.count('flattened');
-  }
+  const rule: Rule<{ b2s: Node; conv: Node; s2b: Node; filter: Tensor; block: [number, number] }> = {
+    name: 'flattened',
+    pattern: 'BatchToSpaceND(Conv2D|DepthwiseConv2dNative!(SpaceToBatchND!(*, *, *) as s2b, *) as conv, *, *)',
+    match(b2s, _cx, m) {
+      const { conv, s2b } = m!.labels as { conv: Node; s2b: Node };
+      if (conv.attrs.optString('data_format', 'NHWC') !== 'NHWC') return undefined;
+      const block = lib.constTensor(g, s2b.dataInputs[1]!);
+      const filter = lib.constTensor(g, conv.dataInputs[1]!);
+      if (!block || block.size !== 2 || !filter || filter.dtype !== 'float32' || filter.rank !== 4) return undefined;
+      return { b2s, conv, s2b, filter, block: block.toNumbers() as [number, number] };
+    },
+    rewrite({ b2s, conv, s2b, filter, block }, b) {
+      const nf = upsampleFilter(lib, filter, block[0], block[1]);
+      const fNode = lib.constProducer(g, conv.dataInputs[1]!)!;
+      const fIn = conv.dataInputs[1]!;
+      let fName: string;
+      if (g.producer(fIn) === fNode && g.consumerCount(fNode.name) === 1) {
+        fNode.attrs.setTensor('value', nf);
+        fName = fIn;
+      } else fName = b.const(nf, { name: `${fNode.name}_flattened`, device: conv.device }).name;
+      const x = s2b.dataInputs[0]!;
+      const old = [...b2s.dataInputs.slice(1), ...s2b.dataInputs.slice(1), fIn];
+      const controls = lib.controlEdges(b2s, conv, s2b);
+      g.removeNode(s2b.name);
+      b.absorb(b2s, conv, [x, fName, ...controls], { device: true });
+      // The dilated conv keeps only what a plain conv has; its padding becomes SAME.
+      for (const k of b2s.attrs.keys()) if (!['T', 'strides', 'data_format', 'use_cudnn_on_gpu'].includes(k)) b2s.attrs.delete(k);
+      b2s.attrs.setString('padding', 'SAME');
+      for (const s of old) if (s !== fName) lib.removeIfDead(g, s);
+    },
+  };
+  lib.applyRules(g, [rule], { keep: lib.protectedNames(ctx), report: ctx });
 }
 
 const FLT_MIN = 1.1754943508222875e-38;

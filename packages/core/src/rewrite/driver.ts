@@ -41,7 +41,7 @@ export interface Reporter {
 
 export interface DriverOptions {
   keep?: ReadonlySet<string>;
-  /** Where refusals and per-rule counts go (a PassContext fits). */
+  /** Where refusals and the counts of rules that applied go (a PassContext fits). */
   report?: Reporter;
   /** Report name for each rule's count (default: the rule's name). */
   counters?: Record<string, string>;
@@ -101,6 +101,6 @@ export function applyRules(g: Graph, rules: readonly Rule<any>[], opts: DriverOp
       }
     }
   }
-  if (opts.report) for (const r of rules) opts.report.count(opts.counters?.[r.name] ?? r.name, applied[r.name] ?? 0);
+  if (opts.report) for (const [name, n] of Object.entries(applied)) opts.report.count(opts.counters?.[name] ?? name, n);
   return { modified, applied, sweeps, converged: !changed };
 }
