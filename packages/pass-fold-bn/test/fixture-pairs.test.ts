@@ -8,8 +8,9 @@ import * as plugin from '../src/index.js';
 // Each fixtures/<pass>/<case>/ holds input.pbtxt (header: what it shows, --inputs/--outputs) and
 // output.pbtxt, the graph <pass> must produce. Outputs are also compared numerically:
 // inputs ~ U(-1, 1) (seed 3), |a-b| <= 1e-5 + 1e-5|b|.
+// (The flat fixtures/*.pbtxt beside them are fixtures.test.ts's.)
 const dir = fixturesDir(import.meta.url);
-const passes = ['fold_batch_norms', 'fold_old_batch_norms'];
+const passes = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
 /** What the report must say for cases where the pass refuses. */
 const says: Record<string, RegExp> = {
   'fold_batch_norms/not_per_channel': /output: multiplier of shape \[5,1\] is not per-channel for conv/,
