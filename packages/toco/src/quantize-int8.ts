@@ -33,7 +33,9 @@ const WEIGHT_AXIS: Record<string, number> = { conv: 0, depthwise: 3, fc: 0 };
 
 export function quantizeInt8(lowered: LoweredModel, options: QuantizeOptions): { model: Model; notes: Note[] } {
   const g = new QuantGraph(lowered);
+  const reciprocals = divBySqrtAsMulByRsqrt(g);
   applyCommonRanges(g, options, -128, 127);
+  for (const t of reciprocals) rsqrtRange(g, t);
   hardcodeMinMax(g, { changeConcatInputRanges: options.changeConcatInputRanges, fixed: 'i8' });
   if (options.defaultRanges) {
     const { min, max } = options.defaultRanges;
@@ -136,6 +138,45 @@ export function quantizeInt8(lowered: LoweredModel, options: QuantizeOptions): {
     return q.i8Version(versionContext(op, !!(a && b && o && (f32(a.scales[0]!) * f32(b.scales[0]!)) / f32(o.scales[0]!) >= 1)));
   });
   return { model: g.model, notes: g.notes };
+}
+
+/**
+ * x / sqrt(v) → x · rsqrt(v) (a raw instance or layer norm): TFLite has no int8 SQRT or DIV
+ * kernel, but RSQRT and MUL. Only where the SQRT feeds nothing else. The rsqrt tensor is renamed
+ * `<sqrt>/rsqrt` and loses the SQRT's range (its values are the reciprocals); returns those tensors.
+ */
+function divBySqrtAsMulByRsqrt(g: QuantGraph): number[] {
+  const out: number[] = [];
+  for (const div of g.sg.operators) {
+    if (g.builtin(div) !== 'DIV') continue;
+    const d = div.inputs[1]!;
+    const p = d >= 0 ? g.producer[d]! : -1;
+    const sqrt = p >= 0 ? g.sg.operators[p]! : undefined;
+    if (!sqrt || g.builtin(sqrt) !== 'SQRT' || g.consumers[d]!.length !== 1 || g.sg.outputs.includes(d)) continue;
+    sqrt.opcodeIndex = g.opcode('RSQRT', 1);
+    div.opcodeIndex = g.opcode('MUL', 1);
+    div.builtinOptions = { type: 'MulOptions', fusedActivationFunction: div.builtinOptions?.fusedActivationFunction ?? 'NONE' };
+    const t = g.tensor(d);
+    const was = t.name;
+    t.name = `${was}/rsqrt`;
+    g.ranges.delete(d);
+    g.notes.push({ level: 'info', node: g.opName(g.producer[div.outputs[0]!]!), message: `${g.tensor(div.outputs[0]!).name}: x / sqrt(v) computed as x · rsqrt(v) ('${t.name}'), as TFLite has no int8 SQRT or DIV kernel` });
+    out.push(d);
+  }
+  return out;
+}
+
+/**
+ * Range of a `<sqrt>/rsqrt` tensor from its input's: the smallest non-zero int8 input is one step
+ * s = (max − min)/255, so the outputs lie in [0, 1/√s] (an input of 0 saturates, as the kernel
+ * treats it as the top of the range). No data needed; a ranges-file entry for the name wins.
+ */
+function rsqrtRange(g: QuantGraph, t: number): void {
+  if (g.ranges.has(t)) return;
+  const x = g.sg.operators[g.producer[t]!]!.inputs[0]!;
+  const r = g.ranges.get(x);
+  if (!r || !(r.max > r.min)) return; // reported by checkRanges as the input's missing range
+  g.ranges.set(t, { min: 0, max: 1 / Math.sqrt((r.max - r.min) / 255), numBits: 8, narrowRange: false, source: `1/sqrt of ${g.describe(x)}'s range` });
 }
 
 /** int8 params of a range; a [0, 0] range gets scale 1 (as the MLIR converter), never scale 0. */
