@@ -42,7 +42,7 @@ if (quick || process.env.TFPASS_INLINE === '1') {
       const finish = (): never => {
         removeTemps();
         try {
-          writeSync(2, `\ntfpass: interrupted (${sig}); no output was written or changed\n`);
+          writeSync(2, `\ntfpass: interrupted (${sig}); unfinished outputs removed, existing ones left as they were\n`);
         } catch {
           /* stderr is gone too */
         }
