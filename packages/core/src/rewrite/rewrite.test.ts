@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Builder, Graph, Tensor, applyRules, bypass, constValue, liveNodes, matchAt, protectedNames, removeIfDead, replaceAllUses,
+  Builder, Graph, Tensor, applyRules, bypass, constValue, liveNodes, matchAt, mergeNodes, protectedNames, removeIfDead, replaceAllUses,
+  replaceUsesIn,
   usedOnlyOnce, type Rule,
 } from '@tfpass/core';
 
@@ -113,6 +114,20 @@ describe('edits', () => {
     g.addNode({ name: 'tail', op: 'Relu', inputs: ['out', '^out'] });
     bypass(g, g.node('out'));
     expect(g.node('tail').inputs).toEqual(['add', '^add', '^c']);
+  });
+
+  it('mergeNodes rewires every port and control edge in one scan; replaceUsesIn only the named readers', () => {
+    const g = chain();
+    g.addNode({ name: 'conv2', op: 'MatMul', inputs: ['x', 'w/read'] });
+    g.addNode({ name: 'sum', op: 'AddV2', inputs: ['conv2', 'conv'] });
+    g.addNode({ name: 'after', op: 'NoOp', inputs: ['^conv2', '^sum'] });
+    g.node('sum').addControlInput('conv2');
+    mergeNodes(g, new Map([['conv2', 'conv']]));
+    expect(g.has('conv2')).toBe(false);
+    expect(g.node('sum').inputs).toEqual(['conv', 'conv', '^conv']);
+    expect(g.node('after').inputs).toEqual(['^conv', '^sum']);
+    expect(replaceUsesIn(g, 'conv', 'x', ['sum'])).toBe(2);
+    expect(g.node('add').inputs).toEqual(['c', 'conv']);
   });
 
   it('liveNodes walks inputs and control inputs, stopping at the given names', () => {
