@@ -88,6 +88,10 @@ describe('fold_constants (structure, mini executor)', () => {
     op(g, 'out', 'Mul', ['noisy', 'pwd']);
     const ex = new MiniExecutor();
     ex.supportsOp = (o) => o !== 'PlaceholderWithDefault';
+    // As TF: an --inputs node must be a Placeholder (9154380); a fed Const is refused, not folded.
+    await expect(fold(g.clone(), 'fold_constants', ex, { inputs: ['k'] })).rejects.toThrow(/Input 'k' was expected to be a Placeholder or PlaceholderWithDefault op, but was Const/);
+    g.node('k').op = 'Placeholder';
+    g.node('k').attrs.delete('value');
     await fold(g, 'fold_constants', ex, { inputs: ['k'] });
     expect(g.node('sum').op).toBe('Add');
     expect(g.node('noise').op).toBe('RandomUniform');
