@@ -99,15 +99,40 @@ async function agreement(model: Model, float: Graph, fq: Graph, input: string, o
 }
 
 
+interface Layerwise {
+  layers: number;
+  /** Fed the int8 model's own inputs: the worst layer's share within 1 LSB, its max, the largest |mean signed difference| (LSB). */
+  worstWithin1: number;
+  worstLsb: number;
+  worstBias: number;
+  worstBiasAt: string;
+  /** Layers whose mean signed difference exceeds what unbiased flips explain (0.02 + 1/√n LSB for n values). */
+  biased: string[];
+  /** Mean over layers of the share of values 1 LSB off when fed (the rounding flips a layer adds). */
+  meanFlips: number;
+  /** End to end (one input, errors compounding): share within 1 LSB at each FakeQuant, in order. */
+  endToEnd: number[];
+  /** Controls at the model output, in % within 1 LSB: LiteRT.js vs the reference kernels (two
+   * implementations of the same file), and the fake-quant graph vs itself with `flipShare` of its
+   * input values moved by one input LSB (seeded). */
+  liteVsReference: number;
+  fakeQuantVsPerturbed: number;
+  flipShare: number;
+}
+
 /**
- * Layer by layer: the int8 model runs on TFLite's reference kernels (bit-exact); each activation
- * FakeQuant of the fake-quant graph is then computed on TF.js from the int8 model's own
- * (dequantized) values at every earlier FakeQuant, so each layer is compared given the same
- * inputs and errors do not compound. Returns the worst layer's share within 1 LSB and its max.
+ * Why the output differs more than each layer: the int8 model runs on TFLite's reference kernels
+ * (bit-exact); each activation FakeQuant of the fake-quant graph is computed on TF.js (a) from the
+ * int8 model's own (dequantized) values at every earlier FakeQuant, so each layer is compared
+ * given the same inputs, and (b) end to end from the same quantized input. A systematic cause
+ * (another grid, a missing requantize, a different clamp) shows as a layer off by more than
+ * 1 LSB or with a non-zero mean when fed; compounding of unbiased 1-LSB flips shows as layers
+ * exact when fed and a gap that grows with depth end to end, as large as the controls'.
  */
-async function layerwise(model: Model, fq: Graph, input: string, x: Tensor): Promise<{ layers: number; worstWithin1: number; worstLsb: number }> {
+async function layerwise(model: Model, fq: Graph, input: string, x: Tensor, fqOut: string): Promise<Layerwise> {
   const sg = model.subgraphs[0]!;
-  const ref = runReference(model, { [sg.tensors[sg.inputs[0]!]!.name]: x.toFloat32() }, { keepAll: true });
+  const inputName = sg.tensors[sg.inputs[0]!]!.name;
+  const ref = runReference(model, { [inputName]: x.toFloat32() }, { keepAll: true });
   const idx = new Map(sg.tensors.map((t, i) => [t.name, i]));
   const dequantized = (i: number) => {
     const t = sg.tensors[i]!;
@@ -119,33 +144,82 @@ async function layerwise(model: Model, fq: Graph, input: string, x: Tensor): Pro
   feeds[input] = dequantized(quant.outputs[0]!);
   // Activations the fake-quant graph leaves unquantized (e.g. an input `sub` of the mean) are fed
   // too; tensors named after a FakeQuant's input are not (they hold that FakeQuant's output).
-  const fqInputs = new Set(fq.nodes().filter((n) => n.op.startsWith('FakeQuant')).map((n) => n.dataInputs[0]!));
+  const fakeQuants = fq.topoOrder().filter((f) => f.op === 'FakeQuantWithMinMaxVars');
+  const fqInputs = new Set(fakeQuants.map((n) => n.dataInputs[0]!));
   sg.tensors.forEach((t, i) => {
     if (t.type === 'int8' && ref.tensors![i] && !model.buffers[t.buffer]?.data?.length && !fqInputs.has(t.name) && fq.get(t.name) && !(t.name in feeds)) feeds[t.name] = dequantized(i);
   });
-  let layers = 0;
-  let worstWithin1 = 1;
-  let worstLsb = 0;
-  for (const f of fq.topoOrder()) {
-    if (f.op !== 'FakeQuantWithMinMaxVars') continue;
+  const e2e = await exec.run(fq, { ...feeds }, fakeQuants.map((f) => f.name));
+  const r: Layerwise = { layers: 0, worstWithin1: 1, worstLsb: 0, worstBias: 0, worstBiasAt: '', biased: [], meanFlips: 0, endToEnd: [], liteVsReference: 0, fakeQuantVsPerturbed: 0, flipShare: 0.005 };
+  for (const [k, f] of fakeQuants.entries()) {
     // the int8 tensor carries the FakeQuant's input name, or `<output>_int8` at a float model output
-    const i = [f.dataInputs[0]!, `${f.name}_int8`].map((n) => idx.get(n)).find((k) => k !== undefined && sg.tensors[k]!.type === 'int8');
+    const i = [f.dataInputs[0]!, `${f.name}_int8`].map((n) => idx.get(n)).find((j) => j !== undefined && sg.tensors[j]!.type === 'int8');
     if (i === undefined || !ref.tensors![i]) continue;
     const want = (await exec.run(fq, feeds, [f.name]))[0]!.toFloat32();
-    const got = dequantized(i);
-    const g = got.toFloat32();
+    const g = dequantized(i).toFloat32();
     const s = sg.tensors[i]!.quantization!.scale![0]!;
     let within = 0;
-    want.forEach((v, k) => {
-      const d = Math.abs(g[k]! - v) / s;
-      if (d <= 1 + 1e-4) within++;
-      worstLsb = Math.max(worstLsb, d);
+    let flips = 0;
+    let sum = 0;
+    want.forEach((v, j) => {
+      const d = (g[j]! - v) / s;
+      sum += d;
+      if (Math.abs(d) <= 1 + 1e-4) within++;
+      if (Math.abs(d) > 0.5) flips++;
+      r.worstLsb = Math.max(r.worstLsb, Math.abs(d));
     });
-    worstWithin1 = Math.min(worstWithin1, within / want.length);
-    layers++;
-    feeds[f.name] = got;
+    r.worstWithin1 = Math.min(r.worstWithin1, within / want.length);
+    if (Math.abs(sum / want.length) > 0.02 + 1 / Math.sqrt(want.length)) r.biased.push(sg.tensors[i]!.name);
+    if (Math.abs(sum / want.length) > r.worstBias) [r.worstBias, r.worstBiasAt] = [Math.abs(sum / want.length), `${sg.tensors[i]!.name} (${want.length} values)`];
+    r.meanFlips += flips / want.length;
+    const end = e2e[k]!.toFloat32();
+    r.endToEnd.push(end.filter((v, j) => Math.abs(g[j]! - v) / s <= 1 + 1e-4).length / end.length);
+    r.layers++;
+    feeds[f.name] = dequantized(i);
   }
-  return { layers, worstWithin1, worstLsb };
+  r.meanFlips /= r.layers;
+  // Controls at the output, in the output's LSB.
+  const deq = sg.operators.find((o) => sg.outputs.includes(o.outputs[0]!))!;
+  const s = sg.tensors[deq.inputs[0]!]!.quantization!.scale![0]!;
+  const share = (a: Float32Array, b: Float32Array) => a.filter((v, j) => Math.abs(v - b[j]!) / s <= 1 + 1e-4).length / a.length;
+  const runner = await loadTfliteRunner(writeTflite(model), { file: 'layerwise.tflite' });
+  const lite = Object.values(await runner.run({ [inputName]: x.toFloat32() }))[0] as Float32Array;
+  runner.close();
+  r.liteVsReference = share(lite, ref.tensors![sg.outputs[0]!]! as Float32Array);
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  const start = unfed(feeds, fakeQuants);
+  const moved = Object.fromEntries(
+    Object.entries(start).map(([name, t]) => {
+      const step = name === input ? sg.tensors[quant.outputs[0]!]!.quantization!.scale![0]! : sg.tensors[idx.get(name)!]!.quantization!.scale![0]!;
+      return [name, new Tensor('float32', t.shape, t.toFloat32().map((v) => (rnd() < r.flipShare ? v + (rnd() < 0.5 ? -step : step) : v)))];
+    }),
+  );
+  const base = (await exec.run(fq, start, [fqOut]))[0]!.toFloat32();
+  const perturbed = (await exec.run(fq, moved, [fqOut]))[0]!.toFloat32();
+  r.fakeQuantVsPerturbed = share(perturbed, base);
+  return r;
+}
+
+/** The feeds that are not FakeQuant outputs (inputs and arrays the fake-quant graph leaves float), so a run goes end to end. */
+function unfed(feeds: Record<string, Tensor>, fakeQuants: { name: string }[]): Record<string, Tensor> {
+  const skip = new Set(fakeQuants.map((f) => f.name));
+  return Object.fromEntries(Object.entries(feeds).filter(([k]) => !skip.has(k)));
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const profile = (lw: Layerwise) => [0.25, 0.5, 0.75, 1].map((f) => pct(lw.endToEnd[Math.max(0, Math.ceil(f * lw.endToEnd.length) - 1)]!)).join(' → ');
+const describeLw = (lw: Layerwise) =>
+  `${lw.layers} layers fed the int8 model's own inputs: worst ${pct(lw.worstWithin1)} within 1 LSB (max ${lw.worstLsb.toFixed(2)}), largest |mean diff| ${lw.worstBias.toFixed(3)} LSB (${lw.worstBiasAt}), ${pct(lw.meanFlips)} of values 1 LSB off on average; end to end within 1 LSB at 1/4, 1/2, 3/4, all of the depth: ${profile(lw)}; controls at the output: LiteRT.js vs reference kernels ${pct(lw.liteVsReference)}, fake-quant graph vs itself with ${pct(lw.flipShare)} of input values ±1 LSB ${pct(lw.fakeQuantVsPerturbed)}`;
+
+/**
+ * Compounding, not a systematic cause: every layer within 1 LSB and unbiased when fed, and the
+ * end-to-end agreement of the order of the controls' (10 points of slack: one input, a chaotic measure).
+ */
+function expectCompoundingOnly(lw: Layerwise, endToEndWithin1: number): void {
+  expect(lw.worstWithin1).toBeGreaterThanOrEqual(0.99);
+  expect(lw.biased).toEqual([]);
+  expect(endToEndWithin1).toBeGreaterThanOrEqual(Math.min(lw.liteVsReference, lw.fakeQuantVsPerturbed) - 0.1);
 }
 
 const mnet = modelPath('keras-mobilenet-0.25-128/mnet.pb');
@@ -191,8 +265,9 @@ describe.skipIf(!mnet)('int8 on keras-mobilenet-0.25-128 (calibrated, per-channe
     console.log(
       `[toco] keras-mobilenet-0.25-128 int8 (symmetric per-channel): first layer ${(100 * a1.within1).toFixed(2)}% within 1 LSB; output ${(100 * a.within1).toFixed(1)}% within 1 LSB (max ${a.maxLsb.toFixed(0)} LSB) of the fake-quant graph; SQNR vs float: int8 ${a.sqnrInt8.toFixed(1)} dB, fake-quant graph ${a.sqnrFakeQuant.toFixed(1)} dB`,
     );
-    const lw = await layerwise(model, fq, 'input_1', evalFeeds()[0]!);
-    console.log(`[toco] keras-mobilenet-0.25-128 int8 layer by layer (reference kernels, each layer fed the int8 model's own inputs): ${lw.layers} layers, worst layer ${(100 * lw.worstWithin1).toFixed(2)}% within 1 LSB, max ${lw.worstLsb.toFixed(2)} LSB`);
+    const lw = await layerwise(model, fq, 'input_1', evalFeeds()[0]!, fqOut);
+    console.log(`[toco] keras-mobilenet-0.25-128 int8, why the output gap (input 1000, reference kernels): ${describeLw(lw)}`);
+    expectCompoundingOnly(lw, lw.endToEnd[lw.endToEnd.length - 1]!);
     expect(lw.layers).toBe(27);
     expect(lw.worstWithin1).toBeGreaterThanOrEqual(0.99);
     expect(a1.within1).toBeGreaterThanOrEqual(0.99);
@@ -278,8 +353,9 @@ describe.skipIf(!dscnn)('int8 on the KWS DS-CNN (arm-kws-ds-cnn-s, cut at Mfcc)'
     console.log(
       `[toco] arm-kws-ds-cnn-s int8 (symmetric per-channel), 8 inputs: logits ${(100 * b.within1).toFixed(1)}% within 1 LSB (max ${b.maxLsb.toFixed(1)} LSB), softmax ${(100 * a.within1).toFixed(1)}% within 1 LSB (max ${a.maxLsb.toFixed(1)}) of the fake-quant graph; SQNR vs float: logits int8 ${b.sqnrInt8.toFixed(1)} dB / fake-quant ${b.sqnrFakeQuant.toFixed(1)} dB, softmax int8 ${a.sqnrInt8.toFixed(1)} dB / fake-quant ${a.sqnrFakeQuant.toFixed(1)} dB`,
     );
-    const lw = await layerwise(model, fq, 'Mfcc', feeds[0]!);
-    console.log(`[toco] arm-kws-ds-cnn-s int8 layer by layer (reference kernels): ${lw.layers} layers, worst layer ${(100 * lw.worstWithin1).toFixed(2)}% within 1 LSB, max ${lw.worstLsb.toFixed(2)} LSB`);
+    const lw = await layerwise(model, fq, 'Mfcc', feeds[0]!, 'labels_softmax');
+    console.log(`[toco] arm-kws-ds-cnn-s int8, why the output gap (input 500, reference kernels): ${describeLw(lw)}`);
+    expectCompoundingOnly(lw, lw.endToEnd[lw.endToEnd.length - 1]!);
     expect(lw.layers).toBeGreaterThanOrEqual(10);
     expect(lw.worstWithin1).toBeGreaterThanOrEqual(0.99);
     expect(b.within1).toBeGreaterThanOrEqual(0.97);
@@ -321,12 +397,12 @@ describe.skipIf(!mnv2)('int8 on tf-doc-localisation-mnv2 (backbone + heat-map co
     const ops = model.subgraphs[0]!.operators.map((o) => model.operatorCodes[o.opcodeIndex]!.builtin);
     expect(ops.filter((o) => o === 'ADD').length).toBeGreaterThanOrEqual(10); // the residual connections
     const feeds = [pixels(2000), pixels(2001)];
-    const lw = await layerwise(model, fq, 'input', feeds[0]!);
+    const lw = await layerwise(model, fq, 'input', feeds[0]!, fqOut);
     const a = await agreement(model, g, fq, 'input', fqOut, feeds, out);
     console.log(
-      `[toco] tf-doc-localisation-mnv2 int8 (symmetric per-channel, 96x96): layer by layer ${lw.layers} layers, worst ${(100 * lw.worstWithin1).toFixed(2)}% within 1 LSB (max ${lw.worstLsb.toFixed(2)}); output ${(100 * a.within1).toFixed(1)}% within 1 LSB of the fake-quant graph; SQNR vs float: int8 ${a.sqnrInt8.toFixed(1)} dB, fake-quant graph ${a.sqnrFakeQuant.toFixed(1)} dB`,
+      `[toco] tf-doc-localisation-mnv2 int8 (symmetric per-channel, 96x96): output ${(100 * a.within1).toFixed(1)}% within 1 LSB of the fake-quant graph; SQNR vs float: int8 ${a.sqnrInt8.toFixed(1)} dB, fake-quant graph ${a.sqnrFakeQuant.toFixed(1)} dB; why the output gap (input 2000, reference kernels): ${describeLw(lw)}`,
     );
-    expect(lw.worstWithin1).toBeGreaterThanOrEqual(0.99);
+    expectCompoundingOnly(lw, lw.endToEnd[lw.endToEnd.length - 1]!);
     expect(a.sqnrInt8).toBeGreaterThan(a.sqnrFakeQuant - 3);
   });
 });
