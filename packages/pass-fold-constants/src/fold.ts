@@ -171,6 +171,17 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
           continue;
         }
       } else if (!executor.supportsOp(n.op)) continue;
+      else if (outTypes.length === 1 && (outTypes[0] === 'float16' || outTypes[0] === 'bfloat16')) {
+        // TF rounds every half-precision op's result; the runtime computes a cone in float32.
+        // Evaluating such a node on its own (its result cast back) rounds where TF rounds.
+        try {
+          const [t] = await evalOnRuntime([n.name]);
+          exact.set(lib.tensorName(n.name, 0), t!);
+        } catch (e) {
+          ctx.note(`${n.name} (${n.op}) not folded: ${(e as Error).message.split('\n')[0]}`);
+          continue;
+        }
+      }
     }
     foldable.add(n.name);
   }

@@ -217,3 +217,19 @@ describe('integer folding: property test, every dtype x op against a reference',
     );
   });
 });
+
+describe('half-precision chains round after every op, as TF does', () => {
+  test('float16: (1 + 2^-11) + 2^-11 is 1 in half arithmetic (ties to even each time), not 1 + 2^-10', async () => {
+    for (const dtype of ['float16', 'bfloat16'] as const) {
+      const tiny = dtype === 'float16' ? 2 ** -11 : 2 ** -8; // half an ulp of 1
+      const g = new lib.Graph();
+      g.addNode({ name: 'one', op: 'Const', attrs: { dtype: { type: dtype }, value: { tensor: lib.Tensor.fromValues(dtype, [1], [1]) } } });
+      g.addNode({ name: 't', op: 'Const', attrs: { dtype: { type: dtype }, value: { tensor: lib.Tensor.fromValues(dtype, [1], [tiny]) } } });
+      g.addNode({ name: 'a', op: 'AddV2', inputs: ['one', 't'], attrs: { T: { type: dtype } } });
+      g.addNode({ name: 'r', op: 'AddV2', inputs: ['a', 't'], attrs: { T: { type: dtype } } });
+      await fold(g, 'fold_constants', ex, { outputs: ['r'] });
+      expect(g.node('r').op).toBe('Const');
+      expect(Array.from(g.node('r').attrs.getTensor('value').toFloat32()), dtype).toEqual([1]);
+    }
+  });
+});
