@@ -31,7 +31,7 @@ const WIDE = new Set<DType>(['int64', 'uint32', 'uint64']);
  * Ops whose int32 (or narrower) results the runtime gets exactly: they move, select or compare
  * values without arithmetic. Every other op on integers is computed here.
  */
-const LAYOUT = new Set([
+export const LAYOUT_OPS = new Set([
   'Identity', 'Snapshot', 'StopGradient', 'PreventGradient', 'Reshape', 'ExpandDims', 'Squeeze', 'Pack', 'Unpack',
   'ConcatV2', 'Concat', 'Slice', 'StridedSlice', 'Gather', 'GatherV2', 'GatherNd', 'Transpose', 'Tile', 'Fill',
   'ZerosLike', 'OnesLike', 'Reverse', 'ReverseV2', 'Pad', 'PadV2', 'MirrorPad', 'Select', 'SelectV2', 'Equal',
@@ -39,12 +39,24 @@ const LAYOUT = new Set([
   'Split', 'SplitV', 'BroadcastTo', 'OneHot', 'ArgMax', 'ArgMin', 'Where',
 ]);
 
+export function isWide(d: DType | undefined): boolean {
+  return d !== undefined && WIDE.has(d);
+}
+
+/** An integer tensor whose values all fit in int32 (non-integers trivially do). */
+export function fitsInt32(t: Tensor): boolean {
+  if (!isWide(t.dtype)) return true;
+  const d = t.data as ArrayLike<number | bigint>;
+  for (let i = 0; i < d.length; i++) if (BigInt(d[i]!) < -(2n ** 31n) || BigInt(d[i]!) >= 2n ** 31n) return false;
+  return true;
+}
+
 /** True when the runtime would compute `op` over these dtypes inexactly (or not at all). */
 export function needsExact(op: string, dtypes: (DType | undefined)[], outDtypes: (DType | undefined)[]): boolean {
   if ([...dtypes, ...outDtypes].some((d) => d !== undefined && WIDE.has(d))) return true;
   // Casts from or to integers and bools: TF's wrap and rounding rules (tfjs keeps ints in int32).
   if (op === 'Cast') return [...dtypes, ...outDtypes].some((d) => isIntDType(d) || d === 'bool');
-  return [...dtypes, ...outDtypes].some(isIntDType) && !LAYOUT.has(op);
+  return [...dtypes, ...outDtypes].some(isIntDType) && !LAYOUT_OPS.has(op);
 }
 
 /** A value being folded: integers and bools as bigint, floats as number. */
@@ -55,7 +67,10 @@ interface Val {
 }
 
 /** A reason the node is left unfolded (TF would fail, or its result is undefined). */
-export class NotFolded extends Error {}
+export class NotFolded extends Error {
+  /** True when the folder merely lacks this op (TF itself would compute it). */
+  unsupported = false;
+}
 
 const count = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -454,7 +469,9 @@ export function evalExact(n: Node, ins: Val[], limit: number): Val {
       return reduce(a, intIn(ins[1]), keep, d, init, f);
     }
   }
-  throw new NotFolded(`${n.op} on integers is not computed exactly by the folder (the runtime would compute it in 32-bit floats or ints)`);
+  const e = new NotFolded(`${n.op} on integers is not computed exactly by the folder (the runtime would compute it in 32-bit floats or ints)`);
+  e.unsupported = true;
+  throw e;
 }
 
 export type { Val };

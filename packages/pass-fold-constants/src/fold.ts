@@ -1,5 +1,5 @@
 import type { DType, Executor, Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
-import { NotFolded, evalExact, fromTensor, needsExact, toTensor } from './exact.js';
+import { LAYOUT_OPS, NotFolded, evalExact, fitsInt32, fromTensor, isWide, needsExact, toTensor } from './exact.js';
 
 export type Lib = PluginApi['lib'];
 
@@ -161,14 +161,19 @@ export async function foldConstants(lib: Lib, g: Graph, ctx: PassContext<FoldPar
         return dtypeOf(lib.tensorName(r.node, r.port));
       });
       if (needsExact(n.op, inTypes, outTypes)) {
+        const ins: Tensor[] = [];
         try {
-          const ins = [];
-          for (const s of n.dataInputs) ins.push(fromTensor(await valueOf(s)));
-          exact.set(lib.tensorName(n.name, 0), toTensor(lib, evalExact(n, ins, maxElems(outTypes[0]))));
+          for (const s of n.dataInputs) ins.push(await valueOf(s));
+          exact.set(lib.tensorName(n.name, 0), toTensor(lib, evalExact(n, ins.map(fromTensor), maxElems(outTypes[0]))));
         } catch (e) {
           if (!(e instanceof NotFolded) && !lib.isTfpassError(e)) throw e;
-          ctx.note(`${n.name} (${n.op}) not folded: ${(e as Error).message.split('\n')[0]}`);
-          continue;
+          // A layout op the folder lacks (Gather, Tile, StridedSlice, ...) with int64 indices that
+          // fit in int32 and no wide result: the runtime moves those values exactly.
+          const narrow = e instanceof NotFolded && e.unsupported && ins.length === n.dataInputs.length && LAYOUT_OPS.has(n.op) && !outTypes.some(isWide) && ins.every(fitsInt32);
+          if (!narrow || !executor.supportsOp(n.op)) {
+            ctx.note(`${n.name} (${n.op}) not folded: ${(e as Error).message.split('\n')[0]}`);
+            continue;
+          }
         }
       } else if (!executor.supportsOp(n.op)) continue;
       else if (outTypes.length === 1 && (outTypes[0] === 'float16' || outTypes[0] === 'bfloat16')) {

@@ -233,3 +233,19 @@ describe('half-precision chains round after every op, as TF does', () => {
     }
   });
 });
+
+describe('int64 indices of layout ops the folder lacks', () => {
+  test('GatherV2 with int64 indices that fit in int32 still folds (on the runtime); a wide index stays unfolded', async () => {
+    for (const [idx, folded] of [[[2, 0], true], [[2n ** 40n, 0], false]] as const) {
+      const g = new lib.Graph();
+      g.addNode({ name: 'p', op: 'Const', attrs: { dtype: { type: 'float32' }, value: { tensor: lib.Tensor.fromValues('float32', [3], [10, 20, 30]) } } });
+      konst(g, 'i', 'int64', [2], [...idx]);
+      konst(g, 'ax', 'int32', [], [0]);
+      g.addNode({ name: 'r', op: 'GatherV2', inputs: ['p', 'i', 'ax'], attrs: { Tparams: { type: 'float32' }, Tindices: { type: 'int64' }, Taxis: { type: 'int32' }, batch_dims: { i: 0 } } });
+      const res = await fold(g, 'fold_constants', ex, { outputs: ['r'] });
+      expect(g.node('r').op === 'Const', String(idx)).toBe(folded);
+      if (folded) expect(Array.from(g.node('r').attrs.getTensor('value').toFloat32())).toEqual([30, 10]);
+      else expect(res.flatMap((s) => s.messages).join('\n')).toMatch(/r \(GatherV2\) not folded/);
+    }
+  });
+});
