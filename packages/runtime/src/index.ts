@@ -50,3 +50,4 @@ export {
   type SummaryStats,
   type OutputComparison,
 } from './tools.js';
+export { registerGradients } from './gradients.js';

@@ -10,15 +10,17 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-// The union package, not tfjs-core alone: core registers no gradients, and its
-// dist/register_all_gradients.js cannot be imported from Node (extensionless ESM imports).
-import * as tf from '@tensorflow/tfjs';
+// tfjs-core, not the @tensorflow/tfjs union (~210 MB with layers, data and webgl): core's own
+// gradients are registered by @tfpass/runtime's registerGradients (below, before any training).
+import * as tf from '@tensorflow/tfjs-core';
 import { Graph, Tensor, TfpassError, parseInput, tensorName } from '@tfpass/core';
-import { buildGraphModel, fromTf, registerKernel, nudge, toTf, useBackend, type BackendName } from '@tfpass/runtime';
+import { buildGraphModel, fromTf, registerGradients, registerKernel, nudge, toTf, useBackend, type BackendName } from '@tfpass/runtime';
 import { planQuantization, reroute, siteChannels, trackedRange, type PlanOptions, type Site } from '@tfpass/quantize';
 import { readCheckpoint, writeCheckpoint, resolveCheckpoint, updateCheckpointState, type Checkpoint } from '@tfpass/checkpoint';
 import { registerGradientFixes, registerWasmGradKernels } from './wasm-grad-kernels.js';
 import { completeSites } from './coverage.js';
+
+await registerGradients();
 
 export type LossKind = 'mse' | 'softmax_cross_entropy' | 'sparse_softmax_cross_entropy';
 
