@@ -173,8 +173,8 @@ export async function importPlugin(p: DiscoveredPlugin, registry: PassRegistry, 
   const id = `${p.name}@${p.version}`;
   const why = incompatibility(p);
   if (why) throw new PluginError(id, why);
-  const entry = join(realpathSync(p.dir), p.manifest.entry);
-  if (!existsSync(entry)) throw new PluginError(id, `entry ${p.manifest.entry} not found in ${p.dir} (is the package built?)`);
+  // Inside the package after symlinks (core refuses an entry that leads elsewhere).
+  const entry = core.pluginEntry(p);
   let mod: { register?: unknown };
   try {
     mod = (await import(pathToFileURL(entry).href)) as { register?: unknown };

@@ -194,21 +194,29 @@ export async function registerPlugin(mod: PluginModule, registry: PassRegistry =
   await mod.register(createPluginApi(registry, origin));
 }
 
-/** Import a discovered plugin and register its passes. */
-export async function loadPlugin(p: DiscoveredPlugin, registry: PassRegistry = defaultRegistry()): Promise<void> {
-  const why = incompatibility(p);
-  if (why) throw new PluginError(`${p.name}@${p.version}`, why);
+/**
+ * The file a plugin's manifest `entry` names, after symlinks, which must lie inside the package
+ * folder: a manifest cannot make the host import code from elsewhere.
+ */
+export function pluginEntry(p: DiscoveredPlugin): string {
   const dir = realpathSync(p.dir);
   const entry = join(dir, p.manifest.entry);
-  // The entry (after symlinks) must lie inside the package: a manifest cannot import other code.
   let real: string;
   try {
     real = realpathSync(entry);
   } catch (e) {
-    throw new PluginError(`${p.name}@${p.version}`, `entry ${JSON.stringify(p.manifest.entry)} does not exist`, { cause: e });
+    throw new PluginError(`${p.name}@${p.version}`, `entry ${p.manifest.entry} not found in ${p.dir} (is the package built?)`, { cause: e });
   }
   const rel = relative(dir, real);
   if (rel.startsWith('..') || isAbsolute(rel)) throw new PluginError(`${p.name}@${p.version}`, `entry ${JSON.stringify(p.manifest.entry)} resolves to ${real}, outside the package folder ${dir}; refused`);
+  return real;
+}
+
+/** Import a discovered plugin and register its passes. */
+export async function loadPlugin(p: DiscoveredPlugin, registry: PassRegistry = defaultRegistry()): Promise<void> {
+  const why = incompatibility(p);
+  if (why) throw new PluginError(`${p.name}@${p.version}`, why);
+  const real = pluginEntry(p);
   let mod: PluginModule;
   try {
     mod = (await import(pathToFileURL(real).href)) as PluginModule;

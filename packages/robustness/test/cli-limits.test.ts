@@ -4,7 +4,7 @@
  * line and the right exit status, with the process's peak RSS far below the declared sizes.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,5 +108,18 @@ describe('the CLI on oversized and corrupt inputs (needs the build)', () => {
     expect(slow.status).toBe(9);
     expect(slow.stderr).toMatch(/pass 'slow' \(tfpass-stuck@1\.0\.0\): did not finish within 0\.5 s/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  test('a plugin whose entry is a link out of its package is refused (exit 10); the outside code never runs', () => {
+    const plug = join(dir, 'linked-plug');
+    mkdirSync(plug);
+    const marker = join(dir, 'outside-ran');
+    writeFileSync(join(dir, 'outside.js'), `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(marker)}, 'x'); export function register() {}`);
+    writeFileSync(join(plug, 'package.json'), JSON.stringify({ name: 'tfpass-linked', version: '1.0.0', type: 'module', tfpass: { apiVersion: 1, entry: './index.js', passes: [{ name: 'linked', summary: 's' }] } }));
+    symlinkSync(join(dir, 'outside.js'), join(plug, 'index.js'));
+    const r = cli('transform', `--in_graph=${huge}`, `--out_graph=${join(dir, 'l.pb')}`, '--outputs=y', '--transforms=linked', '--plugin', plug);
+    expect(r.status, r.stderr).toBe(10);
+    expect(r.stderr).toMatch(/plugin tfpass-linked@1\.0\.0: entry "\.\/index\.js" resolves to .*outside\.js, outside the package folder/);
+    expect(existsSync(marker)).toBe(false);
   });
 });
