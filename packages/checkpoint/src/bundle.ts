@@ -596,7 +596,10 @@ export function writeCheckpoint(
     });
     const tmp = tmpName(indexFile);
     staged.push([tmp, indexFile]);
-    writeFileSync(tmp, indexBytes);
+    // fsynced like the data files: a rename must never publish bytes that are not on disk.
+    const ic = new ChunkList();
+    ic.push(indexBytes);
+    ic.writeTo(tmp);
     // The index goes last, so a reader never sees an index whose data files are not in place.
     for (const [t, f] of staged) renameSync(t, f);
   } catch (e) {
