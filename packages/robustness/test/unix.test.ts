@@ -53,6 +53,7 @@ describe('pipes', () => {
   const printing = [
     'passes', 'passes --json', 'help strip_unused_nodes', '--help', 'transform --help', 'summarize --in_graph=g.pb', 'summarize --in_graph=g.pb --print_structure',
     'lint g.pb', 'quant-check g.pb', "transform --in_graph=g.pb --out_graph=- --outputs=output --transforms='strip_unused_nodes'",
+    'run g.pb', 'verify g.pb g.pb', 'trace g.pb', 'view g.pb --out -',
   ];
   for (const cmd of printing) {
     it(`tfpass ${cmd} | head -c1 exits quietly`, () => {
