@@ -9,14 +9,33 @@ import { runGraph, readNpy, type BackendName } from '@tfpass/runtime';
 import { LINT_RULES, lint, quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
 import { clipInterior, evalMetaGraph } from './coverage.js';
 import { VARIABLE_OPS, freezeGraph, resolveCheckpoint, restoreGraphConstants, variableConstants, type ConstRestore } from '@tfpass/checkpoint';
-import { qat, type LossKind, type QatResult, type RestoreReport, type StepInfo } from './qat.js';
+import type { Dataset, Metric } from '@tfpass/data';
+import { qat, type EvalPoint, type Infer, type LossKind, type QatResult, type RestoreReport, type StepInfo } from './qat.js';
 import { runFirstParty, SEED_PIPELINE } from './pipeline.js';
 import { lossCurveSvg } from './report.js';
 
+/**
+ * Training data read example by example as training goes (image folders, TFRecords, .npy
+ * through @tfpass/data): never the whole set in memory.
+ */
+export interface StreamData {
+  /** The placeholder fed. */
+  input: string;
+  train: Dataset;
+  /** Validation set (evaluated every `evalEvery` steps; the float model at step 0 too). */
+  val?: Dataset;
+  metric?: () => Metric;
+  evalEvery?: number;
+  /** Examples per validation batch (default 32). */
+  evalBatch?: number;
+  keepBest?: boolean;
+}
+
 export interface QatJobOptions extends PlanOptions {
   graph: Graph;
-  /** Input name -> .npy files (one example or one batch each). */
+  /** Input name -> .npy files (one example or one batch each). Ignored with `stream`. */
   data: Record<string, string[]>;
+  stream?: StreamData;
   /** Label .npy files, aligned with the data files (omit for distillation). */
   labels?: string[];
   loss?: LossKind;
@@ -42,6 +61,8 @@ export interface QatJobOptions extends PlanOptions {
   outGraph?: string;
   seed?: number;
   onStep?: (s: StepInfo) => void;
+  /** Each validation result as it comes (progress displays). */
+  onEval?: (p: EvalPoint) => void;
 }
 
 export interface JobRestoreReport extends RestoreReport {
@@ -152,6 +173,93 @@ function exampleShape(g: Graph, input: string): number[] | undefined {
   return s && s.length >= 1 ? s.slice(1) : undefined;
 }
 
+interface Source {
+  names: string[];
+  count: number;
+  labelled: boolean;
+  rows(rows: number[]): { feeds: Record<string, Tensor>; labels?: Tensor };
+}
+
+/** Today's .npy inputs: stacked in memory (they are batches the user made). */
+function npySource(o: QatJobOptions): Source {
+  const names = Object.keys(o.data);
+  if (!names.length) throw new UsageError('qat needs training data: --data [NAME=]GLOB');
+  const loaded = Object.fromEntries(names.map((k) => [k, loadExamples(o.data[k]!, `input ${k}`, exampleShape(o.graph, k))]));
+  const stacks = Object.fromEntries(names.map((k) => [k, loaded[k]!.tensor]));
+  const count = stacks[names[0]!]!.shape[0]!;
+  for (const k of names) if (stacks[k]!.shape[0] !== count) throw new UsageError(`--data: input ${k} has ${stacks[k]!.shape[0]} examples, ${names[0]} has ${count}`);
+  const labels = o.labels ? loadLabels(o.labels, loaded[names[0]!]!.counts) : undefined;
+  return {
+    names,
+    count,
+    labelled: !!labels,
+    rows: (rows) => ({ feeds: Object.fromEntries(names.map((k) => [k, sliceRows(stacks[k]!, rows)])), labels: labels ? sliceRows(labels, rows) : undefined }),
+  };
+}
+
+/** Rows of a Dataset, decoded when asked for. */
+function datasetRows(ds: Dataset, rows: number[]): { input: Tensor; labels?: Tensor } {
+  const per = ds.layout.exampleShape;
+  const size = ds.layout.exampleSize;
+  const data = new Float32Array(rows.length * size);
+  let labels: Float32Array | undefined;
+  let labelShape: number[] = [];
+  rows.forEach((r, i) => {
+    const ex = ds.example(r);
+    data.set(ex.input, i * size);
+    if (ex.label === undefined) return;
+    const l = typeof ex.label === 'number' ? [ex.label] : ex.label;
+    if (!labels) {
+      labels = new Float32Array(rows.length * l.length);
+      // A label map is H x W class ids (segmentation); a class id is a scalar.
+      labelShape = typeof ex.label === 'number' ? [] : [ds.layout.height, ds.layout.width];
+    }
+    labels.set(l, i * l.length);
+  });
+  return { input: new Tensor('float32', [rows.length, ...per], data), labels: labels && new Tensor('float32', [rows.length, ...labelShape], labels) };
+}
+
+function streamSource(s: StreamData): Source {
+  if (!s.train.size) throw new UsageError('--data: no training examples');
+  const labelled = s.train.example(0).label !== undefined;
+  return {
+    names: [s.input],
+    count: s.train.size,
+    labelled,
+    rows: (rows) => {
+      const { input, labels } = datasetRows(s.train, rows);
+      return { feeds: { [s.input]: input }, labels };
+    },
+  };
+}
+
+/** The validation metric over the whole validation set, float and (after step 0) quantized. */
+function validator(s: StreamData): (infer: Infer, step: number) => EvalPoint {
+  const val = s.val!;
+  const bs = s.evalBatch ?? 32;
+  const measure = (infer: Infer, quantized: boolean) => {
+    const m = s.metric!();
+    for (let start = 0; start < val.size; start += bs) {
+      const rows = Array.from({ length: Math.min(bs, val.size - start) }, (_, i) => start + i);
+      const { input, labels } = datasetRows(val, rows);
+      if (!labels) throw new UsageError(`${val.example(rows[0]!).where}: validation example without a label (give class folders, --labels, --masks or a TFRecord label feature)`);
+      const logits = infer({ [s.input]: input }, quantized);
+      const ids = Int32Array.from(labels.toFloat32());
+      m.add(logits, ids, logits.length / ids.length);
+    }
+    return m.value();
+  };
+  return (infer, step) => ({ step, float: measure(infer, false), quantized: step === 0 ? undefined : measure(infer, true) });
+}
+
+function withReport(f: (infer: Infer, step: number) => EvalPoint, report?: (p: EvalPoint) => void) {
+  return (infer: Infer, step: number) => {
+    const p = f(infer, step);
+    report?.(p);
+    return p;
+  };
+}
+
 function sliceRows(t: Tensor, rows: number[]): Tensor {
   const per = t.size / t.shape[0]!;
   const src = t.toFloat32();
@@ -161,13 +269,8 @@ function sliceRows(t: Tensor, rows: number[]): Tensor {
 }
 
 export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
-  const names = Object.keys(o.data);
-  if (!names.length) throw new UsageError('qat needs training data: --data [NAME=]GLOB');
-  const loaded = Object.fromEntries(names.map((k) => [k, loadExamples(o.data[k]!, `input ${k}`, exampleShape(o.graph, k))]));
-  const stacks = Object.fromEntries(names.map((k) => [k, loaded[k]!.tensor]));
-  const count = stacks[names[0]!]!.shape[0]!;
-  for (const k of names) if (stacks[k]!.shape[0] !== count) throw new UsageError(`--data: input ${k} has ${stacks[k]!.shape[0]} examples, ${names[0]} has ${count}`);
-  const labels = o.labels ? loadLabels(o.labels, loaded[names[0]!]!.counts) : undefined;
+  const src = o.stream ? streamSource(o.stream) : npySource(o);
+  const { names, count } = src;
   const batch = Math.min(o.batch ?? 8, count);
   // A fixed permutation per epoch, from the seed: reproducible runs.
   let seed = (o.seed ?? 1) >>> 0;
@@ -185,11 +288,14 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
           [p[j], p[r]] = [p[r]!, p[j]!];
         }
         perms.push(p);
+        // Only the current epoch's order is needed: earlier ones are done.
+        if (perms.length > 2) perms[perms.length - 3] = [];
       }
       rows.push(perms[e]![(start + i) % count]!);
     }
     return rows;
   };
+  const labelled = src.labelled;
 
   const dir = resolve(o.checkpointDir);
   mkdirSync(dir, { recursive: true });
@@ -233,11 +339,11 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
   const result = await qat({
     ...o,
     graph: prepared,
-    data: (step) => {
-      const rows = rowsFor(step);
-      return { feeds: Object.fromEntries(names.map((k) => [k, sliceRows(stacks[k]!, rows)])), labels: labels ? sliceRows(labels, rows) : undefined };
-    },
-    loss: o.labels ? (o.loss ?? 'sparse_softmax_cross_entropy') : undefined,
+    data: (step) => src.rows(rowsFor(step)),
+    loss: labelled ? (o.loss ?? 'sparse_softmax_cross_entropy') : undefined,
+    evaluate: o.stream?.val && o.stream.metric ? withReport(validator(o.stream), o.onEval) : undefined,
+    evalEvery: o.stream?.evalEvery ?? (o.stream?.val ? Math.max(1, Math.floor(o.steps / 10)) : undefined),
+    keepBest: o.stream?.keepBest,
     exclude: o.exclude,
     restoreWeights: false,
     carried,
@@ -258,7 +364,7 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
   let s = 0, nse = 0, maxAbs = 0;
   for (let k = 0; k < Math.min(4, Math.ceil(count / batch)); k++) {
     const rows = Array.from({ length: Math.min(batch, count - k * batch) }, (_, i) => k * batch + i);
-    const feeds = Object.fromEntries(names.map((n) => [n, sliceRows(stacks[n]!, rows)]));
+    const { feeds } = src.rows(rows);
     const [f] = await runGraph(result.graph, feeds, [o.output], { backend: o.backend });
     const [q] = await runGraph(frozen, feeds, [o.output], { backend: o.backend });
     const a = f!.toFloat32(), b = q!.toFloat32();

@@ -66,6 +66,26 @@ export interface QatOptions extends PlanOptions {
   /** Untrained variables written into every checkpoint as they are (e.g. batch-norm statistics). */
   carried?: Map<string, Tensor>;
   onStep?: (s: StepInfo) => void;
+  /**
+   * Validation every `evalEvery` steps (and the float model at step 0): `infer` runs the
+   * current weights in inference mode (ranges frozen, not updated by the validation data),
+   * quantized or float. Returns the quantized metric; with `keepBest` a higher one is saved.
+   */
+  evaluate?: (infer: Infer, step: number) => Promise<EvalPoint> | EvalPoint;
+  evalEvery?: number;
+  /** Keep the best checkpoint by `evaluate`'s metric in `checkpointDir/best`. */
+  keepBest?: boolean;
+}
+
+/** Logits of the model at its current weights for a batch, with fake quants on or off. */
+export type Infer = (feeds: Record<string, Tensor>, quantized: boolean) => Float32Array;
+
+export interface EvalPoint {
+  step: number;
+  /** Metric of the float model (fake quants forwarding float values). */
+  float?: number;
+  /** Metric with fake quants active at the ranges so far (absent at step 0: no range yet). */
+  quantized?: number;
 }
 
 export interface StepInfo {
@@ -100,6 +120,10 @@ export interface QatResult {
   restore?: RestoreReport;
   /** Steps run in this call (after a resume, fewer than `steps`). */
   stepsRun: number;
+  /** Validation history (with `evaluate`). */
+  evals: EvalPoint[];
+  /** The best checkpoint by the quantized metric (with `keepBest`). */
+  best?: { step: number; value: number; prefix: string };
 }
 
 /**
@@ -502,6 +526,49 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   const outSite = train.find((t) => tensorName(parseInput(t.site.tensor).node, parseInput(t.site.tensor).port) === asked);
   const outName = outSite ? outSite.out : asked;
   const delay = opts.quantDelay ?? 0;
+  const evals: EvalPoint[] = [];
+  let best: QatResult['best'];
+  // Inference: activation ranges are fed as they stand (only live sites update theirs, and the
+  // validation data must not move them); weight ranges follow the weights, as in eval graphs.
+  const frozenSites = train.filter((t) => t.site.kind !== 'weights');
+  const infer: Infer = (batchFeeds, quantized) => {
+    const saved = quantActive;
+    for (const t of frozenSites) liveSites.delete(t.fq);
+    quantActive = quantized;
+    try {
+      return tf.tidy(() => {
+        const all: Record<string, tf.Tensor> = {};
+        for (const [k, v] of Object.entries(batchFeeds)) all[k] = toTf(v);
+        for (const t of train) {
+          if (t.channels) {
+            const [lo, hi] = t.channelRange ?? [new Float32Array(t.channels).fill(t.range[0]), new Float32Array(t.channels).fill(t.range[1])];
+            [all[t.minFeed], all[t.maxFeed]] = [tf.tensor1d(lo), tf.tensor1d(hi)];
+          } else [all[t.minFeed], all[t.maxFeed]] = [tf.scalar(t.range[0]), tf.scalar(t.range[1])];
+        }
+        for (const [k, v] of vars) all[k] = v;
+        return student.execute(all, outName) as tf.Tensor;
+      }).dataSync() as Float32Array;
+    } finally {
+      quantActive = saved;
+      for (const t of frozenSites) if (liveWhileTraining) liveSites.set(t.fq, t);
+    }
+  };
+  const evaluate = async (step: number) => {
+    if (!opts.evaluate) return;
+    const p = await opts.evaluate(infer, step);
+    evals.push(p);
+    if (opts.keepBest && opts.checkpointDir && p.quantized !== undefined && !(p.quantized <= (best?.value ?? -Infinity))) {
+      const dir = join(opts.checkpointDir, 'best');
+      mkdirSync(dir, { recursive: true });
+      const prefix = join(dir, `model.ckpt-${step}`);
+      writeCheckpoint(prefix, await checkpointTensors(vars, train, step, quantStep0 + step, optimizer, opts.carried));
+      updateCheckpointState(prefix, { maxToKeep: 1 });
+      best = { step, value: p.quantized, prefix };
+    }
+  };
+  let liveWhileTraining = false;
+  if (opts.evaluate && startStep === 0) await evaluate(0);
+  liveWhileTraining = true;
   for (const t of train) liveSites.set(t.fq, t);
   try {
     for (let step = startStep + 1; step <= opts.steps; step++) {
@@ -537,6 +604,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       }
       const info: StepInfo = { step, loss, quantized: quantActive, ms: performance.now() - t0 };
       history.push(info);
+      if (opts.evaluate && opts.evalEvery && (step % opts.evalEvery === 0 || step === opts.steps)) await evaluate(step);
       opts.onStep?.(info);
       if (opts.checkpointDir && opts.checkpointEvery && (step % opts.checkpointEvery === 0 || step === opts.steps)) {
         // Saver.save(sess, 'model.ckpt', global_step=step) with max_to_keep.
@@ -561,5 +629,5 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   optimizer.dispose();
   const ranges = new Map(train.map((t) => [t.site.prefix, t.range] as [string, [number, number]]));
   tf.dispose(varList);
-  return { graph: trained, sites, ranges, trained: names, history, checkpoints, restore, stepsRun: history.length };
+  return { graph: trained, sites, ranges, trained: names, history, checkpoints, restore, stepsRun: history.length, evals, best };
 }

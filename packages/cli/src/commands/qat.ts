@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
 import { UsageError } from '@tfpass/core/errors';
-import type { CommandSpec } from '../args.js';
+import { splitList, type CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { inputSpecs } from '../inputs.js';
 import { expandGlob } from '../feeds.js';
@@ -15,8 +16,19 @@ export const spec: CommandSpec = {
   flags: {
     in_graph: { type: 'string', value: 'G', alias: ['input_graph'], description: 'float inference graph (.pb/.pbtxt/.meta/SavedModel)' },
     outputs: { type: 'string', value: 'T', description: 'tensor the loss reads (logits); further names are kept in the frozen graph' },
-    data: { type: 'list', value: '[NAME=]GLOB', description: '.npy training inputs (one example or one batch per file)' },
-    labels: { type: 'string', value: 'GLOB', description: '.npy labels aligned with --data (class ids, one-hot or regression targets)' },
+    data: { type: 'list', value: '[NAME=]PATH', description: '.npy training inputs (one example or one batch per file), an image folder (class subfolders, or flat + --labels) or TFRecord files' },
+    labels: { type: 'string', value: 'GLOB|FILE', description: '.npy labels aligned with --data (class ids, one-hot or regression targets), or a CSV/JSON labels file for a flat image folder' },
+    masks: { type: 'string', value: 'DIR', description: 'PNG label maps with the images\' base names (segmentation)' },
+    mean: { type: 'string', value: 'M[,M..]', description: "image input = (pixel - mean) / std, per channel (TOCO's --mean_values; default 0)" },
+    std: { type: 'string', value: 'S[,S..]', description: "TOCO's --std_values (default 1)" },
+    feature: { type: 'string', value: 'NAME=input', description: 'TFRecord float feature read into the input instead of an image' },
+    label_feature: { type: 'string', value: 'NAME', description: 'TFRecord label feature (default image/class/label)' },
+    val_data: { type: 'list', value: 'PATH', description: 'validation data (same kinds as --data); without it --val_split of --data' },
+    val_split: { type: 'number', value: 'F', description: 'fraction of --data held out for validation when no --val_data (default 0.1 with --metric)' },
+    eval_every: { type: 'number', value: 'K', description: 'evaluate on the validation data every K steps (default steps/10); the float model at step 0' },
+    metric: { type: 'string', value: 'top1|top5|miou', description: 'validation metric (default top1; miou with --masks)' },
+    keep_best: { type: 'bool', description: 'keep the best checkpoint by the quantized validation metric in DIR/best' },
+    progress_every: { type: 'number', value: 'SEC', description: 'without a terminal, a progress line on stderr every SEC seconds (default 10)' },
     loss: { type: 'string', value: 'KIND', description: 'sparse_softmax_cross_entropy (default with labels), softmax_cross_entropy or mse' },
     distill: { type: 'bool', description: 'train against the float graph\'s own outputs (the default without --labels)' },
     steps: { type: 'number', value: 'N', description: 'training steps (default 300)' },
@@ -52,32 +64,78 @@ export async function run(ctx: Ctx): Promise<number> {
   const core = await import('@tfpass/core');
   const graph = core.readGraph(ctx.path(input));
   const placeholders = graph.nodes().filter((n) => n.op === 'Placeholder').map((n) => n.name);
+  const specs = inputSpecs(ctx).data;
+  const streamed = wantsStream(ctx, specs.map((d) => d.glob));
   const data: Record<string, string[]> = {};
-  for (const d of inputSpecs(ctx).data) {
-    const name = d.name ?? (placeholders.length === 1 ? placeholders[0] : undefined);
-    if (!name) throw new UsageError(`--data ${d.glob}: the graph has ${placeholders.length} inputs; write --data NAME=GLOB`);
-    const files = expandGlob(d.glob, ctx.cwd);
-    if (!files.length) throw new UsageError(`--data ${d.glob}: no file matches`);
-    data[name] = files;
+  let stream: Record<string, unknown> | undefined;
+  let metricName: string | undefined;
+  if (!streamed) {
+    for (const d of specs) {
+      const name = d.name ?? (placeholders.length === 1 ? placeholders[0] : undefined);
+      if (!name) throw new UsageError(`--data ${d.glob}: the graph has ${placeholders.length} inputs; write --data NAME=GLOB`);
+      const files = expandGlob(d.glob, ctx.cwd);
+      if (!files.length) throw new UsageError(`--data ${d.glob}: no file matches`);
+      data[name] = files;
+    }
+  } else {
+    const names = [...new Set(specs.map((d) => d.name ?? (placeholders.length === 1 ? placeholders[0] : undefined)))];
+    if (names.length !== 1 || !names[0]) throw new UsageError(`--data: folders and TFRecords feed one input; the graph has ${placeholders.length} (${placeholders.join(', ')}): write --data NAME=PATH`);
+    const input = names[0];
+    const dataMod = await needModule<typeof import('@tfpass/data')>('@tfpass/data', ['openDataset', 'layoutFor', 'createMetric'], 'qat');
+    const { decodeNpy } = await needModule<Pick<typeof import('@tfpass/runtime'), 'decodeNpy'>>('@tfpass/runtime', ['decodeNpy'], 'qat');
+    const shape = graph.get(input)?.attrs.optShape('shape');
+    if (!shape) throw new UsageError(`--data: input ${input} has no shape in the graph (needed to decode images into it)`);
+    const layout = dataMod.layoutFor([...shape], { mean: nums(ctx, 'mean'), std: nums(ctx, 'std') });
+    const open = (paths: string[]) =>
+      dataMod.openDataset(paths, layout, { labelsFile: ctx.str('labels'), masksDir: ctx.str('masks'), rawFeature: ctx.str('feature'), labelFeature: ctx.str('label_feature'), decodeNpy });
+    const paths = (globs: string[]) =>
+      globs.flatMap((p) => {
+        const hit = /[*?[]/.test(p) ? expandGlob(p, ctx.cwd) : [resolve(ctx.cwd, p)];
+        if (!hit.length || !hit.every((f) => existsSync(f))) throw new UsageError(`--data ${p}: no file matches`);
+        return hit;
+      });
+    let train = open(paths(specs.map((d) => d.glob)));
+    metricName = ctx.choice('metric', ['top1', 'top5', 'miou']) ?? (ctx.str('masks') ? 'miou' : 'top1');
+    let val;
+    if (ctx.list('val_data').length) val = open(paths(ctx.list('val_data')));
+    else if (ctx.num('val_split') !== 0 && (ctx.num('val_split') !== undefined || ctx.str('metric') || ctx.num('eval_every') || ctx.bool('keep_best'))) {
+      ({ train, val } = train.split(ctx.num('val_split') ?? 0.1, ctx.num('seed') ?? 1));
+    }
+    const name = metricName as 'top1' | 'top5' | 'miou';
+    stream = { input, train, val, metric: val ? () => dataMod.createMetric(name) : undefined, evalEvery: ctx.num('eval_every'), keepBest: ctx.bool('keep_best') };
   }
-  const labels = ctx.str('labels') ? expandGlob(ctx.str('labels')!, ctx.cwd) : undefined;
+  const labels = !streamed && ctx.str('labels') ? expandGlob(ctx.str('labels')!, ctx.cwd) : undefined;
   if (labels && !labels.length) throw new UsageError(`--labels ${ctx.str('labels')}: no file matches`);
   const train = await needModule('@tfpass/train', ['runQatJob'], 'qat');
   const steps = ctx.num('steps') ?? 300;
   let last = 0;
+  let lastLine = performance.now();
+  const every = (ctx.num('progress_every') ?? 10) * 1000;
+  let latest = '';
+  const t0 = performance.now();
   const r = await train.runQatJob({
-    graph, data, labels, loss: ctx.choice('loss', ['sparse_softmax_cross_entropy', 'softmax_cross_entropy', 'mse']), output: outputs[0], keep: outputs.slice(1), steps,
+    graph, data, stream: stream as never, labels, loss: ctx.choice('loss', ['sparse_softmax_cross_entropy', 'softmax_cross_entropy', 'mse']), output: outputs[0], keep: outputs.slice(1), steps,
     batch: ctx.num('batch'), quantDelay: ctx.num('quant_delay') ?? 0, lr: ctx.num('lr'),
     checkpointDir: resolve(ctx.cwd, dir), checkpointEvery: ctx.num('checkpoint_every'), resume: ctx.bool('resume'), maxToKeep: ctx.num('max_to_keep'), strict: ctx.bool('strict'),
     initCheckpoint: ctx.str('init_checkpoint'), exclude: ctx.str('exclude'), outGraph: ctx.str('out_graph') ? resolve(ctx.cwd, ctx.str('out_graph')!) : undefined,
     weightBits: ctx.num('weight_bits'), activationBits: ctx.num('activation_bits'), symmetric: ctx.bool('symmetric'), perChannel: ctx.bool('per_channel'),
     backend: ctx.choice('backend', ['wasm', 'cpu', 'node']), seed: ctx.num('seed'),
+    onEval: (p: { step: number; float?: number; quantized?: number }) => {
+      latest = ` ${metricName} float ${p.float?.toFixed(4)}${p.quantized === undefined ? '' : ` quantized ${p.quantized.toFixed(4)}`} (step ${p.step})`;
+    },
     onStep: (s: { step: number; loss: number; quantized: boolean; ms: number }) => {
       const now = performance.now();
+      if (!ctx.showProgress) {
+        // Piped or logged: a plain line every --progress_every seconds, so CI logs show life.
+        if (ctx.quiet || (now - lastLine < every && s.step !== steps)) return;
+        lastLine = now;
+        const rate = s.step / Math.max(1e-3, (now - t0) / 1000);
+        ctx.io.err(`qat: step ${s.step}/${steps} loss ${s.loss.toExponential(3)} ${s.quantized ? 'quantized' : 'float'} ${rate.toFixed(2)} steps/s ETA ${Math.round((steps - s.step) / Math.max(rate, 1e-9))} s${latest}\n`);
+        return;
+      }
       if (now - last < 100 && s.step !== steps) return;
       last = now;
-      const w = 24, done = Math.round((w * s.step) / steps);
-      ctx.progress(`[${'#'.repeat(done)}${'.'.repeat(w - done)}] step ${s.step}/${steps} loss ${s.loss.toExponential(3)} ${s.quantized ? 'quantized' : 'float'} ${(1000 / s.ms).toFixed(1)} steps/s`, s.step !== steps);
+      ctx.bar('qat', s.step, steps, `loss ${s.loss.toExponential(3)} ${s.quantized ? 'quantized' : 'float'}${latest}`);
     },
   });
   const rep = r.restore;
@@ -86,10 +144,35 @@ export async function run(ctx: Ctx): Promise<number> {
     for (const v of rep.variables) if (v.status !== 'restored') ctx.print(`  ${v.status.padEnd(10)} ${v.name}${v.detail ? `: ${v.detail}` : ''}`);
   }
   for (const w of r.warnings) ctx.warn(w);
-  ctx.emit({ ok: true, files: r.files, steps: r.result.stepsRun, sites: r.result.sites.length, sqnr_db: r.sqnrDb, max_abs_error: r.maxAbsError, missing_ranges: r.missingRanges, restore: rep, warnings: r.warnings });
+  ctx.emit({ ok: true, files: r.files, steps: r.result.stepsRun, metric: metricName, history: r.result.evals, best: r.result.best, sites: r.result.sites.length, sqnr_db: r.sqnrDb, max_abs_error: r.maxAbsError, missing_ranges: r.missingRanges, restore: rep, warnings: r.warnings });
   const h = r.result.history;
   ctx.print(`trained ${r.result.stepsRun} steps at ${r.result.sites.length} fake-quant sites; loss ${h[0]?.loss.toExponential(3)} → ${h[h.length - 1]?.loss.toExponential(3)}`);
   ctx.print(`wrote ${r.files.frozen} (${r.missingRanges ? `NOT deployable as is: ${r.missingRanges} tensor(s) without a range` : 'deployable'}), ${r.files.eval}, checkpoints and loss.svg in ${dir}`);
+  for (const p of r.result.evals) ctx.print(`eval step ${p.step}: ${metricName} float ${p.float?.toFixed(4)}${p.quantized === undefined ? '' : `, quantized ${p.quantized.toFixed(4)}`}`);
+  if (r.result.best) ctx.print(`best quantized ${metricName} ${r.result.best.value.toFixed(4)} at step ${r.result.best.step}: ${r.result.best.prefix}`);
   ctx.print(`verify: float vs quantized SQNR ${r.sqnrDb.toFixed(1)} dB, max |Δ| ${r.maxAbsError.toExponential(2)}; quant-check: ${r.missingRanges} tensors without a range`);
   return 0;
+}
+
+const STREAM_EXT = /\.(png|jpe?g|tfrecords?|record|rec)$/i;
+
+/** Folders, images and TFRecords go through @tfpass/data; plain .npy globs keep the stacked path. */
+function wantsStream(ctx: Ctx, globs: string[]): boolean {
+  const isDir = (p: string) => {
+    const f = resolve(ctx.cwd, p);
+    return existsSync(f) && statSync(f).isDirectory();
+  };
+  if (globs.some((g) => isDir(g) || STREAM_EXT.test(g))) return true;
+  const l = ctx.str('labels');
+  if (l && /\.(csv|json)$/i.test(extname(l))) return true;
+  return ['masks', 'mean', 'std', 'feature', 'metric', 'eval_every', 'val_split', 'keep_best'].some((f) => ctx.flags[f] !== undefined) || ctx.list('val_data').length > 0;
+}
+
+function nums(ctx: Ctx, flag: string): number[] | undefined {
+  const s = ctx.str(flag);
+  if (s === undefined) return undefined;
+  const v = splitList(s).map(Number);
+  if (v.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes numbers, got '${s}'`);
+  if (flag === 'std' && v.some((x) => x === 0)) throw new UsageError('--std must not be 0');
+  return v;
 }
