@@ -68,7 +68,8 @@ export interface DriverResult {
 export function applyRules(g: Graph, rules: readonly Rule<any>[], opts: DriverOptions = {}): DriverResult {
   const cx: RuleContext = { graph: g, keep: opts.keep ?? new Set() };
   const compiled = rules.map((r) => ({ r, p: typeof r.pattern === 'string' ? parsePattern(r.pattern) : r.pattern, ops: r.ops && new Set(r.ops) }));
-  const refused = new Set<string>();
+  // Refused nodes, per rule (by position): never tried again by that rule.
+  const refused = compiled.map(() => new Set<Node>());
   const applied: Record<string, number> = {};
   const maxSweeps = opts.maxSweeps ?? 32;
   let modified = false;
@@ -78,18 +79,17 @@ export function applyRules(g: Graph, rules: readonly Rule<any>[], opts: DriverOp
     changed = false;
     sweeps++;
     for (const node of g.nodes()) {
-      for (const { r, p, ops } of compiled) {
-        if (!g.has(node.name) || g.get(node.name) !== node) break;
-        if (ops && !ops.has(node.op)) continue;
-        const key = `${r.name}\u0000${node.name}`;
-        if (refused.has(key)) continue;
+      for (let k = 0; k < compiled.length; k++) {
+        const { r, p, ops } = compiled[k]!;
+        if (g.get(node.name) !== node) break;
+        if ((ops && !ops.has(node.op)) || refused[k]!.has(node)) continue;
         const pm = p ? matchAt(g, node, p, { keep: cx.keep, ...r.matchOptions }) : undefined;
         if (p && !pm) continue;
         const m = r.match ? r.match(node, cx, pm) : pm;
         if (m === undefined) continue;
         const why = r.check?.(m, cx);
         if (why !== undefined) {
-          refused.add(key);
+          refused[k]!.add(node);
           if (typeof why === 'string') opts.report?.note(`${node.name}: ${why}`);
           else opts.report?.warn(`${node.name}: ${why.warn}`);
           continue;

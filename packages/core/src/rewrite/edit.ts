@@ -60,9 +60,19 @@ export function bypass(g: Graph, node: Node, input: string = node.dataInputs[0]!
   const src = parseInput(target).node;
   const ctl = node.controlInputs;
   for (const reader of consumersOnce(g, node.name)) {
+    const ins = reader.inputs;
+    // Common case first: no dependencies to carry and no edge that would point at the reader
+    // itself, so only the inputs reading `node` change (no relinking of the others).
+    if (!ctl.length && src !== reader.name) {
+      for (let i = 0; i < ins.length; i++) {
+        const r = parseInput(ins[i]!);
+        if (r.node === node.name) reader.setInput(i, r.control ? '^' + src : target);
+      }
+      continue;
+    }
     const next: string[] = [];
     const extra: string[] = [];
-    for (const s of reader.inputs) {
+    for (const s of ins) {
       const r = parseInput(s);
       if (r.node !== node.name) next.push(s);
       else {
