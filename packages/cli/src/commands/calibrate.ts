@@ -29,6 +29,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const path = graphArg(ctx);
   const out = ctx.str('out');
   if (!out) throw new UsageError('--out ranges.json is required');
+  ctx.outputPath(out); // `-`: the ranges go to stdout, messages to stderr
   const q = await needModule('@tfpass/quantize', ['calibrate', 'writeRanges', 'planQuantization', 'correctBiases'], 'calibrate');
   const core = await import('@tfpass/core');
   const g = await readAnyGraph(core, path, 'calibrate');
