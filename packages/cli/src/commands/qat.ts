@@ -109,7 +109,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const train = await needModule('@tfpass/train', ['runQatJob'], 'qat');
   const steps = ctx.num('steps') ?? 300;
   let last = 0;
-  let lastLine = performance.now();
+  let lastLine = -Infinity; // the first step prints at once
   const every = (ctx.num('progress_every') ?? 10) * 1000;
   let latest = '';
   const t0 = performance.now();
