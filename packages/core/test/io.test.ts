@@ -327,3 +327,48 @@ describe('bad input gives a typed error with file and position or node', () => {
     expect(existsSync(join(d, 'missing.pb'))).toBe(false);
   });
 });
+
+describe('binary encoding with a pre-sized writer', () => {
+  // A weight-heavy graph (the estimate is close: the view path), one of many tiny nodes with
+  // long names (the estimate is low: the writer grows), and one tiny node (the estimate is far
+  // too high: the result is copied out). Each must equal protobuf-es's own encoding byte for byte.
+  const weights = (seed: number, n: number) => {
+    const f = new Float32Array(n);
+    let x = seed;
+    for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; f[i] = x / 2 ** 32 - 0.5; }
+    return new Uint8Array(f.buffer);
+  };
+  const cases: [string, () => ReturnType<typeof create<typeof GraphDefSchema>>][] = [
+    ['weight-heavy', () => create(GraphDefSchema, {
+      node: [0, 1, 2].map((i) => ({
+        name: `w${i}`, op: 'Const',
+        attr: { value: { value: { case: 'tensor', value: { dtype: 1, tensorShape: { dim: [{ size: 300_000n }] }, tensorContent: weights(i + 1, 300_000) } } } },
+      })),
+      versions: { producer: 27 },
+    })],
+    ['many small nodes, long names', () => create(GraphDefSchema, {
+      node: Array.from({ length: 3000 }, (_, i) => ({ name: `scope/${'x'.repeat(200)}/n${i}`, op: 'Identity', input: i ? [`scope/${'x'.repeat(200)}/n${i - 1}`, '^c', '^d'] : [], device: '/device:CPU:0' })),
+    })],
+    ['one tiny node', () => create(GraphDefSchema, { node: [{ name: 'n', op: 'NoOp' }] })],
+  ];
+  for (const [name, make] of cases) {
+    it(name, () => {
+      const def = make();
+      const expected = toBinary(GraphDefSchema, def);
+      const g = readGraph(expected);
+      const got = encodeGraph(g) as Uint8Array;
+      expect(got.length).toBe(expected.length);
+      expect(Buffer.compare(got, expected)).toBe(0);
+      // protobuf-es's writer is left as it was: a plain toBinary still gives the same bytes.
+      expect(Buffer.compare(toBinary(GraphDefSchema, g.toGraphDef()), expected)).toBe(0);
+    });
+  }
+  it('a view never carries more than a quarter of slack, and writeModel round-trips it', () => {
+    const def = cases[0]![1]();
+    const got = encodeGraph(readGraph(toBinary(GraphDefSchema, def))) as Uint8Array;
+    expect(got.byteLength).toBeGreaterThanOrEqual(0.75 * got.buffer.byteLength);
+    const d = tmp();
+    writeGraph(readGraph(got), join(d, 'g.pb'));
+    expect(Buffer.compare(readFileSync(join(d, 'g.pb')), got)).toBe(0);
+  });
+});
