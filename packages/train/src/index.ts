@@ -6,3 +6,4 @@ export * from './demo.js';
 export * from './report.js';
 export * from './job.js';
 export * from './coverage.js';
+export * from './tflite.js';

@@ -12,7 +12,8 @@ import { VARIABLE_OPS, freezeGraph, resolveCheckpoint, restoreGraphConstants, va
 import type { Dataset, Metric } from '@tfpass/data';
 import { qat, type EvalPoint, type Infer, type LossKind, type QatResult, type RestoreReport, type StepInfo } from './qat.js';
 import { runFirstParty, SEED_PIPELINE } from './pipeline.js';
-import { lossCurveSvg } from './report.js';
+import { lossCurveSvg, trainingReportHtml } from './report.js';
+import { convertAndCheck, type TfliteCheck, type TfliteType } from './tflite.js';
 
 /**
  * Training data read example by example as training goes (image folders, TFRecords, .npy
@@ -61,6 +62,12 @@ export interface QatJobOptions extends PlanOptions {
   outGraph?: string;
   seed?: number;
   onStep?: (s: StepInfo) => void;
+  /** Convert the frozen graph to this .tflite with @tfpass/toco and check it on LiteRT.js. */
+  outTflite?: string;
+  /** Default INT8. */
+  inferenceType?: TfliteType;
+  /** Examples the .tflite is checked on (default 32, from the validation data when given). */
+  tfliteExamples?: number;
   /** Each validation result as it comes (progress displays). */
   onEval?: (p: EvalPoint) => void;
 }
@@ -83,6 +90,7 @@ export interface QatJobResult {
   sqnrDb: number;
   maxAbsError: number;
   missingRanges: number;
+  tflite?: TfliteCheck;
 }
 
 /**
@@ -404,5 +412,52 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
     }
     if (restore.missing.length) warnings.push(`--init_checkpoint lacks ${restore.missing.length} variable(s), left at their initial values: ${restore.missing.join(', ')}`);
   }
-  return { result, restore, warnings, checkpointMatchesUnfolded: !foldedIntoWeights, files, sqnrDb: 10 * Math.log10(s / Math.max(nse, 1e-30)), maxAbsError: maxAbs, missingRanges };
+  let tflite: TfliteCheck | undefined;
+  if (o.outTflite) {
+    if (names.length !== 1) throw new UsageError(`--out_tflite: the graph has ${names.length} inputs; the .tflite check feeds one`);
+    const n = Math.min(o.tfliteExamples ?? 32, o.stream?.val?.size ?? count);
+    const one = (i: number) => {
+      const t = o.stream?.val ? datasetRows(o.stream.val, [i]).input : src.rows([i]).feeds[names[0]!]!;
+      return t;
+    };
+    tflite = await convertAndCheck(frozen, { input: names[0]!, output: o.output, out: resolve(o.outTflite), inferenceType: o.inferenceType ?? 'INT8', examples: Array.from({ length: n }, (_, i) => one(i)), inputRange: pixelRange(o.stream), backend: o.backend });
+    files.tflite = tflite.file;
+  }
+  writeFileSync((files.plots = join(dir, 'report.html')), trainingReportHtml(result, { title: `tfpass qat: ${o.output}`, metric: o.stream?.metric?.().name, quantDelay: o.quantDelay }));
+  writeFileSync((files.report = join(dir, 'report.md')), jobReport(o, result, files, tflite) + '\n');
+  return { tflite, result, restore, warnings, checkpointMatchesUnfolded: !foldedIntoWeights, files, sqnrDb: 10 * Math.log10(s / Math.max(nse, 1e-30)), maxAbsError: maxAbs, missingRanges };
+}
+
+function jobReport(o: QatJobOptions, r: QatResult, files: Record<string, string>, t?: TfliteCheck): string {
+  const metric = o.stream?.metric?.().name ?? 'metric';
+  const h = r.history;
+  const lines = [
+    '# tfpass qat',
+    '',
+    `${r.stepsRun} steps at ${r.sites.length} fake-quant sites, quant_delay ${o.quantDelay ?? 0}; loss ${h[0]?.loss.toExponential(3)} → ${h[h.length - 1]?.loss.toExponential(3)}.`,
+    '',
+    `Plots (loss with moving average, validation ${metric}, every site's range): [report.html](report.html)`,
+  ];
+  if (r.evals.length) {
+    lines.push('', `| step | ${metric} float | ${metric} quantized |`, '|---|---|---|');
+    for (const p of r.evals) lines.push(`| ${p.step} | ${p.float?.toFixed(4) ?? ''} | ${p.quantized?.toFixed(4) ?? ''} |`);
+    if (r.best) lines.push('', `Best quantized ${metric}: ${r.best.value.toFixed(4)} at step ${r.best.step} (\`${r.best.prefix}\`).`);
+  }
+  if (t) {
+    lines.push('', `## ${t.file}`, '', `${t.inferenceType}, checked on LiteRT.js against the frozen fake-quant graph on ${t.examples} examples (the fake-quant graph fed the .tflite's quantized input, dequantized):`, '');
+    if (t.lsb) lines.push(`- output difference: max ${t.lsb.max.toFixed(2)} LSB, mean ${t.lsb.mean.toFixed(3)} LSB, ${(100 * t.lsb.within1).toFixed(1)}% within 1 LSB`);
+    lines.push(`- argmax agreement: ${(100 * t.agreement).toFixed(2)}%`, `- SQNR: ${t.sqnrDb.toFixed(1)} dB`);
+    for (const n of t.notes) lines.push(`- converter: ${n}`);
+  }
+  lines.push('', 'Files: ' + Object.entries(files).map(([k, v]) => `${k}: \`${v}\``).join(', '));
+  return lines.join('\n');
+}
+
+/** What pixels 0–255 become through the image layout's mean/std (undefined for non-image data). */
+function pixelRange(s?: StreamData): [number, number] | undefined {
+  const e = s?.train.entries[0];
+  if (!s || !e || e.kind !== 'image') return undefined;
+  const { mean = [0], std = [1] } = s.train.layout;
+  const ends = mean.flatMap((m, k) => [0, 255].map((p) => (p - m) / std[k % std.length]!));
+  return [Math.min(...ends), Math.max(...ends)];
 }

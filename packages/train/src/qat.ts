@@ -122,6 +122,10 @@ export interface QatResult {
   stepsRun: number;
   /** Validation history (with `evaluate`). */
   evals: EvalPoint[];
+  /** Each site's [min, max] over training (site order of `sites`), sampled at up to ~200 steps. */
+  rangeTrack: { step: number; ranges: [number, number][] }[];
+  /** Site prefixes in `rangeTrack`'s order. */
+  rangeNames: string[];
   /** The best checkpoint by the quantized metric (with `keepBest`). */
   best?: { step: number; value: number; prefix: string };
 }
@@ -566,6 +570,8 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       best = { step, value: p.quantized, prefix };
     }
   };
+  const rangeTrack: QatResult['rangeTrack'] = [];
+  const trackEvery = Math.max(1, Math.ceil((opts.steps - startStep) / 200));
   let liveWhileTraining = false;
   if (opts.evaluate && startStep === 0) await evaluate(0);
   liveWhileTraining = true;
@@ -604,6 +610,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       }
       const info: StepInfo = { step, loss, quantized: quantActive, ms: performance.now() - t0 };
       history.push(info);
+      if (step % trackEvery === 0 || step === opts.steps) rangeTrack.push({ step, ranges: train.map((t) => [t.range[0], t.range[1]]) });
       if (opts.evaluate && opts.evalEvery && (step % opts.evalEvery === 0 || step === opts.steps)) await evaluate(step);
       opts.onStep?.(info);
       if (opts.checkpointDir && opts.checkpointEvery && (step % opts.checkpointEvery === 0 || step === opts.steps)) {
@@ -629,5 +636,5 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   optimizer.dispose();
   const ranges = new Map(train.map((t) => [t.site.prefix, t.range] as [string, [number, number]]));
   tf.dispose(varList);
-  return { graph: trained, sites, ranges, trained: names, history, checkpoints, restore, stepsRun: history.length, evals, best };
+  return { graph: trained, sites, ranges, trained: names, history, checkpoints, restore, stepsRun: history.length, evals, best, rangeTrack, rangeNames: train.map((t) => t.site.prefix) };
 }

@@ -28,6 +28,8 @@ export const spec: CommandSpec = {
     eval_every: { type: 'number', value: 'K', description: 'evaluate on the validation data every K steps (default steps/10); the float model at step 0' },
     metric: { type: 'string', value: 'top1|top5|miou', description: 'validation metric (default top1; miou with --masks)' },
     keep_best: { type: 'bool', description: 'keep the best checkpoint by the quantized validation metric in DIR/best' },
+    out_tflite: { type: 'string', value: 'M.tflite', description: 'convert the frozen graph with tfpass toco and check it on LiteRT.js against the fake-quant graph (LSB, argmax agreement, SQNR in report.md)' },
+    inference_type: { type: 'string', value: 'INT8|QUANTIZED_UINT8', description: 'type of the --out_tflite model (default INT8)' },
     progress_every: { type: 'number', value: 'SEC', description: 'without a terminal, a progress line on stderr every SEC seconds (default 10)' },
     loss: { type: 'string', value: 'KIND', description: 'sparse_softmax_cross_entropy (default with labels), softmax_cross_entropy or mse' },
     distill: { type: 'bool', description: 'train against the float graph\'s own outputs (the default without --labels)' },
@@ -120,6 +122,7 @@ export async function run(ctx: Ctx): Promise<number> {
     initCheckpoint: ctx.str('init_checkpoint'), exclude: ctx.str('exclude'), outGraph: ctx.str('out_graph') ? resolve(ctx.cwd, ctx.str('out_graph')!) : undefined,
     weightBits: ctx.num('weight_bits'), activationBits: ctx.num('activation_bits'), symmetric: ctx.bool('symmetric'), perChannel: ctx.bool('per_channel'),
     backend: ctx.choice('backend', ['wasm', 'cpu', 'node']), seed: ctx.num('seed'),
+    outTflite: ctx.str('out_tflite') ? resolve(ctx.cwd, ctx.str('out_tflite')!) : undefined, inferenceType: ctx.choice('inference_type', ['INT8', 'QUANTIZED_UINT8']),
     onEval: (p: { step: number; float?: number; quantized?: number }) => {
       latest = ` ${metricName} float ${p.float?.toFixed(4)}${p.quantized === undefined ? '' : ` quantized ${p.quantized.toFixed(4)}`} (step ${p.step})`;
     },
@@ -144,11 +147,16 @@ export async function run(ctx: Ctx): Promise<number> {
     for (const v of rep.variables) if (v.status !== 'restored') ctx.print(`  ${v.status.padEnd(10)} ${v.name}${v.detail ? `: ${v.detail}` : ''}`);
   }
   for (const w of r.warnings) ctx.warn(w);
-  ctx.emit({ ok: true, files: r.files, steps: r.result.stepsRun, metric: metricName, history: r.result.evals, best: r.result.best, sites: r.result.sites.length, sqnr_db: r.sqnrDb, max_abs_error: r.maxAbsError, missing_ranges: r.missingRanges, restore: rep, warnings: r.warnings });
+  ctx.emit({ ok: true, tflite: r.tflite, files: r.files, steps: r.result.stepsRun, metric: metricName, history: r.result.evals, best: r.result.best, sites: r.result.sites.length, sqnr_db: r.sqnrDb, max_abs_error: r.maxAbsError, missing_ranges: r.missingRanges, restore: rep, warnings: r.warnings });
   const h = r.result.history;
   ctx.print(`trained ${r.result.stepsRun} steps at ${r.result.sites.length} fake-quant sites; loss ${h[0]?.loss.toExponential(3)} → ${h[h.length - 1]?.loss.toExponential(3)}`);
   ctx.print(`wrote ${r.files.frozen} (${r.missingRanges ? `NOT deployable as is: ${r.missingRanges} tensor(s) without a range` : 'deployable'}), ${r.files.eval}, checkpoints and loss.svg in ${dir}`);
   for (const p of r.result.evals) ctx.print(`eval step ${p.step}: ${metricName} float ${p.float?.toFixed(4)}${p.quantized === undefined ? '' : `, quantized ${p.quantized.toFixed(4)}`}`);
+  if (r.tflite) {
+    const t = r.tflite;
+    ctx.print(`wrote ${t.file} (${t.inferenceType}); vs the fake-quant graph on ${t.examples} examples: argmax agreement ${(100 * t.agreement).toFixed(1)}%, SQNR ${t.sqnrDb.toFixed(1)} dB${t.lsb ? `, max ${t.lsb.max.toFixed(1)} LSB, mean ${t.lsb.mean.toFixed(2)} LSB, ${(100 * t.lsb.within1).toFixed(0)}% within 1 LSB` : ''}`);
+  }
+  ctx.print(`plots: ${r.files.plots}; report: ${r.files.report}`);
   if (r.result.best) ctx.print(`best quantized ${metricName} ${r.result.best.value.toFixed(4)} at step ${r.result.best.step}: ${r.result.best.prefix}`);
   ctx.print(`verify: float vs quantized SQNR ${r.sqnrDb.toFixed(1)} dB, max |Δ| ${r.maxAbsError.toExponential(2)}; quant-check: ${r.missingRanges} tensors without a range`);
   return 0;
