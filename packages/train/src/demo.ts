@@ -13,7 +13,8 @@ import { freezeGraph } from '@tfpass/checkpoint';
 import { buildDemoModel, DEMO_INPUT, DEMO_LOGITS, DEMO_OUTPUT, rng, gaussian } from './demo-model.js';
 import { qat, type StepInfo } from './qat.js';
 import { runFirstParty, SEED_PIPELINE } from './pipeline.js';
-import { lossCurveSvg } from './report.js';
+import { lossCurveSvg, trainingReportHtml } from './report.js';
+import { convertAndCheck, type TfliteCheck, type TfliteType } from './tflite.js';
 
 export interface DemoOptions {
   out: string;
@@ -28,6 +29,9 @@ export interface DemoOptions {
 }
 
 export interface DemoResult {
+  /** The .tflite the demo ends with and its check (undefined when no type converted: see tfliteTried). */
+  tflite?: TfliteCheck;
+  tfliteTried: { type: TfliteType; error?: string }[];
   /** quant-check findings on the deployed graph. */
   findings: { rule: string; tensor?: string; consumerOp?: string }[];
   dir: string;
@@ -174,6 +178,27 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   });
   const missingRanges = findings.filter((x) => x.rule === 'missing-range').length;
 
+  // 9. The .tflite: INT8 first, then what converts (each failure is reported with its reason).
+  const tried: { type: TfliteType; error?: string }[] = [];
+  let tflite: TfliteCheck | undefined;
+  await timed('tflite', async () => {
+    const examples = Array.from({ length: evalX.shape[0]! }, (_, i) => new Tensor('float32', [1, size, size, 3], evalX.toFloat32().slice(i * size * size * 3, (i + 1) * size * size * 3)));
+    for (const type of ['INT8', 'QUANTIZED_UINT8', 'FLOAT'] as const) {
+      try {
+        tflite = await convertAndCheck(deploy, { input: DEMO_INPUT, output: DEMO_LOGITS, out: join(dir, 'model.tflite'), inferenceType: type, examples, inputRange: [0, 1], backend });
+        tried.push({ type });
+        break;
+      } catch (e) {
+        tried.push({ type, error: (e as Error).message.split('\n').slice(0, 2).map((l) => l.trim()).join(': ').slice(0, 300) });
+      }
+    }
+    return tflite;
+  }, (t) => t
+    ? `${t.inferenceType} model.tflite on LiteRT.js vs deploy.pb: pixel agreement ${(100 * t.agreement).toFixed(1)}%, SQNR ${t.sqnrDb.toFixed(1)} dB${t.lsb ? `, mean ${t.lsb.mean.toFixed(2)} LSB, ${(100 * t.lsb.within1).toFixed(0)}% within 1 LSB` : ''}${tried.length > 1 ? ` (${tried.filter((x) => x.error).map((x) => `${x.type} failed: ${x.error}`).join('; ')})` : ''}`
+    : `no .tflite: ${tried.map((x) => `${x.type}: ${x.error}`).join('; ')}`);
+  if (tflite) files.tflite = tflite.file;
+  writeFileSync((files.plots = join(dir, 'plots.html')), trainingReportHtml(trained, { title: 'tfpass demo: QAT', quantDelay }));
+
   // 9. Summary.
   const before = costs(float, size);
   const after = costs(deploy, size);
@@ -198,10 +223,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     `| float | ${before.nodes} | ${before.params} | ${before.macs} |`,
     `| deployed | ${after.nodes} | ${after.params} | ${after.macs} |`,
     '',
+    `Plots: [plots.html](plots.html) (loss with moving average, each fake-quant site's min/max over training, quant_delay marked).`,
+    '',
     'Files: ' + Object.entries(files).map(([k, v]) => `${k}: \`${v.slice(dir.length + 1)}\``).join(', '),
     '',
     `Held-out inputs: 8 generated images (soft colour blobs plus N(0, 0.03) noise, clipped to [0, 1]).`,
   ].join('\n');
   writeFileSync((files.report = join(dir, 'report.md')), md + '\n');
-  return { dir, files, findings, steps: report, sqnrDb: verify.sqnrDb, agreement: verify.agreement, ptq: verify.ptq, missingRanges, before, after };
+  return { dir, files, tflite, tfliteTried: tried, findings, steps: report, sqnrDb: verify.sqnrDb, agreement: verify.agreement, ptq: verify.ptq, missingRanges, before, after };
 }

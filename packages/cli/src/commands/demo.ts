@@ -37,6 +37,7 @@ export async function run(ctx: Ctx): Promise<number> {
     },
   });
   ctx.emit({ ok: true, ...r });
-  ctx.print(`wrote ${r.dir} (report.md, deploy.pb, view.html, loss.svg, …) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (r.tflite) ctx.print(`ends in ${r.tflite.file} (${r.tflite.inferenceType}${r.tflite.inferenceType === 'INT8' ? '' : `; ${r.tfliteTried.filter((t) => t.error).map((t) => `${t.type}: ${t.error}`).join('; ')}`})`);
+  ctx.print(`wrote ${r.dir} (report.md, deploy.pb, model.tflite, plots.html, view.html, loss.svg, …) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return r.missingRanges > 0 ? 0 : 0;
 }
