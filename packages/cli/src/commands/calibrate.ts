@@ -6,6 +6,8 @@ import type { Ctx } from '../ui.js';
 import { INPUT_FLAGS } from '../inputs.js';
 import { RUN_FLAGS, buildFeeds, executorFor, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
 import { needModule } from '../optional.js';
+import { inputSpecs } from '../inputs.js';
+import { DATASET_FLAGS, datasetOpener, wantsDataset } from './dataset-flags.js';
 import { UsageError } from '@tfpass/core/errors';
 
 export const spec: CommandSpec = {
@@ -14,6 +16,9 @@ export const spec: CommandSpec = {
   flags: {
     ...RUN_FLAGS,
     ...INPUT_FLAGS,
+    ...DATASET_FLAGS,
+    labels: { type: 'string', value: 'FILE', description: 'CSV/JSON labels of a flat image folder (labels are not used for ranges; accepted so the same --data works as for qat/eval)' },
+    batch: { type: 'number', value: 'B', description: 'with an image folder or TFRecords: examples per run (default 8)' },
     method: { type: 'string', value: 'minmax|ema|percentile=P', default: 'minmax', description: 'how ranges are taken from the batches' },
     out: { type: 'string', value: 'ranges.json', description: 'where to write the ranges' },
     batches: { type: 'number', value: 'N', description: 'most batches to run (default: every --data file, or 8 random draws)' },
@@ -34,11 +39,37 @@ export async function run(ctx: Ctx): Promise<number> {
   const core = await import('@tfpass/core');
   const g = await readAnyGraph(core, path, 'calibrate');
   const rt = await loadRuntime('calibrate');
-  const feeds = buildFeeds(ctx, g, rt, core, { seed: ctx.num('seed') });
-  const n = ctx.num('batches') ?? (feeds.dataSets ? Math.max(...Object.values(feeds.dataSets).map((l) => l.length)) : 8);
-  const batches = function* () {
-    for (let k = 0; k < n; k++) yield feeds.make(k);
-  };
+  const specs = inputSpecs(ctx).data;
+  let n: number;
+  let batches: () => Generator<Record<string, Tensor>>;
+  let describe: unknown;
+  if (specs.length && wantsDataset(ctx, specs.map((d) => d.glob))) {
+    // Image folders / TFRecords / .npy through @tfpass/data, decoded a batch at a time.
+    const placeholders = g.nodes().filter((p) => p.op === 'Placeholder').map((p) => p.name);
+    const names = [...new Set(specs.map((d) => d.name ?? (placeholders.length === 1 ? placeholders[0] : undefined)))];
+    if (names.length !== 1 || !names[0]) throw new UsageError(`--data: folders and TFRecords feed one input; the graph has ${placeholders.length} (${placeholders.join(', ')}): write --data NAME=PATH`);
+    const input = names[0];
+    const ds = (await datasetOpener(ctx, g, input, 'calibrate')).open(specs.map((d) => d.glob)).shuffled(ctx.num('seed') ?? 1);
+    const size = ctx.num('batch') ?? 8;
+    // @tfpass/quantize's calibrate holds every sample it is given: at most 32 runs by default.
+    n = Math.min(ctx.num('batches') ?? 32, Math.ceil(ds.size / size));
+    const shape = [size, ...ds.layout.exampleShape];
+    batches = function* () {
+      let k = 0;
+      for (const b of ds.batches(size)) {
+        if (k++ >= n) return;
+        yield { [input]: new core.Tensor('float32', [b.size, ...shape.slice(1)], b.inputs) };
+      }
+    };
+    describe = { [input]: `${ds.size} examples from ${specs.map((d) => d.glob).join(', ')}` };
+  } else {
+    const feeds = buildFeeds(ctx, g, rt, core, { seed: ctx.num('seed') });
+    n = ctx.num('batches') ?? (feeds.dataSets ? Math.max(...Object.values(feeds.dataSets).map((l) => l.length)) : 8);
+    batches = function* () {
+      for (let k = 0; k < n; k++) yield feeds.make(k);
+    };
+    describe = feeds.describe;
+  }
   const method = ctx.str('method') ?? 'minmax';
   if (!/^(minmax|ema|percentile=\d+(\.\d+)?)$/.test(method)) throw new UsageError(`--method takes minmax, ema or percentile=P (e.g. percentile=99.99), got '${method}'`);
   const outputs = splitList(ctx.str('outputs'));
@@ -60,7 +91,7 @@ export async function run(ctx: Ctx): Promise<number> {
   }
   q.writeRanges(out, ranges, method, bias);
   const count = Object.keys(ranges).length;
-  ctx.emit({ ok: true, out, method, batches: n, tensors: count, inputs: feeds.describe });
+  ctx.emit({ ok: true, out, method, batches: n, tensors: count, inputs: describe });
   ctx.print(`${count} ranges from ${n} batches (${method}) -> ${out}`);
   if (!count) ctx.warn('no tensor to calibrate: the quantize planner found no Conv2D/MatMul/DepthwiseConv2dNative it would quantize (fold batch norms first?)');
   return 0;

@@ -1,7 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { UsageError } from '@tfpass/core/errors';
-import { splitList, type CommandSpec } from '../args.js';
+import type { CommandSpec } from '../args.js';
+import { DATASET_FLAGS, datasetOpener, wantsDataset } from './dataset-flags.js';
 import type { Ctx } from '../ui.js';
 import { inputSpecs } from '../inputs.js';
 import { expandGlob } from '../feeds.js';
@@ -18,13 +18,9 @@ export const spec: CommandSpec = {
     outputs: { type: 'string', value: 'T', description: 'tensor the loss reads (logits); further names are kept in the frozen graph' },
     data: { type: 'list', value: '[NAME=]PATH', description: '.npy training inputs (one example or one batch per file), an image folder (class subfolders, or flat + --labels) or TFRecord files' },
     labels: { type: 'string', value: 'GLOB|FILE', description: '.npy labels aligned with --data (class ids, one-hot or regression targets), or a CSV/JSON labels file for a flat image folder' },
-    masks: { type: 'string', value: 'DIR', description: 'PNG label maps with the images\' base names (segmentation)' },
-    mean: { type: 'string', value: 'M[,M..]', description: "image input = (pixel - mean) / std, per channel (TOCO's --mean_values; default 0)" },
-    std: { type: 'string', value: 'S[,S..]', description: "TOCO's --std_values (default 1)" },
-    feature: { type: 'string', value: 'NAME=input', description: 'TFRecord float feature read into the input instead of an image' },
-    label_feature: { type: 'string', value: 'NAME', description: 'TFRecord label feature (default image/class/label)' },
+    ...DATASET_FLAGS,
     val_data: { type: 'list', value: 'PATH', description: 'validation data (same kinds as --data); without it --val_split of --data' },
-    val_split: { type: 'number', value: 'F', description: 'fraction of --data held out for validation when no --val_data (default 0.1 with --metric)' },
+    val_split: { type: 'number', value: 'F', description: 'fraction of folder/TFRecord --data held out (seeded) for validation when no --val_data (default 0.1; 0: none)' },
     eval_every: { type: 'number', value: 'K', description: 'evaluate on the validation data every K steps (default steps/10); the float model at step 0' },
     metric: { type: 'string', value: 'top1|top5|miou', description: 'validation metric (default top1; miou with --masks)' },
     keep_best: { type: 'bool', description: 'keep the best checkpoint by the quantized validation metric in DIR/best' },
@@ -67,7 +63,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const graph = core.readGraph(ctx.path(input));
   const placeholders = graph.nodes().filter((n) => n.op === 'Placeholder').map((n) => n.name);
   const specs = inputSpecs(ctx).data;
-  const streamed = wantsStream(ctx, specs.map((d) => d.glob));
+  const streamed = wantsDataset(ctx, specs.map((d) => d.glob), ['metric', 'eval_every', 'val_split', 'keep_best', 'val_data']);
   const data: Record<string, string[]> = {};
   let stream: Record<string, unknown> | undefined;
   let metricName: string | undefined;
@@ -83,24 +79,12 @@ export async function run(ctx: Ctx): Promise<number> {
     const names = [...new Set(specs.map((d) => d.name ?? (placeholders.length === 1 ? placeholders[0] : undefined)))];
     if (names.length !== 1 || !names[0]) throw new UsageError(`--data: folders and TFRecords feed one input; the graph has ${placeholders.length} (${placeholders.join(', ')}): write --data NAME=PATH`);
     const input = names[0];
-    const dataMod = await needModule<typeof import('@tfpass/data')>('@tfpass/data', ['openDataset', 'layoutFor', 'createMetric'], 'qat');
-    const { decodeNpy } = await needModule<Pick<typeof import('@tfpass/runtime'), 'decodeNpy'>>('@tfpass/runtime', ['decodeNpy'], 'qat');
-    const shape = graph.get(input)?.attrs.optShape('shape');
-    if (!shape) throw new UsageError(`--data: input ${input} has no shape in the graph (needed to decode images into it)`);
-    const layout = dataMod.layoutFor([...shape], { mean: nums(ctx, 'mean'), std: nums(ctx, 'std') });
-    const open = (paths: string[]) =>
-      dataMod.openDataset(paths, layout, { labelsFile: ctx.str('labels'), masksDir: ctx.str('masks'), rawFeature: ctx.str('feature'), labelFeature: ctx.str('label_feature'), decodeNpy });
-    const paths = (globs: string[]) =>
-      globs.flatMap((p) => {
-        const hit = /[*?[]/.test(p) ? expandGlob(p, ctx.cwd) : [resolve(ctx.cwd, p)];
-        if (!hit.length || !hit.every((f) => existsSync(f))) throw new UsageError(`--data ${p}: no file matches`);
-        return hit;
-      });
-    let train = open(paths(specs.map((d) => d.glob)));
+    const { module: dataMod, open } = await datasetOpener(ctx, graph, input, 'qat');
+    let train = open(specs.map((d) => d.glob));
     metricName = ctx.choice('metric', ['top1', 'top5', 'miou']) ?? (ctx.str('masks') ? 'miou' : 'top1');
     let val;
-    if (ctx.list('val_data').length) val = open(paths(ctx.list('val_data')));
-    else if (ctx.num('val_split') !== 0 && (ctx.num('val_split') !== undefined || ctx.str('metric') || ctx.num('eval_every') || ctx.bool('keep_best'))) {
+    if (ctx.list('val_data').length) val = open(ctx.list('val_data'));
+    else if (ctx.num('val_split') !== 0 && train.size >= 2) {
       ({ train, val } = train.split(ctx.num('val_split') ?? 0.1, ctx.num('seed') ?? 1));
     }
     const name = metricName as 'top1' | 'top5' | 'miou';
@@ -162,25 +146,3 @@ export async function run(ctx: Ctx): Promise<number> {
   return 0;
 }
 
-const STREAM_EXT = /\.(png|jpe?g|tfrecords?|record|rec)$/i;
-
-/** Folders, images and TFRecords go through @tfpass/data; plain .npy globs keep the stacked path. */
-function wantsStream(ctx: Ctx, globs: string[]): boolean {
-  const isDir = (p: string) => {
-    const f = resolve(ctx.cwd, p);
-    return existsSync(f) && statSync(f).isDirectory();
-  };
-  if (globs.some((g) => isDir(g) || STREAM_EXT.test(g))) return true;
-  const l = ctx.str('labels');
-  if (l && /\.(csv|json)$/i.test(extname(l))) return true;
-  return ['masks', 'mean', 'std', 'feature', 'metric', 'eval_every', 'val_split', 'keep_best'].some((f) => ctx.flags[f] !== undefined) || ctx.list('val_data').length > 0;
-}
-
-function nums(ctx: Ctx, flag: string): number[] | undefined {
-  const s = ctx.str(flag);
-  if (s === undefined) return undefined;
-  const v = splitList(s).map(Number);
-  if (v.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes numbers, got '${s}'`);
-  if (flag === 'std' && v.some((x) => x === 0)) throw new UsageError('--std must not be 0');
-  return v;
-}
