@@ -13,3 +13,4 @@ export * from './pass.js';
 export * from './executor.js';
 export * from './meta.js';
 export * from './ops/index.js';
+export * from './random.js';

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
-import { FileError, UsageError } from '@tfpass/core';
+import { FileError, UsageError, mulberry32 } from '@tfpass/core';
 import type { Tensor } from '@tfpass/core';
 import { decodeExample, ExampleFormatError, type Features } from './example.js';
 import { decodeImage, imageToInput, maskToLabels, type ImageLayout } from './image.js';
@@ -407,16 +407,9 @@ function isDir(p: string): boolean {
   }
 }
 
-/** Seeded Fisher–Yates (mulberry32), the same order on every machine. */
+/** Seeded Fisher–Yates (core's mulberry32), the same order on every machine. */
 export function permutation(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const a = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));

@@ -1,20 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { FileError, NumericMismatchError, Tensor, UsageError, checkTensorSize, numElements, parseDType, writeFileAtomic, type DType, type Shape } from '@tfpass/core';
+import { mulberry32, FileError, NumericMismatchError, Tensor, UsageError, checkTensorSize, numElements, parseDType, writeFileAtomic, type DType, type Shape } from '@tfpass/core';
 
 // ---- seeded random numbers --------------------------------------------------------------------
 
 /** Small, fast, seedable PRNG (mulberry32). Same seed, same sequence, on every platform. */
 export class Rng {
-  private s: number;
-  constructor(seed = 1) {
-    this.s = seed >>> 0;
-  }
   /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed = 1) {
+    this.next = mulberry32(seed);
   }
   uniform(lo = 0, hi = 1): number {
     return lo + (hi - lo) * this.next();

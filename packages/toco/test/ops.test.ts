@@ -1,3 +1,4 @@
+import { mulberry32 } from '@tfpass/core';
 /**
  * The op table and fusions on one synthetic graph using most of the lowered ops (atrous conv,
  * depthwise + FusedBatchNorm + Relu6, Keras-style ±1 clip, Concat/Pad/MirrorPad/pools/resize,
@@ -13,15 +14,9 @@ import { convertGraph } from '../src/index.js';
 import { runTflite } from './litert.js';
 import { compare } from './numeric.js';
 
-function rand(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+function rand(seed: number): () => number {
+  const u = mulberry32(seed);
+  return () => u() * 2 - 1;
 }
 
 function build(): Graph {

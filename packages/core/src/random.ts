@@ -1,0 +1,14 @@
+/**
+ * The one seeded PRNG of tfpass (mulberry32): small, fast, the same sequence on every platform,
+ * so "seed 1" means the same inputs in tests, `verify`, data shuffling and the demo.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
