@@ -363,6 +363,16 @@ describe('binary encoding with a pre-sized writer', () => {
       expect(Buffer.compare(toBinary(GraphDefSchema, g.toGraphDef()), expected)).toBe(0);
     });
   }
+  it('a tensor no pass touched stays a view of the bytes it was read from', () => {
+    const bytes = toBinary(GraphDefSchema, cases[0]![1]());
+    const g = readGraph(bytes);
+    g.node('w1').attrs.setTensor('value', g.node('w1').attrs.getTensor('value'));
+    const content = (i: number) => (g.toGraphDef().node[i]!.attr['value']!.value.value as { tensorContent: Uint8Array }).tensorContent;
+    expect(content(0).buffer).toBe(bytes.buffer);
+    expect(content(2).buffer).toBe(bytes.buffer);
+    expect(content(1).buffer).not.toBe(bytes.buffer); // re-set: its own copy
+    expect(Buffer.compare(encodeGraph(g) as Uint8Array, bytes)).toBe(0);
+  });
   it('a view never carries more than a quarter of slack, and writeModel round-trips it', () => {
     const def = cases[0]![1]();
     const got = encodeGraph(readGraph(toBinary(GraphDefSchema, def))) as Uint8Array;
