@@ -540,7 +540,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
     for (const t of frozenSites) liveSites.delete(t.fq);
     quantActive = quantized;
     try {
-      return tf.tidy(() => {
+      const logits = tf.tidy(() => {
         const all: Record<string, tf.Tensor> = {};
         for (const [k, v] of Object.entries(batchFeeds)) all[k] = toTf(v);
         for (const t of train) {
@@ -551,7 +551,10 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
         }
         for (const [k, v] of vars) all[k] = v;
         return student.execute(all, outName) as tf.Tensor;
-      }).dataSync() as Float32Array;
+      });
+      const v = logits.dataSync() as Float32Array;
+      logits.dispose();
+      return v;
     } finally {
       quantActive = saved;
       for (const t of frozenSites) if (liveWhileTraining) liveSites.set(t.fq, t);
