@@ -14,3 +14,4 @@ export * from './executor.js';
 export * from './meta.js';
 export * from './ops/index.js';
 export * from './random.js';
+export * from './fake-quant.js';

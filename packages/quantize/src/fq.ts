@@ -1,41 +1,10 @@
 // FakeQuant arithmetic as TF's kernels compute it (float32 throughout), spec §3.
 
-const f = Math.fround;
+import { fakeQuantValue, nudge } from '@tfpass/core';
 
-export interface Nudged {
-  min: number;
-  max: number;
-  scale: number;
-  /** Nudged zero point, in [quantMin, quantMax]. */
-  zeroPoint: number;
-  quantMin: number;
-  quantMax: number;
-}
+// The arithmetic itself lives once, in core; quantize re-exports it for its callers.
+export { nudge, fakeQuantValue, type Nudged } from '@tfpass/core';
 
-/** Round half away from zero (std::round), used for the zero point only. */
-function roundAway(x: number): number {
-  return x < 0 ? -Math.round(-x) : Math.round(x);
-}
-
-/** TF's Nudge: keep the scale, shift the grid so 0 is exact. */
-export function nudge(min: number, max: number, numBits = 8, narrowRange = false): Nudged {
-  const quantMin = narrowRange ? 1 : 0;
-  const quantMax = 2 ** numBits - 1;
-  const scale = f(f(f(max) - f(min)) / f(quantMax - quantMin));
-  const zpFromMin = f(quantMin - f(f(min) / scale));
-  let zp: number;
-  if (zpFromMin < quantMin) zp = quantMin;
-  else if (zpFromMin > quantMax) zp = quantMax;
-  else zp = roundAway(zpFromMin);
-  return { min: f(f(quantMin - zp) * scale), max: f(f(quantMax - zp) * scale), scale, zeroPoint: zp, quantMin, quantMax };
-}
-
-/** FakeQuantWithMinMaxVars forward on one value: clamp, then round half up on the grid. */
-export function fakeQuantValue(x: number, n: Nudged): number {
-  const c = Math.min(Math.max(f(x), n.min), n.max);
-  const q = Math.floor(f(f(f(c - n.min) / n.scale) + 0.5));
-  return f(f(q * n.scale) + n.min);
-}
 
 export function fakeQuant(xs: ArrayLike<number>, min: number, max: number, numBits = 8, narrowRange = false): Float32Array {
   const n = nudge(min, max, numBits, narrowRange);

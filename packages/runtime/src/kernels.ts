@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerOp, type GraphNode } from '@tensorflow/tfjs-converter';
-import { TfpassError, UnsupportedOpError, parseDType, type DType } from '@tfpass/core';
+import { TfpassError, UnsupportedOpError, nudge, parseDType, type DType, type Nudged } from '@tfpass/core';
 
 // ---- attribute access -------------------------------------------------------------------------
 
@@ -137,28 +137,8 @@ export function unsupportedOp(op: string, node: string): UnsupportedOpError {
 const f = Math.fround;
 
 /** std::round: halves away from zero. */
-function stdRound(x: number): number {
-  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
-}
-
-export interface Nudged {
-  min: number;
-  max: number;
-  scale: number;
-  zeroPoint: number;
-}
-
-/** TF's Nudge in float32 (fake_quant_ops_functor.h semantics, see fake-quant.md §3.2). */
-export function nudge(min: number, max: number, numBits: number, narrowRange: boolean): Nudged {
-  const qmin = narrowRange ? 1 : 0;
-  const qmax = 2 ** numBits - 1;
-  const qminF = f(qmin);
-  const qmaxF = f(qmax);
-  const scale = f(f(f(max) - f(min)) / f(qmaxF - qminF));
-  const zpFromMin = f(qminF - f(f(min) / scale));
-  const zp = zpFromMin < qminF ? qmin : zpFromMin > qmaxF ? qmax : stdRound(zpFromMin);
-  return { min: f(f(qminF - zp) * scale), max: f(f(qmaxF - zp) * scale), scale, zeroPoint: zp };
-}
+// Nudge (TF's float32 arithmetic) lives once, in core.
+export { nudge, type Nudged };
 
 function checkBits(ctx: { node: string; op: string }, bits: number): void {
   if (!(bits >= 2 && bits <= 16)) {

@@ -6,10 +6,10 @@
 
 const f32 = Math.fround;
 
-/** C's `round()`: halves away from zero (JS `Math.round(-0.5)` is −0, not −1). */
-export function roundHalfAway(v: number): number {
-  return Math.sign(v) * Math.floor(Math.abs(v) + 0.5);
-}
+// C's `round()` (halves away from zero; JS `Math.round(-0.5)` is −0, not −1) and TF's FakeQuant
+// nudge are core's, shared with the runtime's kernels and the quantize rewriter.
+import { fakeQuantValue, nudge as nudgeFakeQuant, roundHalfAway, type Nudged } from '@tfpass/core';
+export { nudgeFakeQuant, roundHalfAway, type Nudged };
 
 export interface QuantParams {
   /** The double scale TOCO computes with (bias scales multiply these). */
@@ -61,32 +61,6 @@ export function representedRange(p: QuantParams): { min: number; max: number } {
   return { min: f32((p.qmin - p.zeroPoint) * p.scale), max: f32((p.qmax - p.zeroPoint) * p.scale) };
 }
 
-export interface Nudged {
-  min: number;
-  max: number;
-  scale: number;
-  zeroPoint: number;
-  quantMin: number;
-  quantMax: number;
-}
-
-/** TF's FakeQuant `Nudge`, every step in float32 (the zero point rounds half away from zero). */
-export function nudgeFakeQuant(min: number, max: number, numBits = 8, narrowRange = false): Nudged {
-  const quantMin = narrowRange ? 1 : 0;
-  const quantMax = 2 ** numBits - 1;
-  const scale = f32(f32(f32(max) - f32(min)) / (quantMax - quantMin));
-  const fromMin = f32(quantMin - f32(f32(min) / scale));
-  const zeroPoint = fromMin < quantMin ? quantMin : fromMin > quantMax ? quantMax : roundHalfAway(fromMin);
-  return {
-    min: f32((quantMin - zeroPoint) * scale),
-    max: f32((quantMax - zeroPoint) * scale),
-    scale,
-    zeroPoint,
-    quantMin,
-    quantMax,
-  };
-}
-
 /**
  * TF's FakeQuantWithMinMaxVars forward in float32: clamp to the nudged range, then
  * floor((x − nudged_min)/scale + 0.5)·scale + nudged_min. This is what TOCO's
@@ -94,11 +68,7 @@ export function nudgeFakeQuant(min: number, max: number, numBits = 8, narrowRang
  */
 export function fakeQuantValues(x: ArrayLike<number>, n: Nudged): Float32Array {
   const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const c = Math.min(Math.max(f32(x[i]!), n.min), n.max);
-    const q = Math.floor(f32(f32(f32(c - n.min) / n.scale) + 0.5));
-    out[i] = f32(f32(q * n.scale) + n.min);
-  }
+  for (let i = 0; i < x.length; i++) out[i] = fakeQuantValue(x[i]!, n);
   return out;
 }
 

@@ -9,10 +9,9 @@ export const INT32_MIN = -2147483648;
 export const INT32_MAX = 2147483647;
 const TWO31 = 2147483648;
 
-/** Round half away from zero (C `round`, TFLite's `TfLiteRound`); JS Math.round rounds −0.5 up. */
-export function roundHalfAway(x: number): number {
-  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
-}
+// Half-away rounding (C's round) is core's, shared with the converter and the runtime.
+import { roundHalfAway } from '@tfpass/core';
+export { roundHalfAway };
 
 /** gemmlowp SaturatingRoundingDoublingHighMul: (a·b + nudge) / 2^31 truncated, nudge 2^30 or 1 − 2^30. */
 export function srdhm(a: number, b: number): number {
