@@ -36,7 +36,7 @@ writeGraph(g, join(dir, 'float.pb'));
 
 const args = ['qat', '--in_graph', join(dir, 'float.pb'), '--outputs', 'dense_1/BiasAdd', '--data', join(dir, 'train'), '--val_data', join(dir, 'val'),
   '--std', '255', '--metric', 'top1', '--eval_every', '50', '--keep_best', '--steps', String(STEPS), '--batch', '32', '--lr', '1e-4', '--quant_delay', '50',
-  '--checkpoint_dir', join(dir, 'qat'), '--json'];
+  '--checkpoint_dir', join(dir, 'qat'), '--out_tflite', join(dir, 'mlp.tflite'), '--inference_type', 'INT8', '--json'];
 const t0 = performance.now();
 const child = spawn(process.execPath, [resolve(import.meta.dirname, '../packages/cli/dist/bin.js'), ...args], { env: { ...process.env, TFPASS_PROGRESS: '0' } });
 let out = '';
@@ -56,5 +56,7 @@ const last = r.history[r.history.length - 1];
 console.log(`qat-folders: ${STEPS} steps on ${TRAIN * 10} PNGs, val ${VAL * 10}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 for (const p of r.history) console.log(`  step ${String(p.step).padStart(3)}: top1 float ${p.float.toFixed(4)}${p.quantized === undefined ? '' : `  quantized ${p.quantized.toFixed(4)}`}`);
 console.log(`  best quantized top1 ${r.best.value.toFixed(4)} at step ${r.best.step}; progress lines ${progress.length}, longest gap ${(Math.max(...gaps) / 1000).toFixed(1)} s`);
+const t = r.tflite;
+console.log(`  ${t.inference_type} .tflite vs fake-quant graph (LiteRT.js, ${t.examples} val images): top-1 agreement ${(100 * t.agreement).toFixed(1)}%, SQNR ${t.sqnr_db.toFixed(1)} dB, max ${t.lsb.max.toFixed(1)} LSB, mean ${t.lsb.mean.toFixed(2)} LSB, ${(100 * t.lsb.within1).toFixed(0)}% within 1 LSB`);
 if (!(last.quantized >= 0.85)) throw new Error(`quantized validation top-1 ${last.quantized} < 0.85 after ${STEPS} steps`);
 if (!progress.length || Math.max(...gaps) > 12_000) throw new Error('a progress line must reach stderr at least every 10 s without a TTY');

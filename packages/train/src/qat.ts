@@ -532,9 +532,10 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   const delay = opts.quantDelay ?? 0;
   const evals: EvalPoint[] = [];
   let best: QatResult['best'];
-  // Inference: activation ranges are fed as they stand (only live sites update theirs, and the
-  // validation data must not move them); weight ranges follow the weights, as in eval graphs.
-  const frozenSites = train.filter((t) => t.site.kind !== 'weights');
+  // Inference: every range is fed as it stands (only live sites update theirs, and the
+  // validation data must not move them). Weight ranges too: the checkpoint holds the range of
+  // the last step's forward pass, which the frozen graph applies to the updated weights.
+  const frozenSites = train;
   const infer: Infer = (batchFeeds, quantized) => {
     const saved = quantActive;
     for (const t of frozenSites) liveSites.delete(t.fq);
@@ -550,7 +551,9 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
           } else [all[t.minFeed], all[t.maxFeed]] = [tf.scalar(t.range[0]), tf.scalar(t.range[1])];
         }
         for (const [k, v] of vars) all[k] = v;
-        return student.execute(all, outName) as tf.Tensor;
+        // The tensor asked for, as the frozen graph outputs it: freezing on that name prunes a
+        // fake quant after it (and quantized logits tie, which top-k would count as hits).
+        return student.execute(all, asked) as tf.Tensor;
       });
       const v = logits.dataSync() as Float32Array;
       logits.dispose();
