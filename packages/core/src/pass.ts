@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { Graph } from './graph.js';
-import type { Executor } from './executor.js';
+import { deferredExecutor, type Executor } from './executor.js';
 import { ParamError, PassError, TfpassError, UnknownPassError, isTfpassError, nearest } from './errors.js';
 import { parseDType } from './dtype.js';
 import { parseTransforms, type TransformCall } from './transform-string.js';
@@ -392,7 +392,8 @@ export async function transformGraph(
     }
     if (needs.length) {
       container = container.createChildContainer();
-      container.register(TOKENS.executor, { useValue: opts.executor ?? (await loadExecutor(needs[0]!)) });
+      // Deferred: a pass with nothing to run never loads TensorFlow.js.
+      container.register(TOKENS.executor, { useValue: opts.executor ?? deferredExecutor(() => loadExecutor(needs[0]!)) });
     }
   }
   const reports = await runPipeline(g, steps, {

@@ -63,7 +63,8 @@ export async function run(ctx: Ctx): Promise<number> {
   const defs = steps.map((s) => registry.get(s.name)!.def);
   let executor: Executor | undefined;
   if (defs.some((d) => Object.values(d.inject ?? {}).includes(core.TOKENS.executor))) {
-    executor = await makeExecutor();
+    // Deferred: fold_constants with nothing to fold never loads TensorFlow.js.
+    executor = core.deferredExecutor(makeExecutor);
     services.register(core.TOKENS.executor, { useValue: executor });
   }
 
