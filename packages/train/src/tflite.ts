@@ -4,9 +4,9 @@
  * are loaded when asked for (optional: training alone does not need them).
  */
 
-import { Graph, Tensor, TfpassError, parseInput } from '@tfpass/core';
+import { Graph, Tensor, TfpassError, inferShapes, parseInput } from '@tfpass/core';
 import { writeFileAtomic } from '@tfpass/core';
-import { runGraph, type BackendName } from '@tfpass/runtime';
+import { createExecutor, runGraph, type BackendName } from '@tfpass/runtime';
 
 export type TfliteType = 'INT8' | 'QUANTIZED_UINT8' | 'FLOAT';
 
@@ -68,6 +68,22 @@ export async function convertAndCheck(frozen: Graph, o: TfliteOptions): Promise<
       ranges[out] = { min, max };
       notesOut.push(`output ${out} has no fake quant: range [${min.toPrecision(4)}, ${max.toPrecision(4)}] from the fake-quant graph on ${o.examples.length} examples`);
     }
+  }
+  if (quantized) {
+    // Arrays no fake quant covers (e.g. inside a fused instance norm) get ranges the way TFLite's
+    // calibrator records them: min/max of every float tensor over the check examples. Ranges from
+    // fake quants always win (toco fills only what is missing).
+    const { calibrate } = await import('@tfpass/quantize');
+    const types = inferShapes(frozen);
+    const arrays = frozen.nodes().filter((n) => n.op !== 'Const' && !n.op.startsWith('FakeQuant') && types.get(n.name)?.dtype === 'float32').map((n) => n.name);
+    const measured = await calibrate(frozen, { inputs: [o.input], data: o.examples.map((x) => ({ [o.input]: x })), method: 'minmax', executor: createExecutor({ backend: o.backend }), tensors: arrays });
+    let filled = 0;
+    for (const [k, r] of Object.entries(measured)) {
+      if (k in ranges || !('min' in (r as object))) continue;
+      ranges[k] = r as { min: number; max: number };
+      filled++;
+    }
+    if (filled) notesOut.push(`${filled} arrays without a fake quant take their range from ${o.examples.length} check examples (min/max, as TFLite's calibrator); fake-quant ranges are kept`);
   }
   const { model, notes } = toco.convertGraph(frozen, {
     inferenceType: o.inferenceType,
