@@ -4,7 +4,7 @@ import { container } from 'tsyringe';
 import { fileURLToPath } from 'node:url';
 import {
   Graph, PassRegistry, ParamError, PassError, UnknownPassError, GraphValidationError, TOKENS,
-  coerceParams, definePass, discoverPlugins, loadExecutor, loadPlugin, registerPlugin, runPipeline, transformGraph, Tensor,
+  coerceParams, definePass, discoverPlugins, encodeGraph, loadExecutor, loadPlugin, registerPlugin, runPipeline, transformGraph, Tensor,
   type PassDefinition, type Logger,
 } from '@tfpass/core';
 
@@ -189,6 +189,23 @@ describe('runPipeline', () => {
     expect(g.node('out').inputs).toEqual(['id']);
     expect(r!.ignoredError).toContain('midway');
     expect(warnings[0]).toMatch(/half_done: ignoring error/);
+  });
+
+  it('the rollback is exact: same bytes, attributes and tensors a pass changed before failing come back', async () => {
+    const registry = new PassRegistry();
+    registry.register(definePass({ name: 'scribble', summary: '', run: (g) => {
+      for (const n of [...g.nodes()]) n.attrs.setJson('_scribbled', { i: 1 });
+      g.addNode({ name: 'extra', op: 'NoOp' });
+      g.removeNode('out');
+      throw new Error('late');
+    } }));
+    const g = small();
+    const before = encodeGraph(g);
+    await runPipeline(g, 'scribble(ignore_errors=true)', { registry, logger: { info() {}, debug() {}, warn() {} } });
+    expect(encodeGraph(g)).toEqual(before);
+    expect(g.has('extra')).toBe(false);
+    // The restored graph's indexes work (consumers of the restored nodes are found).
+    expect(g.consumersOf('id').map((c) => c.node.name)).toEqual(['out']);
   });
 
   it('reports per-pass timing, node counts, notes and counters; onStep sees start and end', async () => {
