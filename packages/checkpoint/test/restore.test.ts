@@ -6,9 +6,10 @@ import { modelsDir } from '@tfpass/core/testing';
 import { readCheckpoint, restoreGraphConstants, variableConstants } from '../src/index.js';
 
 const M = modelsDir();
-const d = M ? describe : describe.skip;
+// Without the real models (TFPASS_MODELS unset and ../shared/models absent) modelsDir() has
+// printed why these are skipped; with TFPASS_MODELS set and missing it throws, so CI never skips.
 
-d('restoreGraphConstants', () => {
+describe.skipIf(!M)('restoreGraphConstants', () => {
   const ckpt = () => join(M!, 'edgetpu-qat-fashion-mlp', 'checkpoints');
   const graph = () => readGraph(join(M!, 'edgetpu-qat-fashion-mlp', 'frozen_model.pb'));
 

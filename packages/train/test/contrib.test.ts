@@ -17,7 +17,8 @@ import { MLP_INPUT, MLP_LOGITS, MLP_OUTPUT, MLP_VARIABLES, reinitialise, stripFa
 
 const M = modelsDir();
 const mlpDir = M && join(M, 'edgetpu-qat-fashion-mlp');
-const d = mlpDir ? describe : describe.skip;
+// Without the real models (TFPASS_MODELS unset and ../shared/models absent) modelsDir() has
+// printed why these are skipped; with TFPASS_MODELS set and missing it throws, so CI never skips.
 
 /** Write a split as `files` .npy files of [n, 28, 28] (n examples each) plus [n] labels. */
 function writeSplit(dir: string, s: Split, files: number): { data: string[]; labels: string[] } {
@@ -34,7 +35,7 @@ function writeSplit(dir: string, s: Split, files: number): { data: string[]; lab
   return { data, labels };
 }
 
-d('qat on the real edgetpu MLP with its contrib checkpoint', () => {
+describe.skipIf(!mlpDir)('qat on the real edgetpu MLP with its contrib checkpoint', () => {
   const ckpt = join(mlpDir!, 'checkpoints');
   const float = () => stripFakeQuants(readGraph(join(mlpDir!, 'frozen_model.pb')));
   // 200 training images (20 per class), 300 test images (30 per class).
@@ -131,7 +132,7 @@ d('qat on the real edgetpu MLP with its contrib checkpoint', () => {
   });
 });
 
-d('qat on a graph with variables (unfreeze output)', () => {
+describe.skipIf(!mlpDir)('qat on a graph with variables (unfreeze output)', () => {
   it('trains its variables from the checkpoint saved with it, and says what it needs without one', async () => {
     const { unfreezeGraph, writeUnfrozen } = await import('@tfpass/checkpoint');
     const { readModel } = await import('@tfpass/core');

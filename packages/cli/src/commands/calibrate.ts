@@ -7,7 +7,7 @@ import { INPUT_FLAGS } from '../inputs.js';
 import { RUN_FLAGS, buildFeeds, executorFor, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
 import { needModule } from '../optional.js';
 import { inputSpecs } from '../inputs.js';
-import { DATASET_FLAGS, datasetOpener, wantsDataset } from './dataset-flags.js';
+import { DATASET_FLAGS, datasetOpener, inputShapeOf, wantsDataset } from './dataset-flags.js';
 import { UsageError } from '@tfpass/core/errors';
 
 export const spec: CommandSpec = {
@@ -49,7 +49,7 @@ export async function run(ctx: Ctx): Promise<number> {
     const names = [...new Set(specs.map((d) => d.name ?? (placeholders.length === 1 ? placeholders[0] : undefined)))];
     if (names.length !== 1 || !names[0]) throw new UsageError(`--data: folders and TFRecords feed one input; the graph has ${placeholders.length} (${placeholders.join(', ')}): write --data NAME=PATH`);
     const input = names[0];
-    const ds = (await datasetOpener(ctx, g, input, 'calibrate')).open(specs.map((d) => d.glob)).shuffled(ctx.num('seed') ?? 1);
+    const ds = (await datasetOpener(ctx, inputShapeOf(g, input), 'calibrate')).open(specs.map((d) => d.glob)).shuffled(ctx.num('seed') ?? 1);
     const size = ctx.num('batch') ?? 8;
     // @tfpass/quantize's calibrate holds every sample it is given: at most 32 runs by default.
     n = Math.min(ctx.num('batches') ?? 32, Math.ceil(ds.size / size));

@@ -15,8 +15,8 @@ import { needModule } from '../optional.js';
 
 export const DATASET_FLAGS: CommandSpec['flags'] = {
   masks: { type: 'string', value: 'DIR', description: "PNG label maps with the images' base names (segmentation)" },
-  mean: { type: 'string', value: 'M[,M..]', description: "image input = (pixel - mean) / std, per channel (TOCO's --mean_values; default 0)" },
-  std: { type: 'string', value: 'S[,S..]', description: "TOCO's --std_values (default 1)" },
+  mean: { type: 'string', value: 'M[,M..]', description: "image input = (pixel - mean) / std, per channel (TOCO's --mean_values; default 0)", alias: ['mean_values'] },
+  std: { type: 'string', value: 'S[,S..]', description: "TOCO's --std_values (default 1)", alias: ['std_dev_values', 'std_values'] },
   feature: { type: 'string', value: 'NAME=input', description: 'TFRecord float feature read into the input instead of an image' },
   label_feature: { type: 'string', value: 'NAME', description: 'TFRecord label feature (default image/class/label)' },
 };
@@ -49,12 +49,17 @@ export interface DatasetOpener {
   open(globs: string[]): Dataset;
 }
 
-/** An opener for `input` of `graph`: images decode into its placeholder's shape. */
-export async function datasetOpener(ctx: Ctx, graph: Graph, input: string, command: string): Promise<DatasetOpener> {
-  const data = await needModule<typeof import('@tfpass/data')>('@tfpass/data', ['openDataset', 'layoutFor', 'createMetric'], command);
-  const { decodeNpy } = await needModule<Pick<typeof import('@tfpass/runtime'), 'decodeNpy'>>('@tfpass/runtime', ['decodeNpy'], command);
+/** The shape of placeholder `input`, which images are decoded into. */
+export function inputShapeOf(graph: Graph, input: string): number[] {
   const shape = graph.get(input)?.attrs.optShape('shape');
   if (!shape) throw new UsageError(`--data: input ${input} has no shape in the graph (needed to decode images into it)`);
+  return [...shape];
+}
+
+/** An opener for a model input of `shape` (a graph's placeholder or a .tflite input). */
+export async function datasetOpener(ctx: Ctx, shape: readonly number[], command: string): Promise<DatasetOpener> {
+  const data = await needModule<typeof import('@tfpass/data')>('@tfpass/data', ['openDataset', 'layoutFor', 'createMetric'], command);
+  const { decodeNpy } = await needModule<Pick<typeof import('@tfpass/runtime'), 'decodeNpy'>>('@tfpass/runtime', ['decodeNpy'], command);
   const layout = data.layoutFor([...shape], { mean: nums(ctx, 'mean'), std: nums(ctx, 'std') });
   const paths = (globs: string[]) =>
     globs.flatMap((p) => {

@@ -1,14 +1,12 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { statSync } from 'node:fs';
 import { UsageError } from '@tfpass/core/errors';
 import type { CommandSpec } from '../args.js';
-import { splitList } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { ms } from '../ui.js';
-import { RUN_FLAGS, executorFor, expandGlob, fmtNum, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
+import { RUN_FLAGS, executorFor, fmtNum, graphArg, loadRuntime, readAnyGraph } from '../feeds.js';
+import { DATASET_FLAGS, datasetOpener } from './dataset-flags.js';
 import { needModule } from '../optional.js';
 
-type DataModule = typeof import('@tfpass/data');
 type TfliteModule = typeof import('@tfpass/tflite');
 
 export const spec: CommandSpec = {
@@ -19,23 +17,18 @@ export const spec: CommandSpec = {
     backend: RUN_FLAGS.backend,
     data: { type: 'list', value: 'PATH', description: "an image folder, TFRecord files or .npy files (globs allowed, quote them)" },
     labels: { type: 'string', value: 'FILE', description: 'labels file (CSV file,label or JSON) for a flat image folder' },
-    masks: { type: 'string', value: 'DIR', description: 'folder of PNG label maps (segmentation), same base names as the images' },
+    ...DATASET_FLAGS,
     metric: { type: 'string', value: 'NAME', description: 'top1 (default), top5 or miou' },
     input: { type: 'string', value: 'NAME', description: 'the model input to feed (default: its only input)' },
     output: { type: 'string', value: 'NAME', description: 'the logits/probabilities output (default: its only output)' },
-    mean: { type: 'string', value: 'M[,M…]', description: 'input scaling (x − mean)/std, x in [0, 255]; per-channel lists allowed (TOCO: --mean_values)', alias: ['mean_values'] },
-    std: { type: 'string', value: 'S[,S…]', description: 'see --mean (TOCO: --std_dev_values)', alias: ['std_dev_values'] },
     batch: { type: 'number', value: 'N', description: 'batch size for graphs (default 32; .tflite runs one example at a time)' },
     limit: { type: 'number', value: 'N', description: 'evaluate the first N examples only' },
-    feature: { type: 'string', value: 'NAME', description: 'TFRecord float feature to feed instead of image/encoded' },
-    label_feature: { type: 'string', value: 'NAME', description: 'TFRecord int64 label feature (default image/class/label)' },
   },
   maxPositionals: 1,
 };
 
 interface Model {
   inputShape: number[];
-  classes?: number;
   /** Logits (or probabilities) for a batch, flattened. */
   predict(inputs: Float32Array, batch: number): Promise<Float32Array>;
   describe: string;
@@ -43,36 +36,20 @@ interface Model {
 
 export async function run(ctx: Ctx): Promise<number> {
   const path = graphArg(ctx);
-  const data = await needModule<DataModule>('@tfpass/data', ['openDataset', 'layoutFor', 'createMetric'], 'eval');
   const metricName = (ctx.str('metric') ?? 'top1') as 'top1' | 'top5' | 'miou';
   if (!['top1', 'top5', 'miou'].includes(metricName)) throw new UsageError(`--metric takes top1, top5 or miou, got '${metricName}'`);
-  const paths = ctx.list('data').flatMap((p) => (/[*?[]/.test(p) ? expandGlob(p, process.cwd()) : [resolve(p)]));
-  if (!paths.length) throw new UsageError('eval needs --data (an image folder, TFRecord files or .npy files)');
-  for (const p of paths) if (!existsSync(p)) throw new UsageError(`--data: ${p} does not exist`);
-  const nums = (flag: string) => {
-    const s = ctx.str(flag);
-    if (s === undefined) return undefined;
-    const v = splitList(s).map(Number);
-    if (v.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes numbers, got '${s}'`);
-    if (flag === 'std' && v.some((x) => x === 0)) throw new UsageError('--std must not be 0');
-    return v;
-  };
+  const globs = ctx.list('data');
+  if (!globs.length) throw new UsageError('eval needs --data (an image folder, TFRecord files or .npy files)');
   const model = isTflite(path) ? await tfliteModel(ctx, path) : await graphModel(ctx, path);
-  const layout = data.layoutFor(model.inputShape, { mean: nums('mean'), std: nums('std') });
-  let ds = data.openDataset(paths, layout, {
-    labelsFile: ctx.str('labels'),
-    masksDir: ctx.str('masks'),
-    rawFeature: ctx.str('feature'),
-    labelFeature: ctx.str('label_feature'),
-    decodeNpy: (await needModule<Pick<typeof import('@tfpass/runtime'), 'decodeNpy'>>('@tfpass/runtime', ['decodeNpy'], 'eval')).decodeNpy,
-  });
+  const { module: data, open } = await datasetOpener(ctx, model.inputShape, 'eval');
+  let ds = open(globs);
   const limit = ctx.num('limit');
   if (limit !== undefined) ds = ds.take(limit);
   const metric = data.createMetric(metricName);
   const batchSize = isTflite(path) ? 1 : (ctx.num('batch') ?? 32);
   const t0 = performance.now();
   let seen = 0;
-  let classes = model.classes;
+  let classes: number | undefined;
   for (const b of ds.batches(batchSize)) {
     if (!b.labels) throw new UsageError(`${b.where[0]}: no label (give class folders, --labels, --masks or a TFRecord label feature)`);
     const logits = await model.predict(b.inputs, b.size);

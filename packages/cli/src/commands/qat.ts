@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { UsageError } from '@tfpass/core/errors';
 import type { CommandSpec } from '../args.js';
-import { DATASET_FLAGS, datasetOpener, wantsDataset } from './dataset-flags.js';
+import { DATASET_FLAGS, datasetOpener, inputShapeOf, wantsDataset } from './dataset-flags.js';
 import type { Ctx } from '../ui.js';
 import { inputSpecs } from '../inputs.js';
 import { expandGlob } from '../feeds.js';
@@ -79,7 +79,7 @@ export async function run(ctx: Ctx): Promise<number> {
     const names = [...new Set(specs.map((d) => d.name ?? (placeholders.length === 1 ? placeholders[0] : undefined)))];
     if (names.length !== 1 || !names[0]) throw new UsageError(`--data: folders and TFRecords feed one input; the graph has ${placeholders.length} (${placeholders.join(', ')}): write --data NAME=PATH`);
     const input = names[0];
-    const { module: dataMod, open } = await datasetOpener(ctx, graph, input, 'qat');
+    const { module: dataMod, open } = await datasetOpener(ctx, inputShapeOf(graph, input), 'qat');
     let train = open(specs.map((d) => d.glob));
     metricName = ctx.choice('metric', ['top1', 'top5', 'miou']) ?? (ctx.str('masks') ? 'miou' : 'top1');
     let val;
