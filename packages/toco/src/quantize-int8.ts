@@ -13,7 +13,7 @@ import { hardcodeMinMax } from './quant/derive.js';
 import { quantOp, versionContext } from './quant/ops.js';
 import { QuantizationError } from './quant/errors.js';
 import type { QuantizeOptions } from './quantize.js';
-import { applyCommonRanges, checkRanges, constantRange } from './quantize-ranges.js';
+import { applyCommonRanges, applyDefaultRanges, checkRanges, constantRange } from './quantize-ranges.js';
 import { int8Params, quantizeBias, quantizePerChannel, quantizeValues, nudgeFakeQuant, fakeQuantValues, type QuantParams } from './quantize-params.js';
 
 const f32 = Math.fround;
@@ -37,16 +37,8 @@ export function quantizeInt8(lowered: LoweredModel, options: QuantizeOptions): {
   applyCommonRanges(g, options, -128, 127);
   for (const t of reciprocals) rsqrtRange(g, t);
   hardcodeMinMax(g, { changeConcatInputRanges: options.changeConcatInputRanges, fixed: 'i8' });
-  if (options.defaultRanges) {
-    const { min, max } = options.defaultRanges;
-    if (!(min <= 0 && max >= 0)) throw new QuantizationError(`--default_ranges_min=${min} --default_ranges_max=${max}: the range must contain 0`);
-    for (const op of g.sg.operators) {
-      for (const t of [...op.inputs, ...op.outputs]) {
-        if (t >= 0 && g.isFloat(t) && !g.isConst(t) && !g.ranges.has(t)) g.ranges.set(t, { min, max, numBits: 8, narrowRange: false, source: 'default_ranges' });
-      }
-    }
-    hardcodeMinMax(g, { fixed: 'i8' });
-  }
+  // TOCO: defaults fill what the first HardcodeMinMax left, then derived ranges win again.
+  if (applyDefaultRanges(g, options)) hardcodeMinMax(g, { fixed: 'i8' });
   checkRanges(g, (b) => !!quantOp(b));
 
   const params = new Map<number, Params>();

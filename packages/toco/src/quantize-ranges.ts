@@ -120,3 +120,19 @@ export function checkRanges(g: QuantGraph, supported: (builtin: string) => boole
   const lacking = lines.some((l) => l.startsWith('Array '));
   throw new QuantizationError(`cannot quantize: ${lines.length} problem${lines.length > 1 ? 's' : ''}\n  ${lines.join('\n  ')}${lacking ? '\n  ' + ADVICE : ''}`);
 }
+
+/**
+ * `--default_ranges_min/max` (TOCO's PropagateDefaultMinMax): every non-constant float array
+ * still without a range gets [min, max]. Returns whether any default was given.
+ */
+export function applyDefaultRanges(g: QuantGraph, options: QuantizeOptions): boolean {
+  if (!options.defaultRanges) return false;
+  const { min, max } = options.defaultRanges;
+  if (!(min <= 0 && max >= 0)) throw new QuantizationError(`--default_ranges_min=${min} --default_ranges_max=${max}: the range must contain 0`);
+  for (const op of g.sg.operators) {
+    for (const t of [...op.inputs, ...op.outputs]) {
+      if (t >= 0 && g.isFloat(t) && !g.isConst(t) && !g.ranges.has(t)) g.ranges.set(t, { min, max, numBits: 8, narrowRange: false, source: 'default_ranges' });
+    }
+  }
+  return true;
+}

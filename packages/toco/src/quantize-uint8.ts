@@ -12,7 +12,7 @@ import { hardcodeMinMax } from './quant/derive.js';
 import { quantOp, versionContext } from './quant/ops.js';
 import { QuantizationError } from './quant/errors.js';
 import type { QuantizeOptions } from './quantize.js';
-import { applyCommonRanges, checkRanges, constantRange } from './quantize-ranges.js';
+import { applyCommonRanges, applyDefaultRanges, checkRanges, constantRange } from './quantize-ranges.js';
 import { fakeQuantValues, nudgeFakeQuant, quantizeBias, quantizeValues, uint8Params, type QuantParams } from './quantize-params.js';
 
 const f32 = Math.fround;
@@ -42,16 +42,8 @@ export function quantizeUint8(lowered: LoweredModel, options: QuantizeOptions): 
   }
   applyCommonRanges(g, options, 0, 255);
   hardcodeMinMax(g, { changeConcatInputRanges: options.changeConcatInputRanges, fixed: 'u8' });
-  if (options.defaultRanges) {
-    const { min, max } = options.defaultRanges;
-    if (!(min <= 0 && max >= 0)) throw new QuantizationError(`--default_ranges_min=${min} --default_ranges_max=${max}: the range must contain 0`);
-    for (const op of g.sg.operators) {
-      for (const t of [...op.inputs, ...op.outputs]) {
-        if (t >= 0 && g.isFloat(t) && !g.isConst(t) && !g.ranges.has(t)) g.ranges.set(t, { min, max, numBits: 8, narrowRange: false, source: 'default_ranges' });
-      }
-    }
-    hardcodeMinMax(g, { changeConcatInputRanges: options.changeConcatInputRanges, fixed: 'u8' });
-  }
+  // TOCO: defaults fill what the first HardcodeMinMax left, then derived ranges win again.
+  if (applyDefaultRanges(g, options)) hardcodeMinMax(g, { changeConcatInputRanges: options.changeConcatInputRanges, fixed: 'u8' });
   checkRanges(g, (b) => !!quantOp(b)?.toco);
 
   const params = new Map<number, QuantParams>();
