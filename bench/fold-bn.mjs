@@ -5,7 +5,6 @@
 // and the pipeline alone on a narrow ResNet vs one with 10x the blocks (target: time grows <= 12x).
 // Everything is timed inside one process after a warm-up run, so Node's start-up does not hide it.
 // Usage: node bench/fold-bn.mjs [--quick]   (needs dist builds: `npm run build`)
-import 'reflect-metadata';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +14,7 @@ const quick = process.argv.includes('--quick');
 
 const core = { ...(await import(dist('core', 'proto.js'))), ...(await import(dist('core'))) };
 const { createExecutor } = await import(dist('runtime'));
-const { container } = await import('tsyringe');
+const container = core.rootServices;
 
 const SEED = 'strip_unused_nodes(type=float, shape="1,224,224,3") remove_nodes(op=Identity, op=CheckNumerics) fold_constants fold_batch_norms fold_old_batch_norms';
 

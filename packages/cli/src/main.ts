@@ -51,7 +51,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       }
       if (args.given.has('pass_timeout')) core.setPassTimeout(args.flags.pass_timeout as number);
     }
-    const code = await mod.run(new Ctx(args, io, name));
+    const code = await mod.run(new Ctx(args, io, name, commands));
     return code ?? 0;
   } catch (e) {
     // The reader of stdout went away (`| head`): what it wanted was printed; stop quietly.

@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import type { ParsedArgs } from './args.js';
+import type { CommandEntry } from './commands/index.js';
 
 export interface Io {
   out(s: string): void;
@@ -73,6 +74,8 @@ export class Ctx {
     readonly args: ParsedArgs,
     readonly io: Io,
     readonly command: string,
+    /** The command table (handed in by main, so `help` need not import it back). */
+    readonly commands: ReadonlyMap<string, CommandEntry> = new Map(),
   ) {
     this.json = !!args.flags.json;
     this.quiet = !!args.flags.quiet;

@@ -252,7 +252,7 @@ describe.concurrent('plugins', () => {
       const src = join(BIN, '../../..', p);
       if (existsSync(join(src, 'dist'))) copyPackage(src, lib, `@tfpass/${p}`);
     }
-    for (const dep of ['@bufbuild', 'tsyringe', 'reflect-metadata', 'tslib']) {
+    for (const dep of ['@bufbuild', 'tslib']) {
       const s = join(BIN, '../../../../node_modules', dep);
       if (existsSync(s)) symlinkSync(s, join(lib, 'node_modules', dep), 'dir');
     }

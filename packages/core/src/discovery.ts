@@ -1,7 +1,8 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PluginError } from './errors.js';
+import { PluginError, UnknownPassError, nearest } from './errors.js';
 
 // Manifest-only plugin discovery. Kept free of the IR and protobuf imports so that a
 // host listing plugins (`tfpass passes`) starts fast; plugin.ts re-exports all of it.
@@ -143,4 +144,163 @@ export function incompatibility(p: DiscoveredPlugin): string | undefined {
   const e = p.manifest.entry.replace(/\\/g, '/');
   if (e.startsWith('/') || /^[a-zA-Z]:/.test(e) || e.split('/').includes('..')) return `manifest entry ${JSON.stringify(p.manifest.entry)} points outside the package; it must be a path inside it`;
   return undefined;
+}
+
+// ---- which plugin provides which pass (manifests only) ------------------------------------------
+
+export interface HostOptions {
+  /** Pass names worth suggesting for a misspelt one, though not installed (the CLI's catalogue). */
+  known?: readonly string[];
+  /** Extra text for an unknown pass, e.g. which package to install. */
+  hint?: (pass: string) => string | undefined;
+}
+
+/** The plugins a host may load and which one provides each pass. No plugin code is imported. */
+export interface PluginPlan {
+  /** Explicit plugins first (in the order given), then discovered ones by name. */
+  plugins: DiscoveredPlugin[];
+  explicit: Set<string>;
+  /** Pass name -> packages claiming it (only explicit ones, when any explicit one claims it). */
+  claims: Map<string, DiscoveredPlugin[]>;
+}
+
+/**
+ * Package names a short plugin name may stand for, ESLint style:
+ * `example` -> `tfpass-pass-example`, `@tfpass/pass-example`; `@acme` -> `@acme/tfpass-pass`;
+ * `@acme/x` -> `@acme/tfpass-pass-x`, `@acme/pass-x`. A full name is tried as given first.
+ */
+export function resolvePluginName(spec: string): string[] {
+  const out: string[] = [];
+  if (spec.startsWith('@')) {
+    const [scope, rest] = spec.split('/', 2) as [string, string | undefined];
+    if (!rest) return [`${scope}/tfpass-pass`];
+    if (rest.startsWith('tfpass-pass') || rest.startsWith('pass-')) out.push(spec);
+    out.push(`${scope}/tfpass-pass-${rest}`, `${scope}/pass-${rest}`, spec);
+  } else {
+    if (spec.startsWith('tfpass-pass-')) out.push(spec);
+    out.push(`tfpass-pass-${spec}`, `@tfpass/pass-${spec}`, spec);
+  }
+  return [...new Set(out)];
+}
+
+/** The manifest of the package in `dir`, without discovery's filters (for an explicit choice). */
+export function readManifestAt(dir: string): DiscoveredPlugin | undefined {
+  let pj: { name?: string; version?: string; tfpass?: unknown; peerDependencies?: Record<string, string> };
+  try {
+    pj = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!pj || typeof pj.tfpass !== 'object' || pj.tfpass === null) return undefined;
+  return { name: pj.name ?? dir, version: pj.version ?? '0.0.0', dir, manifest: pj.tfpass as PluginManifest, peerCore: pj.peerDependencies?.['@tfpass/core'] };
+}
+
+function findPackageDir(name: string, cwd: string): string | undefined {
+  for (const start of [resolve(cwd), dirname(fileURLToPath(import.meta.url))]) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      const d = join(dir, 'node_modules', name);
+      if (existsSync(join(d, 'package.json'))) return d;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return undefined;
+}
+
+function looksLikePath(spec: string, cwd: string): boolean {
+  if (isAbsolute(spec) || spec.startsWith('.') || spec.includes('\\')) return true;
+  if (spec.includes('/') && !spec.startsWith('@')) return true;
+  try {
+    return statSync(resolve(cwd, spec)).isDirectory() && existsSync(join(resolve(cwd, spec), 'package.json'));
+  } catch {
+    return false;
+  }
+}
+
+/** Resolve one plugin choice (`--plugin PKG|PATH`, short names allowed) to its manifest. */
+export function resolvePluginSpec(spec: string, cwd: string, discovered: DiscoveredPlugin[] = []): DiscoveredPlugin {
+  if (looksLikePath(spec, cwd)) {
+    const dir = resolve(cwd, spec);
+    if (!existsSync(join(dir, 'package.json'))) throw new PluginError(spec, `no package.json in ${dir}`);
+    const p = readManifestAt(dir);
+    if (!p) throw new PluginError(spec, `${join(dir, 'package.json')} has no "tfpass" manifest`);
+    return p;
+  }
+  const names = resolvePluginName(spec);
+  for (const n of names) {
+    const hit = discovered.find((p) => p.name === n);
+    if (hit) return hit;
+  }
+  for (const n of names) {
+    const dir = findPackageDir(n, cwd);
+    if (!dir) continue;
+    const p = readManifestAt(dir);
+    if (!p) throw new PluginError(n, 'is installed but its package.json has no "tfpass" manifest');
+    return p;
+  }
+  throw new PluginError(spec, `not installed (looked for ${names.join(', ')}): npm i ${names[0]}`);
+}
+
+/**
+ * A package by name as `from` (a file URL or path) resolves it, for hosts that pin their plugins
+ * (the version is the installed package's own, not a copy of it).
+ */
+export function pluginPackage(name: string, from: string): DiscoveredPlugin {
+  let pj: string;
+  try {
+    pj = createRequire(from).resolve(`${name}/package.json`);
+  } catch (e) {
+    throw new PluginError(name, `not installed where ${from.startsWith('file:') ? fileURLToPath(from) : from} can import it: npm i ${name}`, { cause: e });
+  }
+  const p = readManifestAt(dirname(pj));
+  if (!p) throw new PluginError(name, 'is installed but its package.json has no "tfpass" manifest');
+  return p;
+}
+
+/**
+ * Which plugin provides each pass. `explicit` ones (in order) win over `discovered` ones; two
+ * explicit (or two discovered) claims of one pass stay a conflict for `ownerOf` to report.
+ */
+export function planPlugins(explicitList: DiscoveredPlugin[], discovered: DiscoveredPlugin[] = []): PluginPlan {
+  for (const p of explicitList) {
+    const why = incompatibility(p);
+    if (why) throw new PluginError(`${p.name}@${p.version}`, why);
+  }
+  const dedup = explicitList.filter((p, i) => explicitList.findIndex((q) => q.name === p.name) === i);
+  const explicit = new Set(dedup.map((p) => p.name));
+  const plugins = [...dedup, ...discovered.filter((p) => !explicit.has(p.name))];
+  const claims = new Map<string, DiscoveredPlugin[]>();
+  for (const p of plugins) {
+    for (const pass of Array.isArray(p.manifest.passes) ? p.manifest.passes : []) {
+      const list = claims.get(pass.name) ?? [];
+      const mine = explicit.has(p.name);
+      if (list.length && explicit.has(list[0]!.name) && !mine) continue;
+      if (list.length && !explicit.has(list[0]!.name) && mine) list.length = 0;
+      if (!list.some((q) => q.name === p.name)) list.push(p);
+      claims.set(pass.name, list);
+    }
+  }
+  return { plugins, explicit, claims };
+}
+
+/** Installed plugins (discovered from `cwd`), with `plugins` choices (`--plugin`) winning. */
+export function planInstalled(opts: { cwd?: string; plugins?: readonly string[] } = {}): PluginPlan {
+  const cwd = opts.cwd ?? process.cwd();
+  const discovered = discoverPlugins({ cwd });
+  return planPlugins((opts.plugins ?? []).map((s) => resolvePluginSpec(s, cwd, discovered)), discovered);
+}
+
+/**
+ * The package providing `pass`; throws on conflicts, and for an unknown pass with the nearest
+ * names (`known` adds names worth suggesting) and `hint(name)` (e.g. which package to install).
+ */
+export function ownerOf(plan: PluginPlan, pass: string, opts: HostOptions = {}): DiscoveredPlugin {
+  const list = plan.claims.get(pass);
+  if (!list?.length) {
+    const near = nearest(pass, new Set([...plan.claims.keys(), ...(opts.known ?? [])].filter((n) => n !== pass)));
+    throw new UnknownPassError(pass, near, opts.hint?.(pass) ?? (near[0] && !plan.claims.has(near[0]) ? opts.hint?.(near[0]) : undefined));
+  }
+  if (list.length > 1) {
+    throw new PluginError(list.map((p) => `${p.name}@${p.version}`).join(' and '), `both provide pass '${pass}'; uninstall one or choose with --plugin ${list[0]!.name}`);
+  }
+  return list[0]!;
 }

@@ -1,10 +1,8 @@
-import 'reflect-metadata';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { fromBinary } from '@bufbuild/protobuf';
 import { Graph as GraphClass, type Graph } from './graph.js';
 import { GraphDefSchema } from './gen/tensorflow/core/framework/graph_pb.js';
 import { encodeGraph } from './io.js';
-import { deferredExecutor, type Executor } from './executor.js';
+import { rootServices, type ServiceProvider } from './services.js';
 import { ParamError, PassError, TfpassError, UnknownPassError, isTfpassError, nearest } from './errors.js';
 import { parseDType } from './dtype.js';
 import { parseTransforms, type TransformCall } from './transform-string.js';
@@ -249,8 +247,8 @@ export interface PipelineOptions {
   inputs?: string[];
   outputs?: string[];
   registry?: PassRegistry;
-  /** Container to resolve injected services from (a child is made per run). */
-  container?: DependencyContainer;
+  /** Services to resolve `inject` tokens from (a child is made per pass): a ServiceContainer, or any container of that shape (tsyringe's fits). */
+  container?: ServiceProvider;
   logger?: Logger;
   /** Validate the graph after every pass (default true). */
   validate?: boolean;
@@ -261,14 +259,15 @@ export interface PipelineOptions {
   strict?: boolean;
 }
 
-function toSteps(transforms: string | readonly (string | PipelineStep)[]): PipelineStep[] {
+/** A transform string (TF grammar) or a list of strings and steps, as steps. */
+export function pipelineSteps(transforms: string | readonly (string | PipelineStep)[]): PipelineStep[] {
   if (typeof transforms === 'string') return parseTransforms(transforms);
   return transforms.flatMap((t) => (typeof t === 'string' ? parseTransforms(t) : [t]));
 }
 
 /**
  * Run passes in order on `graph` (mutated in place). Every pass's params are checked before
- * anything runs; each pass gets a child DI container; the graph is validated between passes.
+ * anything runs; each pass gets a child service container; the graph is validated between passes.
  */
 export async function runPipeline(
   graph: Graph,
@@ -277,7 +276,7 @@ export async function runPipeline(
 ): Promise<StepReport[]> {
   const registry = opts.registry ?? defaultRegistry();
   const logger = opts.logger ?? silentLogger;
-  const steps = toSteps(transforms);
+  const steps = pipelineSteps(transforms);
   const resolved: { pass: RegisteredPass; params: Record<string, unknown>; ignored: string[] }[] = [];
   for (const s of steps) {
     const pass = await registry.resolve(s.name, opts.hint);
@@ -289,7 +288,7 @@ export async function runPipeline(
     };
     resolved.push({ pass, params: coerceParams(pass.def, s.params ?? {}, { strict: opts.strict, onIgnored }), ignored });
   }
-  const parent = opts.container ?? rootContainer;
+  const parent = opts.container ?? rootServices;
   const reports: StepReport[] = [];
   for (const { pass, params, ignored } of resolved) {
     const def = pass.def;
@@ -360,77 +359,6 @@ export async function runPipeline(
     opts.onStep?.('end', report);
   }
   return reports;
-}
-
-/**
- * TF's Python `TransformGraph(graph_def, inputs, outputs, transforms)`: returns the
- * transformed graph (the input graph is left unchanged). Passes come from the default
- * registry; installed plugins are discovered on first use. A pass that runs the graph
- * (`fold_constants`) gets an executor from `@tfpass/runtime`, imported only then.
- */
-export async function transformGraph(
-  graph: Graph,
-  inputs: readonly string[],
-  outputs: readonly string[],
-  transforms: string | readonly string[],
-  opts: Omit<PipelineOptions, 'inputs' | 'outputs'> & {
-    onReport?: (r: StepReport[]) => void;
-    /** Look for installed plugins first (default true; false runs only what `registry` holds). */
-    discover?: boolean;
-    /** Runs graphs for passes that need one (default: a shared one from @tfpass/runtime, when installed). */
-    executor?: Executor;
-  } = {},
-): Promise<Graph> {
-  const g = graph.clone();
-  const registry = opts.registry ?? defaultRegistry();
-  if (opts.discover !== false) {
-    const { ensurePluginsDiscovered } = await import('./plugin.js');
-    await ensurePluginsDiscovered(registry);
-  }
-  const steps = toSteps(typeof transforms === 'string' ? transforms : transforms.join(' '));
-  let container = opts.container ?? rootContainer;
-  if (!container.isRegistered(TOKENS.executor, true)) {
-    const needs: string[] = [];
-    for (const s of steps) {
-      const p = await registry.resolve(s.name, opts.hint);
-      if (Object.values(p.def.inject ?? {}).includes(TOKENS.executor)) needs.push(p.def.name);
-    }
-    if (needs.length) {
-      container = container.createChildContainer();
-      // Deferred: a pass with nothing to run never loads TensorFlow.js.
-      container.register(TOKENS.executor, { useValue: opts.executor ?? deferredExecutor(() => loadExecutor(needs[0]!)) });
-    }
-  }
-  const reports = await runPipeline(g, steps, {
-    ...opts,
-    container,
-    registry,
-    inputs: [...inputs],
-    outputs: [...outputs],
-  });
-  opts.onReport?.(reports);
-  return g;
-}
-
-const RUNTIME = '@tfpass/runtime';
-
-/**
- * The runtime's shared executor for `pass`, imported on first need. The specifier is a
- * variable so core never depends on the runtime (or TensorFlow.js) statically.
- */
-export async function loadExecutor(pass: string, specifier = RUNTIME): Promise<Executor> {
-  let rt: { sharedExecutor?: () => Executor; createExecutor?: () => Executor };
-  try {
-    rt = await import(/* @vite-ignore */ specifier);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_LOAD_URL' || /Cannot find (package|module)|Failed to load url/.test(String((e as Error).message))) && String((e as Error).message).includes(specifier);
-    if (!missing) throw e;
-    throw new PassError(pass, `runs the graph, which needs ${specifier} (TensorFlow.js): npm install ${specifier}, or pass { executor } to transformGraph`);
-  }
-  const make = rt.sharedExecutor ?? rt.createExecutor;
-  if (typeof make !== 'function') throw new PassError(pass, `${specifier} has no sharedExecutor/createExecutor export; install a version matching @tfpass/core`);
-  return make();
 }
 
 export type { TransformCall };

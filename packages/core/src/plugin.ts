@@ -1,8 +1,7 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PassError, PluginError, TfpassError } from './errors.js';
-import { CORE_VERSION, PLUGIN_API_VERSION, discoverPlugins, incompatibility, type DiscoveredPlugin } from './discovery.js';
+import { CORE_VERSION, PLUGIN_API_VERSION, type DiscoveredPlugin } from './discovery.js';
 import { defaultRegistry, type PassContext, type PassDefinition, type PassOrigin, type PassRegistry } from './pass.js';
 import { Graph, Node } from './graph.js';
 import * as lib from './lib.js';
@@ -210,47 +209,4 @@ export function pluginEntry(p: DiscoveredPlugin): string {
   const rel = relative(dir, real);
   if (rel.startsWith('..') || isAbsolute(rel)) throw new PluginError(`${p.name}@${p.version}`, `entry ${JSON.stringify(p.manifest.entry)} resolves to ${real}, outside the package folder ${dir}; refused`);
   return real;
-}
-
-/** Import a discovered plugin and register its passes. */
-export async function loadPlugin(p: DiscoveredPlugin, registry: PassRegistry = defaultRegistry()): Promise<void> {
-  const why = incompatibility(p);
-  if (why) throw new PluginError(`${p.name}@${p.version}`, why);
-  const real = pluginEntry(p);
-  let mod: PluginModule;
-  try {
-    mod = (await import(pathToFileURL(real).href)) as PluginModule;
-  } catch (e) {
-    throw new PluginError(`${p.name}@${p.version}`, `failed to load: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    await registerPlugin(mod, registry, { packageName: p.name, packageVersion: p.version });
-  } catch (e) {
-    if (e instanceof TfpassError) throw e;
-    throw new PluginError(`${p.name}@${p.version}`, `register() threw: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-/**
- * Announce every discovered plugin's passes to the registry; each package is imported only
- * when one of its passes is first used. Conflicting claims throw, naming both packages.
- */
-export function announcePlugins(plugins: DiscoveredPlugin[], registry: PassRegistry = defaultRegistry()): void {
-  for (const p of plugins) {
-    let loading: Promise<void> | undefined;
-    const load = () => (loading ??= loadPlugin(p, registry));
-    for (const pass of p.manifest.passes ?? []) registry.announce(pass.name, p.name, load);
-  }
-}
-
-const DISCOVERED = new WeakSet<PassRegistry>();
-
-/** Discover installed plugins once per registry. */
-export async function ensurePluginsDiscovered(registry: PassRegistry = defaultRegistry(), opts: { cwd?: string } = {}): Promise<void> {
-  if (DISCOVERED.has(registry)) return;
-  DISCOVERED.add(registry);
-  const found = discoverPlugins(opts);
-  // A plugin that is already registered (e.g. imported directly) is not announced twice.
-  announcePlugins(found.filter((p) => !p.manifest.passes?.every((x) => registry.get(x.name)?.origin?.packageName === p.name)), registry);
-  void existsSync;
 }

@@ -1,6 +1,5 @@
-import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
-import { container } from 'tsyringe';
+import { rootServices as container } from '../src/index.js';
 import { fileURLToPath } from 'node:url';
 import {
   Graph, PassRegistry, ParamError, PassError, UnknownPassError, GraphValidationError, TOKENS,

@@ -1,4 +1,3 @@
-import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,7 +126,6 @@ describe('a pass promise that can never settle (child process on the built core)
   test('is reported by name with E_PASS instead of a silent exit 13', () => {
     const core = fileURLToPath(new URL('../dist/index.js', import.meta.url));
     const script = `
-      import 'reflect-metadata';
       const core = await import(${JSON.stringify(core)});
       const r = new core.PassRegistry();
       await core.registerPlugin({ register: (api) => api.registerPass({ name: 'stuck', summary: 's', run: () => new Promise(() => {}) }) }, r, { packageName: 'p', packageVersion: '1.0.0' });

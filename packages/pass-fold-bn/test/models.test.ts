@@ -1,10 +1,9 @@
-import 'reflect-metadata';
 import { describe, expect, test } from 'vitest';
 import type { Graph } from '@tfpass/core';
 import { modelPath } from '@tfpass/core/testing';
 import { createExecutor } from '@tfpass/runtime';
 import { expectSameOutputs } from '@tfpass/runtime/testing';
-import { container } from 'tsyringe';
+import { rootServices as container } from '@tfpass/core';
 import { lib } from './helpers.js';
 
 const SEED = 'strip_unused_nodes remove_nodes(op=Identity, op=CheckNumerics) fold_constants fold_batch_norms fold_old_batch_norms';

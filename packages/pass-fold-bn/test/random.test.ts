@@ -1,8 +1,7 @@
-import 'reflect-metadata';
 import { describe, expect, test } from 'vitest';
 import { createExecutor } from '@tfpass/runtime';
 import { expectSameOutputs, randomGraph } from '@tfpass/runtime/testing';
-import { container } from 'tsyringe';
+import { rootServices as container } from '@tfpass/core';
 import { lib } from './helpers.js';
 
 const SEED = 'remove_nodes(op=Identity) fold_constants fold_batch_norms fold_old_batch_norms';

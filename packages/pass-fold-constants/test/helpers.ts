@@ -1,7 +1,6 @@
-import 'reflect-metadata';
 import * as lib from '@tfpass/core';
 import type { DType, Executor, Graph, Tensor } from '@tfpass/core';
-import { container } from 'tsyringe';
+import { rootServices as container } from '@tfpass/core';
 
 export { lib };
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import 'reflect-metadata';
-import { container } from 'tsyringe';
+import { rootServices as container } from '@tfpass/core';
 import { PassRegistry, TOKENS, Tensor, readGraph, registerPlugin, runPipeline, type Graph } from '@tfpass/core';
 import { modelPath } from '@tfpass/core/testing';
 import { sharedExecutor } from '@tfpass/runtime';

@@ -9,13 +9,12 @@
  * The contract: success or a typed one-line error (never E_INTERNAL), within the time bound,
  * without allocating the declared sizes (< 256 MiB growth per input, peak RSS < 2 GiB).
  */
-import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, writeSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { container } from 'tsyringe';
+import { rootServices as container } from '@tfpass/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {

@@ -3,9 +3,8 @@
  * for each pass (and the seed pipeline) the outputs stay within 1e-4 (abs + rel), the graph
  * validates, and a second run changes no byte (where the pass is idempotent).
  */
-import 'reflect-metadata';
 import fc from 'fast-check';
-import { container } from 'tsyringe';
+import { rootServices as container } from '@tfpass/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Graph, PassRegistry, TOKENS, Tensor, encodeGraph, registerPlugin, runPipeline } from '@tfpass/core';
 import { createExecutor } from '@tfpass/runtime';

@@ -3,9 +3,8 @@
  * pipeline, `calibrate` + `insert_fake_quant(per_channel=true)`, then lowering + int8 with a
  * ranges file that covers every array (what TFLite's calibrator records), run in LiteRT.js.
  */
-import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
-import { container } from 'tsyringe';
+import { rootServices as container } from '@tfpass/core';
 import { PassRegistry, TOKENS, Tensor, registerPlugin, runPipeline, type Graph } from '@tfpass/core';
 import { sharedExecutor } from '@tfpass/runtime';
 import { applySites, calibrate, planQuantization } from '@tfpass/quantize';

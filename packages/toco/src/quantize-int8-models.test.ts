@@ -3,9 +3,8 @@
  * norms), `calibrate` (min/max), `insert_fake_quant(per_channel=true)` as constant FakeQuants, then
  * lowering + int8 quantization, run in LiteRT.js against the fake-quant graph on TF.js.
  */
-import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
-import { container } from 'tsyringe';
+import { rootServices as container } from '@tfpass/core';
 import { PassRegistry, TOKENS, Tensor, readGraph, registerPlugin, runPipeline, type Graph } from '@tfpass/core';
 import { sharedExecutor } from '@tfpass/runtime';
 import { applySites, calibrate, planQuantization } from '@tfpass/quantize';

@@ -1,7 +1,6 @@
 import type { CommandSpec } from '../args.js';
 import { formatUsage } from '../args.js';
 import type { Ctx } from '../ui.js';
-import { commands } from './index.js';
 import { loadHost, loadPasses } from '../plugins.js';
 
 export const spec: CommandSpec = {
@@ -14,6 +13,7 @@ export const spec: CommandSpec = {
 };
 
 export async function run(ctx: Ctx): Promise<number> {
+  const commands = ctx.commands;
   const what = ctx.args.positionals[0];
   if (!what) {
     const w = Math.max(...[...commands.keys()].map((k) => k.length));

@@ -6,7 +6,6 @@ import { splitList } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { ms } from '../ui.js';
 import { loadHost, loadPasses } from '../plugins.js';
-import { Services } from '../services.js';
 import { checkNotInput, formatDiff, histogram, histogramDiff, requireFlag } from '../graphs.js';
 import { needModule } from '../optional.js';
 
@@ -53,7 +52,7 @@ export async function run(ctx: Ctx): Promise<number> {
   if (htmlOut) checkNotInput(inPath, htmlOut, ctx.bool('force'));
   const original = htmlOut ? model.graph.clone() : undefined;
 
-  const services = new Services();
+  const services = new core.ServiceContainer();
   const logger = {
     info: (m: string) => ctx.debug(`  ${m}`),
     warn: (m: string) => ctx.warn(m),
@@ -71,7 +70,7 @@ export async function run(ctx: Ctx): Promise<number> {
   const t0 = performance.now();
   const reports: StepReport[] = await core.runPipeline(model.graph, steps, {
     registry,
-    container: services.asContainer(),
+    container: services,
     logger,
     strict: ctx.bool('strict'),
     inputs: splitList(ctx.flags.inputs),
