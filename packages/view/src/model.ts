@@ -3,6 +3,7 @@
  * path, attrs summary and collapsed Const parameters; a diff of two graphs; overlays.
  */
 import type { Graph, Node, AttrJson, Tensor } from '@tfpass/core';
+import { nodeName } from '@tfpass/core';
 
 export type Family = 'conv' | 'bn' | 'quant' | 'act' | 'io' | 'const' | 'control' | 'shape' | 'math' | 'other';
 export type DiffStatus = 'same' | 'added' | 'removed' | 'changed';
@@ -93,12 +94,6 @@ function attrText(j: AttrJson | undefined): string {
   const l = j.list;
   const parts = Object.entries(l).map(([k, v]) => `${k}: [${(v as unknown[]).map((x) => (Array.isArray(x) ? `[${x.join(',')}]` : typeof x === 'object' && x !== null ? '…' : String(x))).join(', ')}]`);
   return parts.join(' ') || '[]';
-}
-
-function nodeName(input: string): string {
-  const s = input.startsWith('^') ? input.slice(1) : input;
-  const c = s.lastIndexOf(':');
-  return c > 0 && /^\d+$/.test(s.slice(c + 1)) ? s.slice(0, c) : s;
 }
 
 /** A Const read by exactly one node is drawn inside that node instead of as its own box. */
