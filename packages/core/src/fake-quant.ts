@@ -35,3 +35,37 @@ export function fakeQuantValue(x: number, n: Nudged): number {
   const q = Math.floor(f(f(f(c - n.min) / n.scale) + 0.5));
   return f(f(q * n.scale) + n.min);
 }
+
+/**
+ * Range a quantizer tracks from a batch min/max (contrib quant_ops): 0 is always inside;
+ * symmetric derives the smaller side from the larger one.
+ */
+export function trackedRange(batchMin: number, batchMax: number, opts: { symmetric?: boolean; narrowRange?: boolean; numBits?: number } = {}): [number, number] {
+  if (!opts.symmetric) return [Math.min(batchMin, 0), Math.max(batchMax, 0)];
+  const b = opts.numBits ?? 8;
+  const r = opts.narrowRange ? -1 : -(2 ** b - 2) / 2 ** b;
+  return [Math.min(batchMin, batchMax / r), Math.max(batchMax, batchMin * r)];
+}
+
+/**
+ * `assign_moving_average(zero_debias=True)` with contrib's state (`biased`, `local_step`): the
+ * first update yields exactly the first value. `float32` (default) rounds every step as TF's
+ * kernels do, so QAT ranges match contrib's bit for bit; calibration may keep float64.
+ */
+export class DebiasedEma {
+  biased = 0;
+  localStep = 0;
+  value: number;
+  readonly float32: boolean;
+  constructor(readonly decay: number, init = 0, opts: { float32?: boolean } = {}) {
+    this.value = init;
+    this.float32 = opts.float32 ?? true;
+  }
+  update(x: number): number {
+    const r = this.float32 ? f : (v: number) => v;
+    this.biased = r(this.biased - r(r(this.biased - x) * r(1 - this.decay)));
+    this.localStep = r(this.localStep + 1);
+    this.value = r(this.biased / r(1 - r(Math.pow(r(this.decay), this.localStep))));
+    return this.value;
+  }
+}
