@@ -2,8 +2,9 @@ import { type DType, isFloatDType } from '../dtype.js';
 import type { Graph, Node } from '../graph.js';
 import { parseInput, tensorName } from '../graph.js';
 import { inferShapes, weightSource, type ShapeMap } from './infer.js';
+import { opRole } from './registry.js';
 import { numel } from './shape-fns.js';
-import type { TensorInfo } from './types.js';
+import type { OpRole, TensorInfo } from './types.js';
 
 export interface NodeCost {
   name: string;
@@ -27,7 +28,8 @@ export interface FlopReport {
   loop?: { nodes: number; macs: number; flops: number };
 }
 
-const PASS_THROUGH = new Set(['Identity', 'Snapshot', 'StopGradient', 'PreventGradient', 'CheckNumerics', 'IdentityN', 'Enter']);
+/** Forwarding ops: no cost of their own (the roles behind Identity…, IdentityN and Enter). */
+const PASS_THROUGH = new Set<OpRole | undefined>(['identity', 'identityN', 'enter']);
 const ELEMENTWISE = new Set([
   'BiasAdd', 'BiasAddV1', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div', 'Maximum', 'Minimum', 'SquaredDifference', 'Pow',
   'FloorDiv', 'DivNoNan', 'Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Rsqrt', 'Sqrt', 'Square', 'Exp',
@@ -141,7 +143,7 @@ export function batchOneInputs(graph: Graph): Record<string, number[]> {
 }
 
 /** Ops a weight passes through unchanged on its way to a layer (Enter brings it into a while loop). */
-const WEIGHT_PATH = new Set([...PASS_THROUGH, 'ReadVariableOp']);
+const WEIGHT_PATH = new Set<OpRole | undefined>([...PASS_THROUGH, 'readVariable']);
 
 /** The Const or variable behind `tensor`, looking through Identity-like nodes and loop Enters. */
 function paramSource(graph: Graph, tensor: string): Node | undefined {
@@ -151,7 +153,7 @@ function paramSource(graph: Graph, tensor: string): Node | undefined {
     if (src) return src;
     const r = parseInput(t);
     const n = graph.get(r.node);
-    if (!n || r.control || r.port !== 0 || !WEIGHT_PATH.has(n.op) || !n.dataInputs.length) return undefined;
+    if (!n || r.control || r.port !== 0 || !WEIGHT_PATH.has(opRole(n.op)) || !n.dataInputs.length) return undefined;
     t = n.dataInputs[0]!;
   }
   return undefined;
@@ -184,7 +186,7 @@ export function countFlops(graph: Graph, shapes: ShapeMap = inferShapes(graph, b
   const order = graph.topoOrder();
   const depth = loopDepths(order);
   for (const node of order) {
-    if (node.op === 'Const' || PASS_THROUGH.has(node.op)) continue;
+    if (node.op === 'Const' || PASS_THROUGH.has(opRole(node.op))) continue;
     let params = 0;
     // optimizer updates, initializers and savers touch every variable (slots too): not layers
     const reads = !NOT_A_LAYER.test(node.op);

@@ -3,7 +3,7 @@ import { GraphValidationError, nearest } from '../errors.js';
 import type { Graph, Node } from '../graph.js';
 import { parseInput, tensorName } from '../graph.js';
 import type { Shape, Tensor } from '../tensor.js';
-import { argRanges, argLength, getOpDef } from './registry.js';
+import { argRanges, argLength, getOpDef, isIdentityLike, isVariableOp, opRole } from './registry.js';
 import { MAX_VALUE_ELEMENTS, numel } from './shape-fns.js';
 import type { ArgDef, OpDef, OutputInfo, ShapeContext, TensorInfo } from './types.js';
 
@@ -16,7 +16,6 @@ export interface InferOptions {
 }
 
 const UNKNOWN: TensorInfo = { dtype: 'invalid', shape: null };
-const IDENTITY_LIKE = new Set(['Identity', 'Snapshot', 'StopGradient', 'PreventGradient', 'CheckNumerics']);
 
 /** Canonical key for an input string (`n:0` and `n` are the same tensor). */
 function key(s: string): string {
@@ -34,13 +33,11 @@ export function constantValue(graph: Graph, tensor: string): Tensor | undefined 
     const n = graph.get(r.node);
     if (!n || r.control) return undefined;
     if (n.op === 'Const') return r.port === 0 && n.attrs.has('value') ? n.attrs.getTensor('value') : undefined;
-    if (!IDENTITY_LIKE.has(n.op) || r.port !== 0 || !n.dataInputs.length) return undefined;
+    if (!isIdentityLike(n.op) || r.port !== 0 || !n.dataInputs.length) return undefined;
     r = parseInput(n.dataInputs[0]!);
   }
   return undefined;
 }
-
-const VARIABLE_OPS = new Set(['VariableV2', 'Variable', 'VarHandleOp']);
 
 /**
  * The Const or variable node (VariableV2 / VarHandleOp) holding a tensor's value, through
@@ -51,8 +48,8 @@ export function weightSource(graph: Graph, tensor: string): Node | undefined {
   for (let hops = 0; hops < 64; hops++) {
     const n = graph.get(r.node);
     if (!n || r.control || r.port !== 0) return undefined;
-    if (n.op === 'Const' || VARIABLE_OPS.has(n.op)) return n;
-    if ((!IDENTITY_LIKE.has(n.op) && n.op !== 'ReadVariableOp') || !n.dataInputs.length) return undefined;
+    if (n.op === 'Const' || isVariableOp(n.op)) return n;
+    if ((!isIdentityLike(n.op) && opRole(n.op) !== 'readVariable') || !n.dataInputs.length) return undefined;
     r = parseInput(n.dataInputs[0]!);
   }
   return undefined;
@@ -65,7 +62,7 @@ export function constantSource(graph: Graph, tensor: string): Node | undefined {
     const n = graph.get(r.node);
     if (!n || r.control || r.port !== 0) return undefined;
     if (n.op === 'Const') return n;
-    if (!IDENTITY_LIKE.has(n.op) || !n.dataInputs.length) return undefined;
+    if (!isIdentityLike(n.op) || !n.dataInputs.length) return undefined;
     r = parseInput(n.dataInputs[0]!);
   }
   return undefined;

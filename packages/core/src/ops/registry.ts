@@ -2,7 +2,7 @@ import type { AttrJson } from '../attrs.js';
 import { type DType, parseDType } from '../dtype.js';
 import { TfpassError, UnsupportedOpError, nearest } from '../errors.js';
 import type { Node } from '../graph.js';
-import type { ArgDef, AttrDef, AttrDefault, AttrType, OpDef, ShapeFn } from './types.js';
+import type { ArgDef, AttrDef, AttrDefault, AttrType, OpDef, OpRole, ShapeFn } from './types.js';
 
 // ---- compact notation -------------------------------------------------------------------
 //
@@ -79,6 +79,7 @@ export interface OpSpec {
   attrs?: string;
   shape?: ShapeFn;
   stateful?: boolean;
+  role?: OpRole;
 }
 
 export function defineOp(name: string, spec: OpSpec): OpDef {
@@ -92,6 +93,7 @@ export function defineOp(name: string, spec: OpSpec): OpDef {
     attrs,
     isStateful: spec.stateful ?? false,
     ...(spec.shape ? { shape: spec.shape } : {}),
+    ...(spec.role ? { role: spec.role } : {}),
   };
 }
 
@@ -112,6 +114,32 @@ export function getOpDef(op: string): OpDef | undefined {
 /** Every op name in the table, sorted. */
 export function opNames(): string[] {
   return [...table.keys()].sort();
+}
+
+// ---- roles: what an op does to values (see OpRole) ---------------------------------------
+// Read from the live registry, so a plugin op registered with a role is seen too.
+
+/** The op's role, or undefined for ordinary ops and ops outside the table. */
+export function opRole(op: string): OpRole | undefined {
+  return table.get(op)?.role;
+}
+
+/** Output 0 is input 0 unchanged: Identity, Snapshot, StopGradient, PreventGradient, CheckNumerics. */
+export function isIdentityLike(op: string): boolean {
+  return table.get(op)?.role === 'identity';
+}
+
+/** A variable: Variable, VariableV2, VarHandleOp (not ReadVariableOp, which reads one). */
+export function isVariableOp(op: string): boolean {
+  return table.get(op)?.role === 'variable';
+}
+
+/** Ops with any of these roles, as a set; a snapshot of the table at the time of the call. */
+export function opsWith(...roles: OpRole[]): ReadonlySet<string> {
+  const want = new Set(roles);
+  const out = new Set<string>();
+  for (const d of table.values()) if (d.role && want.has(d.role)) out.add(d.name);
+  return out;
 }
 
 /** TF version order: '1.15' < '2.2' < '2.11'. */

@@ -3,7 +3,8 @@ import * as S from './shape-fns.js';
 import type { OpDef } from './types.js';
 
 // The op table: TF op signatures, attrs with their TF 1.15 defaults (later attrs tagged `@ver`),
-// statefulness and a shape function per op. Notation: see registry.ts.
+// statefulness, a shape function per op and, for ops that only forward, reshape, fake-quantize or
+// hold values, their `role` (types.ts OpRole). Notation: see registry.ts.
 
 const T = 'T:type';
 const unaryOp = (f?: (x: number) => number, attrs = T): OpSpec => ({ sig: 'x:T -> y:T', attrs, shape: S.unary(f) });
@@ -31,11 +32,11 @@ const SPECS: Record<string, OpSpec> = {
   // ---- sources, variables, identity-like ----
   Const: { sig: ' -> output:dtype', attrs: 'value:tensor; dtype:type', shape: S.constShape },
   Placeholder: { sig: ' -> output:dtype', attrs: 'dtype:type; shape:shape=null', shape: S.placeholder },
-  PlaceholderWithDefault: { sig: 'input:dtype -> output:dtype', attrs: 'dtype:type; shape:shape', shape: S.shapeFromAttr('shape') },
-  VariableV2: { sig: ' -> ref:&dtype', attrs: 'shape:shape; dtype:type; container:string=""; shared_name:string=""', shape: S.shapeFromAttr('shape'), stateful: true },
-  Variable: { sig: ' -> ref:&dtype', attrs: 'shape:shape; dtype:type; container:string=""; shared_name:string=""', shape: S.shapeFromAttr('shape'), stateful: true },
-  VarHandleOp: { sig: ' -> resource:resource', attrs: 'container:string=""; shared_name:string=""; dtype:type; shape:shape; allowed_devices:list(string)=[]@2.3', shape: S.scalar, stateful: true },
-  ReadVariableOp: { sig: 'resource:resource -> value:dtype', attrs: 'dtype:type', shape: S.readVariable, stateful: true },
+  PlaceholderWithDefault: { sig: 'input:dtype -> output:dtype', attrs: 'dtype:type; shape:shape', shape: S.shapeFromAttr('shape'), role: 'default' },
+  VariableV2: { sig: ' -> ref:&dtype', attrs: 'shape:shape; dtype:type; container:string=""; shared_name:string=""', shape: S.shapeFromAttr('shape'), stateful: true, role: 'variable' },
+  Variable: { sig: ' -> ref:&dtype', attrs: 'shape:shape; dtype:type; container:string=""; shared_name:string=""', shape: S.shapeFromAttr('shape'), stateful: true, role: 'variable' },
+  VarHandleOp: { sig: ' -> resource:resource', attrs: 'container:string=""; shared_name:string=""; dtype:type; shape:shape; allowed_devices:list(string)=[]@2.3', shape: S.scalar, stateful: true, role: 'variable' },
+  ReadVariableOp: { sig: 'resource:resource -> value:dtype', attrs: 'dtype:type', shape: S.readVariable, stateful: true, role: 'readVariable' },
   AssignVariableOp: { sig: 'resource:resource, value:dtype -> ', attrs: 'dtype:type; validate_shape:bool=false@2.11', shape: S.noOutputs, stateful: true },
   AssignAddVariableOp: { sig: 'resource:resource, value:dtype -> ', attrs: 'dtype:type', shape: S.noOutputs, stateful: true },
   AssignSubVariableOp: { sig: 'resource:resource, value:dtype -> ', attrs: 'dtype:type', shape: S.noOutputs, stateful: true },
@@ -44,12 +45,12 @@ const SPECS: Record<string, OpSpec> = {
   Assign: { sig: 'ref:&T, value:T -> output_ref:&T', attrs: 'T:type; validate_shape:bool=true; use_locking:bool=true', shape: S.unchangedNoValue },
   AssignAdd: { sig: 'ref:&T, value:T -> output_ref:&T', attrs: 'T:type; use_locking:bool=false', shape: S.unchangedNoValue },
   AssignSub: { sig: 'ref:&T, value:T -> output_ref:&T', attrs: 'T:type; use_locking:bool=false', shape: S.unchangedNoValue },
-  Identity: { sig: 'input:T -> output:T', attrs: T, shape: S.unchanged },
-  IdentityN: { sig: 'input:T -> output:T', attrs: 'T:list(type)', shape: S.identityN },
-  Snapshot: { sig: 'input:T -> output:T', attrs: T, shape: S.unchanged },
-  StopGradient: { sig: 'input:T -> output:T', attrs: T, shape: S.unchanged },
-  PreventGradient: { sig: 'input:T -> output:T', attrs: 'T:type; message:string=""', shape: S.unchanged },
-  CheckNumerics: { sig: 'tensor:T -> output:T', attrs: 'T:type; message:string', shape: S.unchanged },
+  Identity: { sig: 'input:T -> output:T', attrs: T, shape: S.unchanged, role: 'identity' },
+  IdentityN: { sig: 'input:T -> output:T', attrs: 'T:list(type)', shape: S.identityN, role: 'identityN' },
+  Snapshot: { sig: 'input:T -> output:T', attrs: T, shape: S.unchanged, role: 'identity' },
+  StopGradient: { sig: 'input:T -> output:T', attrs: T, shape: S.unchanged, role: 'identity' },
+  PreventGradient: { sig: 'input:T -> output:T', attrs: 'T:type; message:string=""', shape: S.unchanged, role: 'identity' },
+  CheckNumerics: { sig: 'tensor:T -> output:T', attrs: 'T:type; message:string', shape: S.unchanged, role: 'identity' },
   Print: { sig: 'input:T, data:U -> output:T', attrs: 'T:type; U:list(type); message:string=""; first_n:int=-1; summarize:int=3', shape: S.unchanged, stateful: true },
   Assert: { sig: 'condition:bool, data:T -> ', attrs: 'T:list(type); summarize:int=3', shape: S.noOutputs, stateful: true },
   NoOp: { sig: ' -> ', shape: S.noOutputs },
@@ -199,9 +200,9 @@ const SPECS: Record<string, OpSpec> = {
   ShapeN: { sig: 'input:N*T -> output:N*out_type', attrs: 'N:int; T:type; out_type:type=int32', shape: S.shapeN },
   Size: { sig: 'input:T -> output:out_type', attrs: 'T:type; out_type:type=int32', shape: S.sizeOf },
   Rank: { sig: 'input:T -> output:int32', attrs: T, shape: S.rankOf },
-  Reshape: { sig: 'tensor:T, shape:Tshape -> output:T', attrs: 'T:type; Tshape:type=int32', shape: S.reshape },
-  Squeeze: { sig: 'input:T -> output:T', attrs: 'T:type; squeeze_dims:list(int)=[]', shape: S.squeeze },
-  ExpandDims: { sig: 'input:T, dim:Tdim -> output:T', attrs: 'T:type; Tdim:type=int32', shape: S.expandDims },
+  Reshape: { sig: 'tensor:T, shape:Tshape -> output:T', attrs: 'T:type; Tshape:type=int32', shape: S.reshape, role: 'reshape' },
+  Squeeze: { sig: 'input:T -> output:T', attrs: 'T:type; squeeze_dims:list(int)=[]', shape: S.squeeze, role: 'reshape' },
+  ExpandDims: { sig: 'input:T, dim:Tdim -> output:T', attrs: 'T:type; Tdim:type=int32', shape: S.expandDims, role: 'reshape' },
   Transpose: { sig: 'x:T, perm:Tperm -> y:T', attrs: 'T:type; Tperm:type=int32', shape: S.transpose },
   ConcatV2: { sig: 'values:N*T, axis:Tidx -> output:T', attrs: 'N:int; T:type; Tidx:type=int32', shape: S.concatV2 },
   Concat: { sig: 'concat_dim:int32, values:N*T -> output:T', attrs: 'N:int; T:type', shape: S.concat },
@@ -233,7 +234,7 @@ const SPECS: Record<string, OpSpec> = {
   // ---- control flow ----
   Switch: { sig: 'data:T, pred:bool -> output_false:T, output_true:T', attrs: T, shape: S.switchFn },
   Merge: { sig: 'inputs:N*T -> output:T, value_index:int32', attrs: 'T:type; N:int', shape: S.merge },
-  Enter: { sig: 'data:T -> output:T', attrs: 'T:type; frame_name:string; is_constant:bool=false; parallel_iterations:int=10', shape: S.unchanged },
+  Enter: { sig: 'data:T -> output:T', attrs: 'T:type; frame_name:string; is_constant:bool=false; parallel_iterations:int=10', shape: S.unchanged, role: 'enter' },
   Exit: { sig: 'data:T -> output:T', attrs: T, shape: S.unchangedNoValue },
   NextIteration: { sig: 'data:T -> output:T', attrs: T, shape: S.unchangedNoValue },
   LoopCond: { sig: 'input:bool -> output:bool', shape: S.unchangedNoValue },
@@ -246,9 +247,9 @@ const SPECS: Record<string, OpSpec> = {
   TensorArraySizeV3: { sig: TA_FLOW + ' -> size:int32', shape: S.scalar, stateful: true },
 
   // ---- quantization ----
-  FakeQuantWithMinMaxArgs: { sig: 'inputs:float -> outputs:float', attrs: FQ_ARGS, shape: S.unchangedNoValue },
-  FakeQuantWithMinMaxVars: { sig: 'inputs:float, min:float, max:float -> outputs:float', attrs: FQ_VARS, shape: S.unchangedNoValue },
-  FakeQuantWithMinMaxVarsPerChannel: { sig: 'inputs:float, min:float, max:float -> outputs:float', attrs: FQ_VARS, shape: S.unchangedNoValue },
+  FakeQuantWithMinMaxArgs: { sig: 'inputs:float -> outputs:float', attrs: FQ_ARGS, shape: S.unchangedNoValue, role: 'fakeQuant' },
+  FakeQuantWithMinMaxVars: { sig: 'inputs:float, min:float, max:float -> outputs:float', attrs: FQ_VARS, shape: S.unchangedNoValue, role: 'fakeQuant' },
+  FakeQuantWithMinMaxVarsPerChannel: { sig: 'inputs:float, min:float, max:float -> outputs:float', attrs: FQ_VARS, shape: S.unchangedNoValue, role: 'fakeQuant' },
   QuantizeAndDequantizeV2: { sig: 'input:T, input_min:T, input_max:T -> output:T', attrs: 'signed_input:bool=true; num_bits:int=8; range_given:bool=false; T:type; round_mode:string="HALF_TO_EVEN"; narrow_range:bool=false; axis:int=-1', shape: S.unchangedNoValue },
   QuantizeAndDequantizeV3: { sig: 'input:T, input_min:T, input_max:T, num_bits:int32 -> output:T', attrs: 'signed_input:bool=true; range_given:bool=true; T:type; narrow_range:bool=false; axis:int=-1', shape: S.unchangedNoValue },
   QuantizeV2: { sig: 'input:float, min_range:float, max_range:float -> output:T, output_min:float, output_max:float', attrs: 'T:type; mode:string="MIN_COMBINED"; round_mode:string="HALF_AWAY_FROM_ZERO"; narrow_range:bool=false@2.1; axis:int=-1@2.1; ensure_minimum_range:float=0.01@2.2', shape: S.quantizeV2 },

@@ -79,6 +79,20 @@ export interface ShapeContext {
 /** Computes output shapes (and small values) of a node; may return fewer entries than outputs. */
 export type ShapeFn = (c: ShapeContext) => OutputInfo[];
 
+/**
+ * How an op moves values, for code that looks through ops (to the Const behind `…/read`, past
+ * pass-throughs when counting cost, past shape-only ops to a fake quant):
+ *  - identity: output 0 is input 0, unchanged (Identity, Snapshot, StopGradient, …)
+ *  - identityN: output k is input k (IdentityN)
+ *  - enter: its input, brought into a while-loop frame (Enter)
+ *  - default: its input unless the node is fed (PlaceholderWithDefault)
+ *  - reshape: the same values in a new shape (Reshape, Squeeze, ExpandDims)
+ *  - fakeQuant: its input rounded to a quantization grid (FakeQuantWithMinMax*)
+ *  - variable: holds a variable's value (Variable, VariableV2, VarHandleOp)
+ *  - readVariable: reads a resource variable (ReadVariableOp)
+ */
+export type OpRole = 'identity' | 'identityN' | 'enter' | 'default' | 'reshape' | 'fakeQuant' | 'variable' | 'readVariable';
+
 export interface OpDef {
   name: string;
   inputs: ArgDef[];
@@ -86,6 +100,8 @@ export interface OpDef {
   attrs: AttrDef[];
   isStateful: boolean;
   shape?: ShapeFn;
+  /** What the op does to values, when it only forwards, reshapes, fake-quantizes or holds them. */
+  role?: OpRole;
 }
 
 export type { AttrJson };

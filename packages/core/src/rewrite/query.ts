@@ -3,8 +3,10 @@ import { parseInput } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 
 /**
- * Ops that pass their one data input through unchanged, so a `Const` behind them is still a
- * constant. Only `Identity` by default: that is what TF's own folds look through.
+ * Ops a rewrite looks through to find a `Const`: only `Identity`, because that is what TF's own
+ * folds (fold_batch_norms, fold_old_batch_norms, …) look through. Deliberately narrower than the op
+ * table's identity role (`opsWith('identity')` adds Snapshot, StopGradient, PreventGradient and
+ * CheckNumerics, which TF's folds keep): pass `opsWith('identity')` as `through` to widen it.
  */
 export const IDENTITY_OPS: ReadonlySet<string> = new Set(['Identity']);
 
