@@ -28,11 +28,20 @@ const FLOATS = new Set<DType>(['float16', 'bfloat16', 'float32', 'float64']);
 const WIDE = new Set<DType>(['int64', 'uint32', 'uint64']);
 
 /**
+ * The op table's `identity` and `reshape` roles, as plain names: this module has no `api.lib` at
+ * load time (plugins take core values from the api only), so test/op-roles.test.ts pins them to
+ * `opsWith(...)`. CheckNumerics is left out: TF defines it on floats only, so an integer one is an
+ * invalid node, left for the runtime to reject rather than folded.
+ */
+export const IDENTITY_LIKE: ReadonlySet<string> = new Set(['Identity', 'Snapshot', 'StopGradient', 'PreventGradient']);
+export const RESHAPES: ReadonlySet<string> = new Set(['Reshape', 'ExpandDims', 'Squeeze']);
+
+/**
  * Ops whose int32 (or narrower) results the runtime gets exactly: they move, select or compare
  * values without arithmetic. Every other op on integers is computed here.
  */
 export const LAYOUT_OPS = new Set([
-  'Identity', 'Snapshot', 'StopGradient', 'PreventGradient', 'Reshape', 'ExpandDims', 'Squeeze', 'Pack', 'Unpack',
+  ...IDENTITY_LIKE, ...RESHAPES, 'Pack', 'Unpack',
   'ConcatV2', 'Concat', 'Slice', 'StridedSlice', 'Gather', 'GatherV2', 'GatherNd', 'Transpose', 'Tile', 'Fill',
   'ZerosLike', 'OnesLike', 'Reverse', 'ReverseV2', 'Pad', 'PadV2', 'MirrorPad', 'Select', 'SelectV2', 'Equal',
   'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Maximum', 'Minimum', 'Shape', 'ShapeN', 'Size', 'Rank',
@@ -217,10 +226,7 @@ const UNARY: Record<string, (x: bigint) => bigint> = {
   Abs: (x) => (x < 0n ? -x : x),
   Square: (x) => x * x,
   Sign: (x) => (x > 0n ? 1n : x < 0n ? -1n : 0n),
-  Identity: (x) => x,
-  Snapshot: (x) => x,
-  StopGradient: (x) => x,
-  PreventGradient: (x) => x,
+  ...Object.fromEntries([...IDENTITY_LIKE].map((op) => [op, (x: bigint) => x])),
 };
 
 /** Nearest float with `mant` significant bits (ties to even), from an exact integer: one rounding only. */
@@ -343,7 +349,7 @@ export function evalExact(n: Node, ins: Val[], limit: number): Val {
   if (n.op in UNARY) {
     need(1);
     const a = intIn(t);
-    if (a.dtype === 'bool' && n.op !== 'Identity' && !(n.op in { Snapshot: 1, StopGradient: 1, PreventGradient: 1 })) throw new NotFolded('bool arithmetic');
+    if (a.dtype === 'bool' && !IDENTITY_LIKE.has(n.op)) throw new NotFolded('bool arithmetic');
     const f = UNARY[n.op]!;
     return { dtype: a.dtype, shape: a.shape, v: a.v.map((x) => wrap(a.dtype, f(x as bigint))) };
   }

@@ -33,14 +33,17 @@ function strip0(s: string): string {
   return s.startsWith('^') ? s.slice(1) : s.replace(/:0$/, '');
 }
 
-/** Finds instance-norm subgraphs (pure; no changes). */
-export function findInstanceNorms(g: Graph): InstanceNormBlock[] {
+/**
+ * Finds instance-norm subgraphs (pure; no changes). `through`: ops looked through to a scalar
+ * Const; the pass hands in core's `IDENTITY_OPS` (Identity, what TF's folds look through).
+ */
+export function findInstanceNorms(g: Graph, through: ReadonlySet<string> = new Set(['Identity'])): InstanceNormBlock[] {
   const prod = (s: string | undefined): Node | undefined => (s === undefined ? undefined : g.get(strip0(s).replace(/:\d+$/, '')));
   const port0 = (s: string) => !/:[1-9]\d*$/.test(s);
   const ins = (n: Node) => n.dataInputs;
   const scalarConst = (s: string): number | undefined => {
     let n = prod(s);
-    while (n && n.op === 'Identity') n = prod(ins(n)[0]);
+    while (n && through.has(n.op)) n = prod(ins(n)[0]);
     if (!n || n.op !== 'Const') return undefined;
     const t = n.attrs.getTensor('value');
     return t.size === 1 ? t.toNumbers()[0] : undefined;
@@ -208,7 +211,7 @@ function commonScope(names: string[]): string {
  * Fused ops carry `_tfpass_fused` ('instance_norm', 'output' on y) so quantizers put one
  * fake quant at the output instead of at every intermediate.
  */
-export function fuseInstanceNorms(g: Graph, lib: Lib, blocks = findInstanceNorms(g)): InstanceNormBlock[] {
+export function fuseInstanceNorms(g: Graph, lib: Lib, blocks = findInstanceNorms(g, lib.IDENTITY_OPS)): InstanceNormBlock[] {
   const done: InstanceNormBlock[] = [];
   for (const b of blocks) {
     if (!g.has(b.output)) continue;

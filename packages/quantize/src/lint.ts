@@ -1,6 +1,5 @@
-import { parseInput, type Graph, type Node } from '@tfpass/core';
+import { opsWith, parseInput, type Graph, type Node } from '@tfpass/core';
 import { Analysis, loadTarget, quantCheck, type CheckOptions, type Finding, type Target } from './check.js';
-import { FAKE_QUANTS } from './plan.js';
 
 export interface LintOptions extends CheckOptions {
   target?: Target | string;
@@ -20,7 +19,6 @@ export const LINT_RULES: Record<string, string> = {
 
 const BN_FUSED = new Set(['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', 'BatchNormWithGlobalNormalization']);
 const UNFUSED_BN = /(^|\/)batchnorm(_\d+)?\/(mul_1|add_1)$/;
-const THROUGH = new Set(['Identity', 'Reshape', 'Squeeze', 'ExpandDims', 'StopGradient', ...FAKE_QUANTS]);
 
 /** The seed's debugging checklist as rules. */
 export function lint(g: Graph, opts: LintOptions = {}): Finding[] {
@@ -79,7 +77,7 @@ export function lint(g: Graph, opts: LintOptions = {}): Finding[] {
   }
 
   if (!off.has('op-outside-target')) {
-    const allowed = new Set([...target.ops, 'Const', 'Placeholder', 'Identity', 'NoOp', ...FAKE_QUANTS]);
+    const allowed = new Set([...target.ops, 'Const', 'Placeholder', 'Identity', 'NoOp', ...opsWith('fakeQuant')]);
     const live = A.reachable(opts.outputs, new Set((opts.inputs ?? []).map((s) => parseInput(s).node)));
     const byOp = new Map<string, Node[]>();
     for (const n of live) {
