@@ -6,7 +6,7 @@
  * (rules.ts), then TOCO's fusions (fuse.ts), then FakeQuants on activations become ranges.
  */
 import type { Graph, Node, Tensor as CoreTensor, TensorInfo, DType } from '@tfpass/core';
-import { Tensor, inferNode, inferShapes, parseInput, tensorName } from '@tfpass/core';
+import { Tensor, inferNode, inferShapes, opsWith, parseInput, tensorName } from '@tfpass/core';
 import { GraphValidationError, UnsupportedOpError, UsageError, nearest } from '@tfpass/core/errors';
 import type { TensorType } from '@tfpass/tflite';
 import type { LoweredModel, Note, TensorRange } from './lowered.js';
@@ -37,7 +37,7 @@ export interface LowerOptions {
 }
 
 /** Pass-through nodes TOCO's importer turns into Identity and RemoveTensorFlowIdentity drops. */
-const IDENTITY = new Set(['Identity', 'Snapshot', 'StopGradient', 'PreventGradient', 'CheckNumerics', 'PlaceholderWithDefault', 'IdentityN']);
+const IDENTITY = opsWith('identity', 'identityN', 'default');
 const FAKE_QUANT = new Set(['FakeQuantWithMinMaxArgs', 'FakeQuantWithMinMaxVars', 'FakeQuantWithMinMaxVarsPerChannel']);
 /** Never folded even with constant inputs (stateful or random). */
 const NO_FOLD = new Set(['Placeholder', 'PlaceholderV2', 'VariableV2', 'VarHandleOp', 'RandomUniform', 'RandomStandardNormal', 'TruncatedNormal', 'NoOp']);
