@@ -458,3 +458,19 @@ describe('tolerance and inputs', () => {
     expect(constantValue(b.g, 'w:1')).toBeUndefined();
   });
 });
+
+describe('Conv3D', () => {
+  it('NDHWC and NCDHW, strides, dilations; TF defaults', () => {
+    const b = new G();
+    b.ph('x', [1, 8, 9, 10, 2]);
+    b.ph('xc', [1, 2, 8, 9, 10]);
+    b.c('w', new Array(3 * 3 * 3 * 2 * 4).fill(0.1), [3, 3, 3, 2, 4], 'float32');
+    b.op('same', 'Conv3D', ['x', 'w'], { T: type('float32'), strides: ints([1, 2, 2, 2, 1]), padding: str('SAME') });
+    b.op('valid', 'Conv3D', ['x', 'w'], { strides: ints([1, 1, 1, 1, 1]), padding: str('VALID'), dilations: ints([1, 2, 1, 1, 1]) });
+    b.op('cf', 'Conv3D', ['xc', 'w'], { strides: ints([1, 1, 1, 1, 1]), padding: str('VALID'), data_format: str('NCDHW') });
+    const s = inferShapes(b.g);
+    expect(s.get('same')).toEqual({ dtype: 'float32', shape: [1, 4, 5, 5, 4] });
+    expect(s.get('valid')!.shape).toEqual([1, 4, 7, 8, 4]);
+    expect(s.get('cf')!.shape).toEqual([1, 4, 6, 7, 8]);
+  });
+});

@@ -550,6 +550,24 @@ function convLike(c: ShapeContext, depthwise: boolean): OutputInfo[] {
 }
 export const conv2d: ShapeFn = (c) => convLike(c, false);
 
+/** Conv3D, NDHWC or NCDHW; filter [d, h, w, in, out]. */
+export const conv3d: ShapeFn = (c) => {
+  const x = c.arg('input').shape;
+  if (!x || x.length !== 5) return [U];
+  const f = c.arg('filter').shape;
+  const fs = f && f.length === 5 ? f : [-1, -1, -1, -1, -1];
+  const first = c.str('data_format') === 'NCDHW';
+  const st = c.ints('strides');
+  const dl = c.ints('dilations');
+  const out = [...x];
+  for (let i = 0; i < 3; i++) {
+    const d = first ? 2 + i : 1 + i;
+    out[d] = windowOut(x[d]!, fs[i]!, st[d] ?? 1, dl[d] ?? 1, c.str('padding'));
+  }
+  out[first ? 1 : 4] = fs[4]!;
+  return [{ shape: out }];
+};
+
 /** FusedPadConv2D / FusedResizeAndPadConv2D (from fuse_pad_and_conv, fuse_resize_and_conv): NHWC only. */
 export function fusedConv(hasResize: boolean): ShapeFn {
   return (c) => {

@@ -166,6 +166,7 @@ const SPECS: Record<string, OpSpec> = {
   BatchMatMulV2: { sig: 'x:T, y:T -> output:T', attrs: 'T:type; adj_x:bool=false; adj_y:bool=false', shape: S.batchMatMul },
   Conv2D: { sig: 'input:T, filter:T -> output:T', attrs: CONV_ATTRS, shape: S.conv2d },
   DepthwiseConv2dNative: { sig: 'input:T, filter:T -> output:T', attrs: DW_ATTRS, shape: S.depthwiseConv2d },
+  Conv3D: { sig: 'input:T, filter:T -> output:T', attrs: 'T:type; strides:list(int); padding:string; data_format:string="NDHWC"; dilations:list(int)=[1,1,1,1,1]', shape: S.conv3d },
   MaxPool: { sig: 'input:T -> output:T', attrs: 'T:type=float32; ' + POOL_ATTRS + '; explicit_paddings:list(int)=[]@2.5', shape: S.pool },
   MaxPoolWithArgmax: { sig: 'input:T -> output:T, argmax:Targmax', attrs: 'ksize:list(int); strides:list(int); Targmax:type=int64; padding:string; include_batch_in_index:bool=false; T:type', shape: (c) => { const o = S.pool(c)[0]!; return [o, { shape: o.shape }]; } },
   AvgPool: { sig: 'value:T -> output:T', attrs: POOL_ATTRS + '; T:type', shape: S.pool },
