@@ -1,5 +1,5 @@
 import { TfpassError } from '@tfpass/core/errors';
-import type { Graph, Node } from '@tfpass/core';
+import type { FlopReport, Node } from '@tfpass/core';
 import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { humanCount } from '../ui.js';
@@ -19,14 +19,6 @@ export const spec: CommandSpec = {
   },
   maxPositionals: 1,
 };
-
-interface NodeCost { name: string; op: string; params: number; macs: number; flops: number }
-interface FlopReport { nodes: NodeCost[]; params: number; macs: number; flops: number; unknown: string[]; loop?: { nodes: number; macs: number; flops: number } }
-interface Costing {
-  inferShapes(g: Graph, inputShapes?: Record<string, number[]>): unknown;
-  countFlops(g: Graph, shapes?: unknown): FlopReport;
-  batchOneInputs(g: Graph): Record<string, number[]>;
-}
 
 function dtypeString(core: typeof import('@tfpass/core'), n: Node): string {
   if (n.attrs.kind('dtype') !== 'type') return 'INVALID(0)';
@@ -113,37 +105,29 @@ export async function run(ctx: Ctx): Promise<number> {
   );
 
   // Parameters and FLOPs from core's shape inference (batch 1 unless --input pins shapes).
-  const costing = core as unknown as Partial<Costing>;
-  let report: FlopReport | undefined;
-  const pinned: Record<string, number[]> = {};
-  if (typeof costing.countFlops === 'function' && typeof costing.inferShapes === 'function') {
-    const specs = [...ctx.list('input'), ...ctx.list('inputs').flatMap((v) => v.split(';'))].filter((s) => s.trim()).map(parseInputSpec);
-    Object.assign(pinned, costing.batchOneInputs?.(g) ?? {});
-    for (const s of specs) {
-      if (!s.shape) continue;
-      const name = core.parseInput(s.name).node;
-      if (!g.has(name)) throw new TfpassError('E_USAGE', `--input ${s.name}: no node '${name}' in ${inPath}`);
-      pinned[name] = s.shape;
-    }
-    report = costing.countFlops(g, costing.inferShapes(g, pinned));
-    out('');
-    out(`Parameters: ${fmt(report.params)} (${humanCount(report.params)}), MACs: ${fmt(report.macs)} (${humanCount(report.macs)}), FLOPs: ${fmt(report.flops)} (${humanCount(report.flops)})${Object.keys(pinned).length ? ` for ${Object.entries(pinned).map(([k, v]) => `${k}=[${v.join(',')}]`).join(' ')}` : ''}`);
-    if (report.loop) out(`${fmt(report.loop.nodes)} of these nodes run inside while loops: their ${fmt(report.loop.macs)} MACs (${fmt(report.loop.flops)} FLOPs) are for one iteration, counted once`);
-    const rows = report.nodes.filter((n) => n.params || n.macs);
-    const limit = ctx.num('layers') ?? 50;
-    const shown = limit > 0 ? rows.slice(0, limit) : rows;
-    if (shown.length) {
-      const w = Math.min(60, Math.max(5, ...shown.map((r) => r.name.length)));
-      const wo = Math.max(2, ...shown.map((r) => r.op.length));
-      out(`${'layer'.padEnd(w)}  ${'op'.padEnd(wo)}  ${'params'.padStart(12)}  ${'MACs'.padStart(14)}  ${'FLOPs'.padStart(14)}`);
-      for (const r of shown) out(`${r.name.padEnd(w)}  ${r.op.padEnd(wo)}  ${fmt(r.params).padStart(12)}  ${fmt(r.macs).padStart(14)}  ${fmt(r.flops).padStart(14)}`);
-      if (shown.length < rows.length) out(`… ${rows.length - shown.length} more layers (--layers=0 shows all)`);
-    }
-    if (report.unknown.length) out(`cost unknown (shape not inferred) for ${report.unknown.length} nodes: ${report.unknown.slice(0, 8).join(', ')}${report.unknown.length > 8 ? ', …' : ''}; pin input shapes with --input NAME=D0,D1,...`);
-  } else {
-    out('');
-    out('(parameter and FLOP counts need a newer @tfpass/core with countFlops)');
+  const specs = [...ctx.list('input'), ...ctx.list('inputs').flatMap((v) => v.split(';'))].filter((s) => s.trim()).map(parseInputSpec);
+  const pinned: Record<string, number[]> = core.batchOneInputs(g);
+  for (const s of specs) {
+    if (!s.shape) continue;
+    const name = core.parseInput(s.name).node;
+    if (!g.has(name)) throw new TfpassError('E_USAGE', `--input ${s.name}: no node '${name}' in ${inPath}`);
+    pinned[name] = s.shape;
   }
+  const report: FlopReport = core.countFlops(g, core.inferShapes(g, pinned));
+  out('');
+  out(`Parameters: ${fmt(report.params)} (${humanCount(report.params)}), MACs: ${fmt(report.macs)} (${humanCount(report.macs)}), FLOPs: ${fmt(report.flops)} (${humanCount(report.flops)})${Object.keys(pinned).length ? ` for ${Object.entries(pinned).map(([k, v]) => `${k}=[${v.join(',')}]`).join(' ')}` : ''}`);
+  if (report.loop) out(`${fmt(report.loop.nodes)} of these nodes run inside while loops: their ${fmt(report.loop.macs)} MACs (${fmt(report.loop.flops)} FLOPs) are for one iteration, counted once`);
+  const rows = report.nodes.filter((n) => n.params || n.macs);
+  const limit = ctx.num('layers') ?? 50;
+  const shown = limit > 0 ? rows.slice(0, limit) : rows;
+  if (shown.length) {
+    const w = Math.min(60, Math.max(5, ...shown.map((r) => r.name.length)));
+    const wo = Math.max(2, ...shown.map((r) => r.op.length));
+    out(`${'layer'.padEnd(w)}  ${'op'.padEnd(wo)}  ${'params'.padStart(12)}  ${'MACs'.padStart(14)}  ${'FLOPs'.padStart(14)}`);
+    for (const r of shown) out(`${r.name.padEnd(w)}  ${r.op.padEnd(wo)}  ${fmt(r.params).padStart(12)}  ${fmt(r.macs).padStart(14)}  ${fmt(r.flops).padStart(14)}`);
+    if (shown.length < rows.length) out(`… ${rows.length - shown.length} more layers (--layers=0 shows all)`);
+  }
+  if (report.unknown.length) out(`cost unknown (shape not inferred) for ${report.unknown.length} nodes: ${report.unknown.slice(0, 8).join(', ')}${report.unknown.length > 8 ? ', …' : ''}; pin input shapes with --input NAME=D0,D1,...`);
 
   if (ctx.bool('print_structure')) {
     for (const n of g.topoOrder()) {
@@ -172,7 +156,7 @@ export async function run(ctx: Ctx): Promise<number> {
     controlEdges,
     devices: Object.fromEntries(devices),
     ops: Object.fromEntries(ops),
-    ...(report ? { params: report.params, macs: report.macs, flops: report.flops, loop: report.loop, layers: report.nodes, unknownCost: report.unknown, inputShapes: pinned } : {}),
+    params: report.params, macs: report.macs, flops: report.flops, loop: report.loop, layers: report.nodes, unknownCost: report.unknown, inputShapes: pinned,
   });
   for (const l of lines) ctx.print(l);
   return 0;
