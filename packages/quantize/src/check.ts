@@ -30,6 +30,12 @@ export interface Target {
   union?: string[];
   /** Producers that absorb a following Relu/Relu6 (fused activation). */
   fusedActivationProducers?: string[];
+  /**
+   * Minimum/Maximum pairs with these constant [lo, hi] bounds (either order; a Relu before a
+   * [0, hi] pair included) that the converter turns into one activation (RELU6, RELU_N1_TO_1):
+   * the range after the pair covers the tensors inside it and its input.
+   */
+  clips?: [number, number][];
   /** Layers that absorb a following bias/affine op with a constant operand. */
   affineLayers?: string[];
   affineFusable?: string[];
@@ -193,11 +199,47 @@ export function quantCheck(g: Graph, targetOrName: Target | string = 'tflite', o
     }
   }
 
+  // Keras' clip_by_value chains: [Relu →] Minimum(·, hi) → Maximum(·, lo), either order.
+  const clips: { input: string; inside: string[]; out: string }[] = [];
+  const bound = (n: Node): { x: string; c: number } | undefined => {
+    if (n.dataInputs.length !== 2) return undefined;
+    for (const [a, b] of [[0, 1], [1, 0]] as const) {
+      const x = n.dataInputs[a]!;
+      const c = n.dataInputs[b]!;
+      if (A.isConstant(x) || !A.isConstant(c)) continue;
+      const v = constValue(g, c);
+      if (v && v.length === 1) return { x, c: v[0]! };
+    }
+    return undefined;
+  };
+  for (const n of target.clips?.length ? order : []) {
+    if (n.op !== 'Minimum' && n.op !== 'Maximum') continue;
+    const outer = bound(n);
+    const inner = outer ? g.producer(outer.x) : undefined;
+    if (!outer || !inner || inner.op !== (n.op === 'Minimum' ? 'Maximum' : 'Minimum') || single(outer.x) !== n) continue;
+    const ib = bound(inner);
+    if (!ib) continue;
+    const [lo, hi] = n.op === 'Maximum' ? [outer.c, ib.c] : [ib.c, outer.c];
+    if (!target.clips!.some(([a, b]) => a === lo && b === hi)) continue;
+    const inside = [outer.x];
+    let input = ib.x;
+    const relu = g.producer(input);
+    if (lo === 0 && relu?.op === 'Relu' && single(input) === inner && relu.dataInputs[0]) {
+      inside.push(input);
+      input = relu.dataInputs[0];
+    }
+    clips.push({ input, inside, out: n.name });
+  }
+
   // Propagate ranges to a fixed point (HardcodeMinMax rules of the target). Forward rules run in
   // topological order and backward ones in reverse, so a pass or two suffice even on deep chains.
   const reversed = [...order].reverse();
   for (let changed = true, pass = 0; changed; pass++) {
     changed = false;
+    for (const c of clips) {
+      if (!hasRange(c.out)) continue;
+      for (const t of [...c.inside, c.input]) changed = set(t) || changed;
+    }
     for (const n of pass % 2 ? reversed : order) {
       const x = n.dataInputs[0];
       if (!x) continue;

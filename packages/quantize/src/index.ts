@@ -13,3 +13,4 @@ export * from './calibrate.js';
 export * from './freeze-ranges.js';
 export * from './quantize-nodes.js';
 export * from './bias-correction.js';
+export * from './pitfalls.js';

@@ -3,6 +3,7 @@ import { foldBatchNormsForTraining } from './bnfold.js';
 import { planQuantization, type PlanOptions } from './plan.js';
 import { applySites, QuantBuilder, type RewriteResult } from './rewrite.js';
 import type { Ranges } from './ranges.js';
+import { quantizePitfalls, unfoldedBatchNorms, type Pitfall } from './pitfalls.js';
 
 export interface TrainingOptions extends PlanOptions {
   /**
@@ -104,6 +105,13 @@ export interface MetaResult extends RewriteResult {
   model: Model;
   /** Batch norms folded for training (layer op names). */
   folded: string[];
+  /** The seed's pitfalls this result falls into (unfolded batch norms, no fake quant, frozen weights). */
+  pitfalls: Pitfall[];
+}
+
+function trainableCount(m: Model): number {
+  const c = metaCollection(m, 'trainable_variables');
+  return c?.variables?.length ?? c?.bytes?.length ?? 0;
 }
 
 /** Wrap a rewritten graph as a MetaGraphDef with variable/update collections and a saver. */
@@ -132,7 +140,7 @@ function toMeta(g: Graph, input: Model | undefined, res: RewriteResult, folded: 
   }
   collections.update_ops = mergeCollection(collections.update_ops, { nodes: res.updateOps });
   const model = createMetaModel(g, { collections, saverDef: saver, tags: input?.meta?.metaInfoDef?.tags ?? [] });
-  return { ...res, model, folded };
+  return { ...res, model, folded, pitfalls: [] };
 }
 
 /**
@@ -145,10 +153,13 @@ export function quantizeTraining(input: Graph | Model, opts: TrainingOptions = {
   const g = model ? model.graph : (input as Graph);
   checkNoTrainingOps(g);
   const b = new QuantBuilder(g);
+  const unfolded = unfoldedBatchNorms(g);
   const folded = opts.foldBatchNorms === false ? [] : foldBatchNormsForTraining(g, b, { freezeBnDelay: opts.freezeBnDelay, training: true });
   const sites = planQuantization(g, opts);
   const res = applySites(g, sites, { kind: 'training', quantDelay: opts.quantDelay, emaDecay: opts.emaDecay }, b);
-  return toMeta(g, model, res, folded);
+  const meta = toMeta(g, model, res, folded);
+  meta.pitfalls = quantizePitfalls({ graph: g, unfolded, sites, folded, training: true, trainable: trainableCount(meta.model), scope: opts.scope });
+  return meta;
 }
 
 export interface EvalOptions extends PlanOptions {
@@ -162,7 +173,11 @@ export function quantizeEval(input: Graph | Model, opts: EvalOptions = {}): Meta
   const model = 'graph' in input && 'kind' in input ? input : undefined;
   const g = model ? model.graph : (input as Graph);
   const b = new QuantBuilder(g);
+  const unfolded = unfoldedBatchNorms(g);
   const folded = opts.foldBatchNorms === false ? [] : foldBatchNormsForTraining(g, b, { training: false });
-  const res = applySites(g, planQuantization(g, opts), { kind: 'eval', ranges: opts.ranges }, b);
-  return toMeta(g, model, res, folded);
+  const sites = planQuantization(g, opts);
+  const res = applySites(g, sites, { kind: 'eval', ranges: opts.ranges }, b);
+  const meta = toMeta(g, model, res, folded);
+  meta.pitfalls = quantizePitfalls({ graph: g, unfolded, sites, folded, training: false, trainable: trainableCount(meta.model), scope: opts.scope });
+  return meta;
 }

@@ -9,9 +9,10 @@ import { needModule } from '../optional.js';
 import { inputSpecs } from '../inputs.js';
 import { DATASET_FLAGS, datasetOpener, inputShapeOf, wantsDataset } from './dataset-flags.js';
 import { UsageError } from '@tfpass/core/errors';
+import { STRICT_FLAG, checkPitfalls } from './pitfalls.js';
 
 export const spec: CommandSpec = {
-  usage: "calibrate GRAPH --input NAME=... --data [NAME=]'dir/*.npy' [--method minmax|ema|percentile=99.99] --out ranges.json",
+  usage: "calibrate GRAPH --input NAME=... --data [NAME=]'dir/*.npy' [--method minmax|ema|percentile=99.99] --out ranges.json [--strict]",
   summary: 'Run the graph over sample inputs and record a range for every tensor the quantize rewrite quantizes; writes a ranges JSON file for insert_fake_quant.',
   flags: {
     ...RUN_FLAGS,
@@ -25,6 +26,7 @@ export const spec: CommandSpec = {
     bias_correction: { type: 'bool', description: 'also measure the per-channel bias shift that weight rounding causes (applied by insert_fake_quant(bias_correction=true))' },
     per_channel: { type: 'bool', description: 'with --bias_correction: per-channel weight ranges (as insert_fake_quant(per_channel=true))' },
     weight_bits: { type: 'number', value: '8', description: 'with --bias_correction: weight bits (as insert_fake_quant(weight_bits=N))' },
+    ...STRICT_FLAG,
   },
   maxPositionals: 1,
 };
@@ -35,9 +37,11 @@ export async function run(ctx: Ctx): Promise<number> {
   const out = ctx.str('out');
   if (!out) throw new UsageError('--out ranges.json is required');
   ctx.outputPath(out); // `-`: the ranges go to stdout, messages to stderr
-  const q = await needModule('@tfpass/quantize', ['calibrate', 'writeRanges', 'planQuantization', 'correctBiases'], 'calibrate');
+  const q = await needModule('@tfpass/quantize', ['calibrate', 'writeRanges', 'planQuantization', 'correctBiases', 'calibrationPitfalls'], 'calibrate');
   const core = await import('@tfpass/core');
-  const g = await readAnyGraph(core, path, 'calibrate');
+  const g = await readAnyGraph(core, ctx.path(path), 'calibrate');
+  // Static, so --strict fails before any batch runs.
+  const pit = checkPitfalls(ctx, 'calibrate', path, q.calibrationPitfalls(g, q.planQuantization(g).length));
   const rt = await loadRuntime('calibrate');
   const specs = inputSpecs(ctx).data;
   let n: number;
@@ -89,10 +93,12 @@ export async function run(ctx: Ctx): Promise<number> {
     const worst = corr.reduce((m, c) => Math.max(m, c.maxShift), 0);
     ctx.print(`bias correction: ${corr.length} layers, largest shift ${worst.toPrecision(3)}`);
   }
-  q.writeRanges(out, ranges, method, bias);
+  q.writeRanges(ctx.path(out), ranges, method, bias);
   const count = Object.keys(ranges).length;
-  ctx.emit({ ok: true, out, method, batches: n, tensors: count, inputs: describe });
+  ctx.emit({ ok: true, out, method, batches: n, tensors: count, inputs: describe, warnings: pit.warnings, notes: pit.notes });
   ctx.print(`${count} ranges from ${n} batches (${method}) -> ${out}`);
-  if (!count) ctx.warn('no tensor to calibrate: the quantize planner found no Conv2D/MatMul/DepthwiseConv2dNative it would quantize (fold batch norms first?)');
+  for (const l of pit.notes) ctx.print(l);
+  for (const w of pit.warnings) ctx.warn(w);
+  if (!count && !pit.warnings.length && !pit.notes.length) ctx.warn(`no tensor to calibrate: no layer the quantize planner quantizes feeds --outputs ${outputs.join(',')}`);
   return 0;
 }

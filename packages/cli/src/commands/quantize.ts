@@ -4,9 +4,10 @@ import type { CommandSpec } from '../args.js';
 import type { Ctx } from '../ui.js';
 import { checkNotInput } from '../graphs.js';
 import { needModule } from '../optional.js';
+import { STRICT_FLAG, checkPitfalls } from './pitfalls.js';
 
 export const spec: CommandSpec = {
-  usage: 'quantize --in_graph G --out_graph train.meta [--eval] [--quant_delay N] [--weight_bits 8] [--activation_bits 8] [--symmetric] [--freeze_bn_delay N] [--scope S]',
+  usage: 'quantize --in_graph G --out_graph train.meta [--eval] [--quant_delay N] [--weight_bits 8] [--activation_bits 8] [--symmetric] [--freeze_bn_delay N] [--scope S] [--strict]',
   summary:
     "contrib's create_training_graph (default) or create_eval_graph (--eval): fake-quants with range variables, batch norms folded for " +
     'training, written as a MetaGraphDef (variables, trainable_variables and update_ops collections, saver_def) that TensorFlow can ' +
@@ -22,6 +23,7 @@ export const spec: CommandSpec = {
     freeze_bn_delay: { type: 'number', value: 'N', description: 'step from which folded batch norms use moving statistics' },
     scope: { type: 'string', value: 'S', description: 'only rewrite ops under this name scope' },
     force: { type: 'bool', description: 'allow writing over the input' },
+    ...STRICT_FLAG,
   },
 };
 
@@ -45,9 +47,12 @@ export async function run(ctx: Ctx): Promise<number> {
     scope: ctx.str('scope'),
   };
   const r = ctx.bool('eval') ? q.quantizeEval(model, opts) : q.quantizeTraining(model, opts);
+  // Before writing: --strict leaves no output behind.
+  const pit = checkPitfalls(ctx, 'quantize', input, r.pitfalls ?? []);
   core.writeModel(r.model, ctx.path(out), { format: core.formatFromPath(out), protect: [input], force: ctx.bool('force') });
-  for (const w of r.warnings) ctx.warn(w);
-  ctx.emit({ ok: true, out, sites: r.sites.length, variables: r.variables.length, update_ops: r.updateOps.length, folded_batch_norms: r.folded });
+  for (const w of [...r.warnings, ...pit.warnings]) ctx.warn(w);
+  ctx.emit({ ok: true, out, sites: r.sites.length, variables: r.variables.length, update_ops: r.updateOps.length, folded_batch_norms: r.folded, warnings: pit.warnings, notes: pit.notes });
   ctx.print(`${ctx.bool('eval') ? 'create_eval_graph' : 'create_training_graph'}: ${r.sites.length} fake-quants, ${r.variables.length} range variables, ${r.folded.length} batch norms folded; wrote MetaGraphDef ${out}`);
+  for (const n of pit.notes) ctx.print(n);
   return 0;
 }
