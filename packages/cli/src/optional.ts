@@ -11,6 +11,8 @@ interface Optional {
   '@tfpass/tfjs-format': typeof import('@tfpass/tfjs-format');
   '@tfpass/train': typeof import('@tfpass/train');
   '@tfpass/view': typeof import('@tfpass/view');
+  '@tfpass/toco': typeof import('@tfpass/toco');
+  '@tfpass/tflite': typeof import('@tfpass/tflite');
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { DType, Executor, Graph, Node, PassContext, PassDefinition, PluginApi, Tensor } from '@tfpass/core';
+import type { DType, Executor, Graph, Node, PassContext, PassDefinition, PluginApi, Tensor, TensorInfo } from '@tfpass/core';
 import { LAYOUT_OPS, NotFolded, evalExact, fitsInt32, fromTensor, isWide, needsExact, toTensor } from './exact.js';
 
 export type Lib = PluginApi['lib'];
@@ -27,21 +27,19 @@ const NEVER = new Set([
 
 const SHAPE_OPS = new Set(['Shape', 'Size', 'Rank', 'ShapeN']);
 
-type ShapeInfo = { dtype: string; shape: number[] | null };
-
 function isStateful(lib: Lib, op: string): boolean {
   if (NEVER.has(op) || /^(Random|Stateful|Assign|Scatter|Queue|Reader|TensorArray|Stack|Barrier|Iterator|Dataset)/.test(op) || /(Variable|VariableOp|Queue|QueueV2)$/.test(op)) return true;
   return lib.getOpDef(op)?.isStateful ?? false;
 }
 
 /** Values of Shape/Size/Rank/ShapeN when the input shapes are fully known. */
-function countOutputs(shapes: Map<string, ShapeInfo>, name: string): number {
+function countOutputs(shapes: Map<string, TensorInfo>, name: string): number {
   let k = 0;
   while (shapes.has(`${name}:${k}`) || (k === 0 && shapes.has(name))) k++;
   return k;
 }
 
-function shapeValues(lib: Lib, n: Node, shapes: Map<string, ShapeInfo> | undefined): Tensor[] | undefined {
+function shapeValues(lib: Lib, n: Node, shapes: Map<string, TensorInfo> | undefined): Tensor[] | undefined {
   if (!shapes) return undefined;
   const ins = n.dataInputs.map((s) => {
     const r = lib.parseInput(s);

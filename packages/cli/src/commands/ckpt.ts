@@ -14,9 +14,6 @@ export const spec: CommandSpec = {
   maxPositionals: 3,
 };
 
-interface Row { name: string; dtype: string; shape: number[]; bytes: number; shard: number; slices?: string[] }
-interface DiffRow { name: string; kind: string; a?: { dtype: string; shape: number[] }; b?: { dtype: string; shape: number[] }; maxAbsDiff?: number; differing?: number; elements?: number }
-
 export async function run(ctx: Ctx): Promise<number> {
   const [sub, a, b] = ctx.args.positionals;
   const ck = await needModule('@tfpass/checkpoint', ['listCheckpoint', 'diffCheckpoints'], 'ckpt');

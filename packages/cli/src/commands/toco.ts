@@ -5,8 +5,7 @@ import type { Ctx } from '../ui.js';
 import { checkNotInput } from '../graphs.js';
 import { needModule } from '../optional.js';
 // Types only: @tfpass/toco (and @tfpass/tflite) load when the command runs.
-import type { ConvertOptions, Note } from '@tfpass/toco';
-import type { Model } from '@tfpass/tflite';
+import type { ConvertOptions } from '@tfpass/toco';
 
 /** TOCO's / tflite_convert's flags, spelt as they are, so existing scripts run unchanged. */
 export const TOCO_FLAGS: CommandSpec['flags'] = {
@@ -44,10 +43,6 @@ export const spec: CommandSpec = {
   flags: TOCO_FLAGS,
   maxPositionals: 2,
 };
-
-interface TocoApi {
-  convertGraph(graph: import('@tfpass/core').Graph, opts: ConvertOptions): { model: Model; notes: Note[] };
-}
 
 const TYPES: Record<string, 'float32' | 'uint8' | 'int8'> = { FLOAT: 'float32', FLOAT32: 'float32', QUANTIZED_UINT8: 'uint8', UINT8: 'uint8', INT8: 'int8', QUANTIZED_INT8: 'int8' };
 
@@ -129,11 +124,11 @@ export async function convertToTflite(ctx: Ctx, src: string, dst: string, opts: 
   const ranges = ctx.str('ranges');
   if (ranges) {
     if (opts.inferenceType === 'FLOAT' || !opts.inferenceType) throw new UsageError('--ranges applies to --inference_type=QUANTIZED_UINT8 or INT8');
-    const q = await needModule<{ readRanges(p: string): Record<string, never> }>('@tfpass/quantize', ['readRanges'], ctx.command);
+    const q = await needModule('@tfpass/quantize', ['readRanges'], ctx.command);
     opts.quantize = { ...opts.quantize, rangesFromFile: q.readRanges(ranges) };
   }
-  const toco = await needModule<TocoApi>('@tfpass/toco', ['convertGraph'], ctx.command);
-  const tflite = await needModule<{ writeTflite(m: Model): Uint8Array }>('@tfpass/tflite', ['writeTflite'], ctx.command);
+  const toco = await needModule('@tfpass/toco', ['convertGraph'], ctx.command);
+  const tflite = await needModule('@tfpass/tflite', ['writeTflite'], ctx.command);
   const { model, notes } = toco.convertGraph(graph, opts);
   const bytes = tflite.writeTflite(model);
   core.writeFileAtomic(dst, bytes);
