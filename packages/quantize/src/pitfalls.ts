@@ -25,22 +25,24 @@ export interface UnfoldedNorm {
 /** Derived from constants and variables only (no graph input): a per-channel parameter. */
 function staticOf(g: Graph): (t: string) => boolean {
   const memo = new Map<string, boolean>();
-  const walk = (t: string): boolean => {
+  const walk = (t: string, depth = 0): boolean => {
     const name = parseInput(t).node;
     const hit = memo.get(name);
     if (hit !== undefined) return hit;
+    // Norm parameters are a few ops deep; a longer path is the data path (and deep graphs would overflow).
+    if (depth > 32) return false;
     memo.set(name, false); // cycle guard
     const n = g.get(name);
     let r = false;
     if (n) {
       if (n.op === 'Const' || VARIABLES.has(n.op)) r = true;
       else if (SOURCES.has(n.op) || FAKE_QUANTS.has(n.op) || n.dataInputs.length === 0) r = false;
-      else r = n.dataInputs.every(walk);
+      else r = n.dataInputs.every((i) => walk(i, depth + 1));
     }
     memo.set(name, r);
     return r;
   };
-  return walk;
+  return (t: string) => walk(t);
 }
 
 /**
