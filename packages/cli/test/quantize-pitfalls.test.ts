@@ -92,6 +92,20 @@ describe.skipIf(!dir)('quantize and calibrate pitfalls on real models', () => {
     expect(JSON.parse(bad.io.stdout).errors).toBeGreaterThan(0);
   });
 
+  it('folded Keras MobileNet, frozen with calibrated ranges: quant-check 0 errors and toco agrees (uint8, 27 ops, each clip fused)', async () => {
+    const c = await cli(work, ['calibrate', folded, '--batches', '2', '--out', join(work, 'fq-ranges.json'), '--strict']);
+    expect(c.status, c.io.stderr).toBe(0);
+    const t = await cli(work, ['transform', '--in_graph', folded, '--out_graph', join(work, 'fq.pb'), `--transforms=insert_fake_quant(ranges=${join(work, 'fq-ranges.json')})`]);
+    expect(t.status, t.io.stderr).toBe(0);
+    const q = await cli(work, ['quant-check', join(work, 'fq.pb'), '--json']);
+    expect(q.status, q.io.stdout).toBe(0);
+    expect(JSON.parse(q.io.stdout).errors).toBe(0);
+    const out = join(work, 'fq.tflite');
+    const v = await cli(work, ['toco', '--graph_def_file', join(work, 'fq.pb'), '--output_file', out, '--output_arrays', 'output_0', '--input_arrays', 'input_1', '--input_shapes', '1,128,128,3', '--inference_type', 'QUANTIZED_UINT8', '--mean_values', '128', '--std_dev_values', '128']);
+    expect(v.status, v.io.stderr).toBe(0);
+    expect(v.io.stdout).toMatch(/QUANTIZED_UINT8, 27 operators \(CONV_2D×14 DEPTHWISE_CONV_2D×13\)/);
+  });
+
   it('folded Keras MobileNet, training graph: only the frozen warning, naming tfpass unfreeze; after unfreeze, none', async () => {
     const r = await cli(work, ['quantize', '--in_graph', folded, '--out_graph', 'folded-train.meta']);
     expect(r.status, r.io.stderr).toBe(0);
