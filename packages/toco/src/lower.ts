@@ -38,7 +38,7 @@ export interface LowerOptions {
 
 /** Pass-through nodes TOCO's importer turns into Identity and RemoveTensorFlowIdentity drops. */
 const IDENTITY = opsWith('identity', 'identityN', 'default');
-const FAKE_QUANT = new Set(['FakeQuantWithMinMaxArgs', 'FakeQuantWithMinMaxVars', 'FakeQuantWithMinMaxVarsPerChannel']);
+const FAKE_QUANT = opsWith('fakeQuant');
 /** Never folded even with constant inputs (stateful or random). */
 const NO_FOLD = new Set(['Placeholder', 'PlaceholderV2', 'VariableV2', 'VarHandleOp', 'RandomUniform', 'RandomStandardNormal', 'TruncatedNormal', 'NoOp']);
 
