@@ -73,6 +73,8 @@ export function loadTarget(nameOrFile: string = 'tflite'): Target {
 
 const FLOATS = new Set(['float32', 'float16', 'float64', 'bfloat16']);
 const ALWAYS_OK = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'Identity', 'NoOp']);
+/** Ops that only change state (initializers, updates, the saver): not part of a frozen graph. */
+const STATE_SINKS = new Set(['Assign', 'AssignAdd', 'AssignSub', 'AssignVariableOp', 'AssignAddVariableOp', 'AssignSubVariableOp', 'NoOp', 'SaveV2', 'RestoreV2', 'MergeV2Checkpoints']);
 const STATEFUL_SOURCES = new Set(['Placeholder', 'PlaceholderWithDefault', 'VariableV2', 'VarHandleOp', 'ReadVariableOp', 'RandomUniform', 'RandomStandardNormal']);
 
 /** Graph facts the checks share. */
@@ -115,17 +117,22 @@ export class Analysis {
     return r;
   }
 
-  /** Nodes that matter for `outputs` (all nodes without outputs given). */
-  reachable(outputs?: string[], stop: Set<string> = new Set()): Set<Node> {
+  /**
+   * Nodes that matter for `outputs` (all nodes without outputs given). `dataOnly`: what a frozen
+   * graph keeps: no variable initializers, saver or range updates (a fake quant's min/max inputs
+   * are not followed; freezing makes them constants).
+   */
+  reachable(outputs?: string[], stop: Set<string> = new Set(), opts: { dataOnly?: boolean } = {}): Set<Node> {
     const out = new Set<Node>();
-    const roots = outputs?.length ? outputs.map((o) => this.g.node(parseInput(o).node)) : this.g.nodes().filter((n) => this.g.consumerCount(n.name) === 0);
+    const sink = (n: Node) => opts.dataOnly && (STATE_SINKS.has(n.op) || n.attrs.optType('T') === 'string' || n.attrs.optType('dtype') === 'string');
+    const roots = outputs?.length ? outputs.map((o) => this.g.node(parseInput(o).node)) : this.g.nodes().filter((n) => this.g.consumerCount(n.name) === 0 && !sink(n));
     const stack = [...roots];
     while (stack.length) {
       const n = stack.pop()!;
       if (out.has(n)) continue;
       out.add(n);
       if (stop.has(n.name)) continue;
-      for (const s of n.inputs) {
+      for (const s of opts.dataOnly && FAKE_QUANTS.has(n.op) ? n.inputs.slice(0, 1) : n.inputs) {
         const p = this.g.get(parseInput(s).node);
         if (p) stack.push(p);
       }
@@ -151,7 +158,7 @@ export function quantCheck(g: Graph, targetOrName: Target | string = 'tflite', o
   const target = typeof targetOrName === 'string' ? loadTarget(targetOrName) : targetOrName;
   const A = new Analysis(g);
   const stop = new Set((opts.inputs ?? []).map((s) => parseInput(s).node));
-  const live = A.reachable(opts.outputs, stop);
+  const live = A.reachable(opts.outputs, stop, { dataOnly: true });
   const findings: Finding[] = [];
   const has = new Set<string>();
   const set = (t: string) => {

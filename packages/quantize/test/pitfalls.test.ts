@@ -47,6 +47,24 @@ describe('quant-check: the Keras ReLU6 clip is one activation', () => {
   });
 });
 
+describe('quant-check on a create_eval_graph MetaGraphDef', () => {
+  it('variable initializers, the saver and range reads are not checked (a frozen graph drops them); the data path still is', () => {
+    const b = new G();
+    b.input('x', [1, 4, 4, 3]);
+    b.conv('conv', 'x', b.konst('w', [1, 1, 3, 4]));
+    b.op('relu', 'Relu', [b.biasAdd('bias', 'conv', b.konst('b', [4]))]);
+    b.op('out', 'Sub', ['relu', 'relu']); // no site: contrib quantizes only Add/Mul after a layer
+    const { model } = quantizeEval(b.g);
+    const g = model.graph;
+    expect(g.nodes().some((n) => n.op === 'Assign')).toBe(true);
+    // The Sub's output has no range but no reader either, so nothing is missing...
+    expect(errors(quantCheck(g, tflite))).toEqual([]);
+    // ...until something reads it.
+    g.addNode({ name: 'sink', op: 'Tanh', inputs: ['out'], attrs: { T: { type: 'float32' } } });
+    expect(errors(quantCheck(g, tflite))).toEqual(['out']);
+  });
+});
+
 const mnet = modelPath('keras-mobilenet-0.25-128/mnet.pb');
 const slim = modelPath('tf-doc-localisation-mnv2/frozen_model.pb');
 const dscnn = modelPath('arm-kws-ds-cnn-s/DS_CNN_S.pb');
