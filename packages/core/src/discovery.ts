@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,15 @@ import { PluginError, UnknownPassError, nearest } from './errors.js';
 
 /** Version of the plugin API this core offers; manifests must ask for it. */
 export const PLUGIN_API_VERSION = 1;
+
+/** The folder of the core package this host runs (after symlinks). */
+export const CORE_DIR: string = (() => {
+  try {
+    return realpathSync(join(dirname(fileURLToPath(import.meta.url)), '..'));
+  } catch {
+    return join(dirname(fileURLToPath(import.meta.url)), '..');
+  }
+})();
 
 export const CORE_VERSION: string = (() => {
   try {
@@ -23,6 +32,12 @@ export interface PluginManifest {
   apiVersion: number;
   entry: string;
   passes: { name: string; summary: string }[];
+  /**
+   * The package imports core's values itself (it is also a library, like @tfpass/quantize),
+   * instead of taking them from `api.lib`: the host then requires that it resolves the host's own
+   * copy of @tfpass/core, or two copies would meet in one graph.
+   */
+  importsCore?: boolean;
 }
 
 export interface DiscoveredPlugin {
@@ -140,6 +155,10 @@ export function incompatibility(p: DiscoveredPlugin): string | undefined {
   }
   if (p.peerCore && !satisfies(CORE_VERSION, p.peerCore)) return `needs @tfpass/core ${p.peerCore}, this is ${CORE_VERSION}`;
   if (typeof p.manifest.entry !== 'string') return 'manifest has no entry';
+  if (p.manifest.importsCore && p.dir) {
+    const own = coreSeenFrom(p.dir);
+    if (own && own !== CORE_DIR) return `imports @tfpass/core itself ("importsCore") and resolves the copy in ${own}, not the host's in ${CORE_DIR}; install it beside the host's core (npm dedupes a peer dependency), or run it with that core`;
+  }
   // A relative path inside the package (plugin.ts also checks where symlinks lead).
   const e = p.manifest.entry.replace(/\\/g, '/');
   if (e.startsWith('/') || /^[a-zA-Z]:/.test(e) || e.split('/').includes('..')) return `manifest entry ${JSON.stringify(p.manifest.entry)} points outside the package; it must be a path inside it`;
@@ -303,4 +322,13 @@ export function ownerOf(plan: PluginPlan, pass: string, opts: HostOptions = {}):
     throw new PluginError(list.map((p) => `${p.name}@${p.version}`).join(' and '), `both provide pass '${pass}'; uninstall one or choose with --plugin ${list[0]!.name}`);
   }
   return list[0]!;
+}
+
+/** The core package folder that code in `dir` would import (after symlinks), if any. */
+function coreSeenFrom(dir: string): string | undefined {
+  try {
+    return realpathSync(dirname(createRequire(join(dir, 'package.json')).resolve('@tfpass/core/package.json')));
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
@@ -87,6 +89,34 @@ describe('PluginHost', () => {
     const services = new ServiceContainer().set(Symbol.for('tfpass.clock'), { now: () => 42 });
     const out = await transformGraph(small(), ['input'], ['out'], 'stamp_time(name=t)', { host, registry: new PassRegistry(), container: services });
     expect(out.node('t').attrs.getTensor('value').data).toEqual(new BigInt64Array([42n]));
+  });
+});
+
+describe('the plugin contract: values from api.lib, or the host\'s own core', () => {
+  it('loads @tfpass/quantize (a library too: it imports core itself) because it resolves the host\'s core', async () => {
+    const host = PluginHost.packages(['@tfpass/quantize'], import.meta.url);
+    expect(host.plugins[0]!.manifest.importsCore).toBe(true);
+    const registry = await host.registry(['insert_fake_quant']);
+    expect(registry.get('insert_fake_quant')?.origin?.packageName).toBe('@tfpass/quantize');
+  });
+
+  it('refuses a plugin that imports core itself but would get another copy, naming both folders', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfpass-two-cores-'));
+    try {
+      const pkg = join(dir, 'tfpass-pass-own-core');
+      mkdirSync(join(pkg, 'node_modules', '@tfpass', 'core'), { recursive: true });
+      writeFileSync(join(pkg, 'node_modules', '@tfpass', 'core', 'package.json'), JSON.stringify({ name: '@tfpass/core', version: '1.0.0' }));
+      writeFileSync(join(pkg, 'index.js'), 'export function register(api) { api.registerPass({ name: "own_core", summary: "", run() {} }); }');
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'tfpass-pass-own-core', version: '1.0.0', type: 'module', tfpass: { apiVersion: 1, entry: './index.js', importsCore: true, passes: [{ name: 'own_core', summary: '' }] } }));
+      const plugin = resolvePluginSpec(pkg, dir);
+      await expect(PluginHost.fromPlan(planPlugins([], [plugin])).registry(['own_core'])).rejects.toThrow(/imports @tfpass\/core itself.*tfpass-pass-own-core\/node_modules\/@tfpass\/core.*not the host's/);
+      // Without the flag the same package is fine: it takes core's values from api.lib.
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'tfpass-pass-own-core', version: '1.0.0', type: 'module', tfpass: { apiVersion: 1, entry: './index.js', passes: [{ name: 'own_core', summary: '' }] } }));
+      const ok = await PluginHost.fromPlan(planPlugins([], [resolvePluginSpec(pkg, dir)])).registry(['own_core']);
+      expect(ok.has('own_core')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
