@@ -104,18 +104,20 @@ export function completeSites(graph: Graph, opts: CoverageOptions = {}): { sites
  * contrib's user evaluates), so freezing with a newer checkpoint takes its weights with its
  * ranges instead of mixing baked-in old weights with new ranges.
  */
-export function evalMetaGraph(graph: Graph, sites: Site[], weights: string[] = []): { model: Model; variables: number } {
+export function evalMetaGraph(graph: Graph, sites: Site[], weights: string[] = [], stats: string[] = []): { model: Model; variables: number } {
   const g = graph.clone();
   const b = new QuantBuilder(g);
   // Sites first: they name the weight tensors as the Consts are named now.
   applySites(g, sites, { kind: 'eval' }, b);
-  for (const name of weights) {
+  const statSet = new Set(stats);
+  for (const name of [...weights, ...stats]) {
     const c = g.get(name);
     if (!c || c.op !== 'Const') continue;
     const value = c.attrs.getTensor('value');
     // Consumers keep reading `name` (inputs are kept by name); they are moved to its snapshot.
     g.removeNode(name);
-    const v = b.variable(name, value, { trainable: true });
+    // Moving statistics are variables too (restored from each bundle), not trainable ones.
+    const v = b.variable(name, value, { trainable: !statSet.has(name) });
     g.replaceUses(name, v.read, { except: new Set([v.read, `${name}/Assign`]) });
   }
   const saver = buildSaver(g, b.variables);

@@ -7,3 +7,4 @@ export * from './report.js';
 export * from './job.js';
 export * from './coverage.js';
 export * from './tflite.js';
+export * from './batch-norm.js';

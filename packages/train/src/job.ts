@@ -14,6 +14,7 @@ import { qat, type EvalPoint, type Infer, type LossKind, type QatResult, type Re
 import { runFirstParty, SEED_PIPELINE } from './pipeline.js';
 import { lossCurveSvg, trainingReportHtml } from './report.js';
 import { convertAndCheck, type TfliteCheck, type TfliteType } from './tflite.js';
+import { foldBatchNormsForEval, hideConstants, type BatchNormMode, type FoldedBn } from './batch-norm.js';
 
 /**
  * Training data read example by example as training goes (image folders, TFRecords, .npy
@@ -70,6 +71,10 @@ export interface QatJobOptions extends PlanOptions {
   tfliteExamples?: number;
   /** Each validation result as it comes (progress displays). */
   onEval?: (p: EvalPoint) => void;
+  /** 'frozen' (default, contrib after freeze_bn_delay) or 'batch_stats' (contrib's training fold): see QatOptions. */
+  batchNorm?: BatchNormMode;
+  freezeBnDelay?: number;
+  bnDecay?: number;
 }
 
 export interface JobRestoreReport extends RestoreReport {
@@ -276,6 +281,31 @@ function sliceRows(t: Tensor, rows: number[]): Tensor {
   return new Tensor('float32', [rows.length, ...t.shape.slice(1)], out);
 }
 
+/**
+ * The float graph `qat` trains: instance norms fused, Identity/CheckNumerics removed, constants
+ * folded. Batch norms are folded with their moving statistics ('frozen'), or, for
+ * 'batch_stats', put in create_eval_graph's folded form with their constants kept (hidden from
+ * fold_constants, which would fold gamma/sigma into the weights); the ones that cannot be are
+ * folded frozen and listed in `left`.
+ */
+export async function prepareForQat(graph: Graph, o: { inputs: string[]; outputs: string[]; batchNorm?: BatchNormMode; backend?: BackendName }): Promise<{ graph: Graph; folded: FoldedBn[]; decays: Record<string, number>; left: string[] }> {
+  const g = graph.clone();
+  const fold = 'fold_constants fold_batch_norms fold_old_batch_norms';
+  if (o.batchNorm !== 'batch_stats') {
+    await runFirstParty(g, `fuse_instance_norm remove_nodes(op=Identity, op=CheckNumerics) ${fold}`, o.inputs, o.outputs, o.backend);
+    return { graph: g, folded: [], decays: {}, left: [] };
+  }
+  await runFirstParty(g, 'fuse_instance_norm remove_nodes(op=Identity, op=CheckNumerics)', o.inputs, o.outputs, o.backend);
+  const r = foldBatchNormsForEval(g, new Set(o.outputs.map((t) => parseInput(t).node)));
+  const show = hideConstants(g, r.folded.flatMap((b) => [b.gamma, b.beta, b.mean, b.variance].filter((n): n is string => !!n)));
+  try {
+    await runFirstParty(g, fold, o.inputs, o.outputs, o.backend);
+  } finally {
+    show();
+  }
+  return { graph: g, ...r };
+}
+
 export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
   const src = o.stream ? streamSource(o.stream) : npySource(o);
   const { names, count } = src;
@@ -330,8 +360,13 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
   }
   let graphRestore: ReturnType<typeof restoreGraphConstants> | undefined;
   if (o.initCheckpoint) graphRestore = restoreGraphConstants(unfolded, resolveCheckpoint(o.initCheckpoint), { exclude: o.exclude });
-  const prepared = unfolded.clone();
-  await runFirstParty(prepared, 'fuse_instance_norm remove_nodes(op=Identity, op=CheckNumerics) fold_constants fold_batch_norms fold_old_batch_norms', names, outputs, o.backend);
+  const prep = await prepareForQat(unfolded, { inputs: names, outputs, batchNorm: o.batchNorm, backend: o.backend });
+  const prepared = prep.graph;
+  const bnFold = o.batchNorm === 'batch_stats' && prep.folded.length ? prep : undefined;
+  if (o.batchNorm === 'batch_stats') {
+    if (!prep.folded.length) warn('--batch_norm=batch_stats: no batch norm directly after a Conv2D/DepthwiseConv2dNative/MatMul with constant weights was found; batch norms stay frozen');
+    if (prep.left.length) warn(`--batch_norm=batch_stats: ${prep.left.length} batch norm(s) not after a foldable layer stay frozen (folded with their moving statistics): ${prep.left.slice(0, 5).join(', ')}${prep.left.length > 5 ? ', …' : ''}`);
+  }
   writeGraph(prepared, (files.prepared = join(dir, 'prepared.pb')));
 
   // Untrained variables (batch-norm statistics and parameters) go into every checkpoint with
@@ -357,10 +392,12 @@ export async function runQatJob(o: QatJobOptions): Promise<QatJobResult> {
     carried,
     checkpointDir: dir,
     checkpointEvery: o.checkpointEvery ?? Math.max(1, Math.floor(o.steps / 4)),
+    batchNorm: bnFold ? 'batch_stats' : 'frozen',
+    bnDecays: bnFold?.decays,
   });
   writeFileSync((files.loss = join(dir, 'loss.svg')), lossCurveSvg(result.history, { quantDelay: o.quantDelay, title: 'QAT loss' }));
 
-  const ev = evalMetaGraph(result.graph, result.sites, result.trained);
+  const ev = evalMetaGraph(result.graph, result.sites, result.trained, result.movingStats);
   writeModel(ev.model, (files.eval = join(dir, 'eval.meta')), { format: 'binary' });
   const frozen = freezeGraph({ inputGraph: ev.model, inputCheckpoint: dir, outputNodeNames: outputs });
   await runFirstParty(frozen, SEED_PIPELINE, names, outputs, o.backend);

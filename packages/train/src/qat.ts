@@ -13,12 +13,13 @@ import { join } from 'node:path';
 // tfjs-core, not the @tensorflow/tfjs union (~210 MB with layers, data and webgl): core's own
 // gradients are registered by @tfpass/runtime's registerGradients (below, before any training).
 import * as tf from '@tensorflow/tfjs-core';
-import { Graph, Tensor, TfpassError, parseInput, tensorName } from '@tfpass/core';
+import { Graph, Tensor, TfpassError, UsageError, parseInput, tensorName, writeModel, type Model } from '@tfpass/core';
 import { buildGraphModel, fromTf, registerGradients, registerKernel, nudge, toTf, useBackend, type BackendName } from '@tfpass/runtime';
 import { planQuantization, reroute, siteChannels, trackedRange, type PlanOptions, type Site } from '@tfpass/quantize';
 import { readCheckpoint, writeCheckpoint, resolveCheckpoint, updateCheckpointState, type Checkpoint } from '@tfpass/checkpoint';
 import { registerGradientFixes, registerWasmGradKernels } from './wasm-grad-kernels.js';
-import { completeSites } from './coverage.js';
+import { completeSites, evalMetaGraph } from './coverage.js';
+import { FOLD_BN_OP, batchStatsGraph, findFoldedBatchNorms, type BatchNormMode, type FoldedBn } from './batch-norm.js';
 
 await registerGradients();
 
@@ -75,6 +76,24 @@ export interface QatOptions extends PlanOptions {
   evalEvery?: number;
   /** Keep the best checkpoint by `evaluate`'s metric in `checkpointDir/best`. */
   keepBest?: boolean;
+  /**
+   * 'frozen' (default): batch norms arrive folded with their moving statistics and stay so,
+   * which is contrib after freeze_bn_delay. 'batch_stats': contrib's fold_batch_norms for
+   * training; the graph holds its batch norms in create_eval_graph's folded form
+   * (`foldBatchNormsForEval`), each trains on the batch's statistics with the correction
+   * factors, and the moving mean/variance follow by EMA.
+   */
+  batchNorm?: BatchNormMode;
+  /** contrib's freeze_bn_delay: from this fake_quantization_step on, moving statistics are used and no longer updated (undefined: never). */
+  freezeBnDelay?: number;
+  /** Moving-average decay of the batch norms (slim's and contrib's default 0.999). */
+  bnDecay?: number;
+  /** Per batch norm, by moving_mean constant: a decay the graph states (FusedBatchNormV3's 1 - exponential_avg_factor). */
+  bnDecays?: Record<string, number>;
+  /** The tensor the loss reads, as each training forward pass computed it (tests, debugging). */
+  onForward?: (step: number, output: Float32Array) => void;
+  /** Write `model.ckpt-STEP.meta` (the eval MetaGraphDef) next to each bundle, as Saver.save does (default true). */
+  writeMeta?: boolean;
 }
 
 /** Logits of the model at its current weights for a batch, with fake quants on or off. */
@@ -128,6 +147,9 @@ export interface QatResult {
   rangeNames: string[];
   /** The best checkpoint by the quantized metric (with `keepBest`). */
   best?: { step: number; value: number; prefix: string };
+  /** With batchNorm 'batch_stats': the batch norms trained, and the moving-statistics constants (updated in `graph`). */
+  batchNorms: FoldedBn[];
+  movingStats: string[];
 }
 
 /**
@@ -256,6 +278,63 @@ function opsFakeQuant(n: NudgedRange) {
   }) as never);
 }
 
+/** A batch norm trained with batch statistics: its moving statistics and the last batch's. */
+interface BnState {
+  bn: FoldedBn;
+  node: string;
+  mean: Float32Array;
+  variance: Float32Array;
+  decay: number;
+  /** The batch's mean and Bessel-corrected variance, recorded by the kernel this step. */
+  batch?: { mean: Float32Array; variance: Float32Array };
+}
+
+/** Correction nodes of the training step in progress; others (inference) use the moving statistics. */
+const liveBns = new Map<string, BnState>();
+/** After freeze_bn_delay: moving statistics, no update (contrib's use_moving_average). */
+let bnFrozen = false;
+let bnKernelInstalled = false;
+
+/**
+ * contrib's batch-norm corrections as one kernel: outputs (weight multiplier, post-layer
+ * multiplier, offset). Before the freeze: gamma/sigma_batch * sigma_batch/sigma_mv on the
+ * weights, sigma_mv/sigma_batch after the layer, beta - mean_batch * gamma/sigma_batch; the
+ * batch statistics are differentiable, as contrib's gradient for them is. Frozen (and in
+ * inference): gamma/sigma_mv, 1, beta - moving_mean * gamma/sigma_mv, which is contrib's
+ * frozen form with its correction offset cancelled out.
+ */
+function installBnKernel(): void {
+  if (bnKernelInstalled) return;
+  bnKernelInstalled = true;
+  registerKernel(FOLD_BN_OP, (ctx) => {
+    const [y, gamma, beta, mm, mv] = ctx.inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const eps = ctx.attrs.float('epsilon', 1e-3);
+    const live = liveBns.get(ctx.node);
+    const rsMv = tf.rsqrt(tf.add(mv, eps));
+    if (!live || bnFrozen) {
+      const m = tf.mul(gamma, rsMv);
+      return [m, tf.onesLike(m), tf.sub(beta, tf.mul(mm, m))];
+    }
+    const axes = Array.from({ length: y.rank - 1 }, (_, i) => i);
+    const { mean, variance } = tf.moments(y, axes);
+    const n = y.size / mean.size;
+    // FusedBatchNorm's batch variance (what the moving average takes) is Bessel-corrected.
+    const v = variance.dataSync() as Float32Array;
+    live.batch = { mean: Float32Array.from(mean.dataSync() as Float32Array), variance: Float32Array.from(v, (x) => Math.fround(x * Math.fround(n / (n - 1)))) };
+    const rsB = tf.rsqrt(tf.add(variance, eps));
+    const corr = tf.div(rsMv, rsB);
+    const mB = tf.mul(gamma, rsB);
+    return [tf.mul(corr, mB), tf.reciprocal(corr), tf.sub(beta, tf.mul(mean, mB))];
+  });
+}
+
+/** moving -= (moving - batch) * (1 - decay), in float32 as assign_moving_average (zero_debias=False). */
+function emaStep(moving: Float32Array, batch: Float32Array, decay: number): void {
+  const f = Math.fround;
+  const k = f(1 - decay);
+  for (let i = 0; i < moving.length; i++) moving[i] = f(moving[i]! - f(f(moving[i]! - batch[i]!) * k));
+}
+
 /** Set whether fake-quant nodes forward quantized values (for tests of the delay). */
 export function setQuantActive(on: boolean): void {
   quantActive = on;
@@ -289,9 +368,14 @@ export function buildTrainingGraph(float: Graph, sites: Site[]): { graph: Graph;
   return { graph: g, train };
 }
 
-function trainableConsts(g: Graph, train: TrainSite[], biases: boolean): string[] {
+function trainableConsts(g: Graph, train: TrainSite[], biases: boolean, bns: FoldedBn[] = []): string[] {
   const out = new Set<string>();
   for (const t of train) if (t.weightConst) out.add(t.weightConst);
+  // Batch norms trained as contrib trains them: the raw weights, gamma and beta.
+  for (const bn of bns) for (const t of [bn.weights, bn.gamma, bn.beta]) {
+    const c = t && constOf(g, t);
+    if (c) out.add(c);
+  }
   if (biases) {
     for (const n of g) {
       if (n.op !== 'BiasAdd') continue;
@@ -345,8 +429,9 @@ async function adamTensors(optimizer: tf.AdamOptimizer, vars: Map<string, tf.Var
 }
 
 /** What contrib's `Saver()` writes, under its names. */
-async function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSite[], step: number, quantStep: number, optimizer: tf.AdamOptimizer, carried?: Map<string, Tensor>): Promise<Map<string, Tensor>> {
+async function checkpointTensors(vars: Map<string, tf.Variable>, train: TrainSite[], step: number, quantStep: number, optimizer: tf.AdamOptimizer, carried?: Map<string, Tensor>, stats?: Map<string, Float32Array>): Promise<Map<string, Tensor>> {
   const out = new Map<string, Tensor>(carried);
+  for (const [k, v] of stats ?? []) out.set(k, new Tensor('float32', [v.length], Float32Array.from(v)));
   for (const [k, v] of vars) out.set(k, fromTf(v));
   for (const t of train) {
     const [lo, hi] = t.channels ? t.channelRange ?? [new Float32Array(t.channels).fill(t.range[0]), new Float32Array(t.channels).fill(t.range[1])] : [[t.range[0]], [t.range[1]]];
@@ -467,8 +552,11 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   await useBackend(backend);
   if (backend === 'wasm') registerWasmGradKernels();
   installSteKernel();
+  installBnKernel();
   registerGradientFixes();
   const float = opts.graph;
+  const bns = opts.batchNorm === 'batch_stats' ? findFoldedBatchNorms(float) : [];
+  if (opts.batchNorm === 'batch_stats' && !bns.length) throw new UsageError("qat --batch_norm=batch_stats: the graph has no batch norm in create_eval_graph's folded form (a Conv2D/DepthwiseConv2dNative/MatMul read by a batch norm with constant statistics); runQatJob folds them so, or train with --batch_norm=frozen");
   const sites = opts.completeCoverage === false ? planQuantization(float, opts) : completeSites(float, opts).sites;
   if (sites.length === 0) {
     const fqs = float.nodes().filter((n) => n.op.startsWith('FakeQuant'));
@@ -476,7 +564,38 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
     throw new TfpassError('E_PASS', 'qat: the graph has no quantizable layers (Conv2D, DepthwiseConv2dNative, MatMul with constant weights); fold batch norms first (quantize inserted 0 fake quants)');
   }
   const { graph: tg, train } = buildTrainingGraph(float, sites);
-  const names = trainableConsts(tg, train, opts.trainBiases ?? true);
+  const bnNodes = batchStatsGraph(tg, bns);
+  const names = trainableConsts(tg, train, opts.trainBiases ?? true, bns);
+  const vec = (n: string) => Float32Array.from(tg.node(n).attrs.getTensor('value').toFloat32());
+  const bnState: BnState[] = bns.map((bn, i) => ({ bn, node: bnNodes[i]!, mean: vec(bn.mean), variance: vec(bn.variance), decay: opts.bnDecays?.[bn.mean] ?? opts.bnDecay ?? 0.999 }));
+  const movingStats = bns.flatMap((b) => [b.mean, b.variance]);
+  const statsNow = () => new Map(bnState.flatMap((s) => [[s.bn.mean, s.mean], [s.bn.variance, s.variance]] as [string, Float32Array][]));
+  /** Moving statistics from a checkpoint (they are not variables of the optimizer). */
+  const restoreStats = (ck: Checkpoint, exclude: string | RegExp | undefined, rep: RestoreReport) => {
+    for (const s of bnState) {
+      for (const [name, into] of [[s.bn.mean, s.mean], [s.bn.variance, s.variance]] as const) {
+        if (matches(name, exclude)) {
+          rep.skipped.push(name);
+          rep.keptInitial.push(name);
+        } else if (!ck.has(name)) rep.missing.push(name);
+        else {
+          const v = ck.read(name).toFloat32();
+          if (v.length !== into.length) rep.mismatched.push(`${name}: checkpoint [${ck.read(name).shape}] vs graph [${into.length}]`);
+          else {
+            into.set(v);
+            rep.restored.push(name);
+          }
+        }
+      }
+    }
+  };
+  // Saver.save also writes the MetaGraphDef next to each bundle: the eval graph, whose variables
+  // (weights, batch-norm statistics, ranges) are exactly what each bundle holds.
+  const meta: Model | undefined = opts.checkpointDir && opts.writeMeta !== false ? evalMetaGraph(float, sites, names, movingStats).model : undefined;
+  const save = async (prefix: string, step: number) => {
+    writeCheckpoint(prefix, await checkpointTensors(vars, train, step, quantStep0 + step, optimizer, opts.carried, statsNow()));
+    if (meta) writeModel(meta, `${prefix}.meta`, { format: 'binary' });
+  };
   if (names.length === 0) throw new TfpassError('E_PASS', 'qat: no constant weights to train (a graph with variables must be frozen first: tfpass freeze, or give its checkpoint)');
   const vars = new Map<string, tf.Variable>();
   for (const n of names) vars.set(n, tf.variable(toTf(tg.node(n).attrs.getTensor('value')), true, `qat/${n}`));
@@ -494,6 +613,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
     const ck = readCheckpoint(resolveCheckpoint(opts.initCheckpoint));
     try {
       restore = restoreState(ck, vars, train, { exclude: opts.exclude, weights: opts.restoreWeights ?? true });
+      if (opts.restoreWeights ?? true) restoreStats(ck, opts.exclude, restore);
       if (ck.has('fake_quantization_step') && !matches('fake_quantization_step', opts.exclude)) quantStep0 = ck.read('fake_quantization_step').toNumbers()[0]!;
     } finally {
       ck.close();
@@ -510,6 +630,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       const ck = readCheckpoint(prefix);
       try {
         restore = restoreState(ck, vars, train, { weights: true });
+        restoreStats(ck, undefined, restore);
         if (ck.has('global_step')) startStep = ck.read('global_step').toNumbers()[0]!;
         if (ck.has('fake_quantization_step')) quantStep0 = ck.read('fake_quantization_step').toNumbers()[0]! - startStep;
         await restoreAdam(ck, optimizer, vars);
@@ -539,6 +660,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   const infer: Infer = (batchFeeds, quantized) => {
     const saved = quantActive;
     for (const t of frozenSites) liveSites.delete(t.fq);
+    for (const s of bnState) liveBns.delete(s.node);
     quantActive = quantized;
     try {
       const logits = tf.tidy(() => {
@@ -551,6 +673,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
           } else [all[t.minFeed], all[t.maxFeed]] = [tf.scalar(t.range[0]), tf.scalar(t.range[1])];
         }
         for (const [k, v] of vars) all[k] = v;
+        for (const s of bnState) [all[s.bn.mean], all[s.bn.variance]] = [tf.tensor1d(s.mean), tf.tensor1d(s.variance)];
         // The tensor asked for, as the frozen graph outputs it: freezing on that name prunes a
         // fake quant after it (and quantized logits tie, which top-k would count as hits).
         return student.execute(all, asked) as tf.Tensor;
@@ -561,6 +684,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
     } finally {
       quantActive = saved;
       for (const t of frozenSites) if (liveWhileTraining) liveSites.set(t.fq, t);
+      for (const s of bnState) if (liveWhileTraining) liveBns.set(s.node, s);
     }
   };
   const evaluate = async (step: number) => {
@@ -571,7 +695,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
       const dir = join(opts.checkpointDir, 'best');
       mkdirSync(dir, { recursive: true });
       const prefix = join(dir, `model.ckpt-${step}`);
-      writeCheckpoint(prefix, await checkpointTensors(vars, train, step, quantStep0 + step, optimizer, opts.carried));
+      await save(prefix, step);
       updateCheckpointState(prefix, { maxToKeep: 1 });
       best = { step, value: p.quantized, prefix };
     }
@@ -582,13 +706,18 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
   if (opts.evaluate && startStep === 0) await evaluate(0);
   liveWhileTraining = true;
   for (const t of train) liveSites.set(t.fq, t);
+  for (const s of bnState) liveBns.set(s.node, s);
   try {
     for (let step = startStep + 1; step <= opts.steps; step++) {
       const t0 = performance.now();
       const batch = await opts.data(step);
       // contrib compares the incremented fake_quantization_step: quantized from step `quant_delay` on.
       quantActive = quantStep0 + step >= delay;
+      // contrib's use_moving_average compares the same incremented step with freeze_bn_delay.
+      bnFrozen = opts.freezeBnDelay !== undefined && quantStep0 + step >= opts.freezeBnDelay;
       const feeds: Record<string, tf.Tensor> = {};
+      // The forward reads the moving statistics as they were before this step's update.
+      for (const s of bnState) [feeds[s.bn.mean], feeds[s.bn.variance]] = [tf.tensor1d(s.mean), tf.tensor1d(s.variance)];
       for (const [k, v] of Object.entries(batch.feeds)) feeds[k] = toTf(v);
       // The range inputs are placeholders the kernels do not read (they track their own ranges).
       for (const t of train) feeds[t.minFeed] = feeds[t.maxFeed] = t.channels ? tf.zeros([t.channels]) : tf.scalar(0);
@@ -600,14 +729,28 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
         target = teacher!.execute(tfFeeds, asked) as tf.Tensor;
       }
       let lossT: tf.Scalar;
+      let seen: tf.Tensor | undefined;
       try {
         lossT = optimizer.minimize(() => {
           const all: Record<string, tf.Tensor> = { ...feeds };
           for (const [k, v] of vars) all[k] = v;
-          return lossOf(opts.loss ?? 'mse', student.execute(all, outName) as tf.Tensor, target);
+          const out = student.execute(all, outName) as tf.Tensor;
+          if (opts.onForward) seen = tf.keep(tf.clone(out));
+          return lossOf(opts.loss ?? 'mse', out, target);
         }, true, varList) as tf.Scalar;
       } catch (e) {
         throw noGradient(e, tg, names, outName) ?? e;
+      }
+      if (seen) {
+        opts.onForward!(step, Float32Array.from(seen.dataSync() as Float32Array));
+        seen.dispose();
+      }
+      for (const s of bnState) {
+        if (s.batch && !bnFrozen) {
+          emaStep(s.mean, s.batch.mean, s.decay);
+          emaStep(s.variance, s.batch.variance, s.decay);
+        }
+        s.batch = undefined;
       }
       const loss = lossT.dataSync()[0]!;
       tf.dispose([lossT, target, ...new Set(Object.values(feeds))]);
@@ -623,7 +766,7 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
         // Saver.save(sess, 'model.ckpt', global_step=step) with max_to_keep.
         mkdirSync(opts.checkpointDir, { recursive: true });
         const prefix = join(opts.checkpointDir, `model.ckpt-${step}`);
-        writeCheckpoint(prefix, await checkpointTensors(vars, train, step, quantStep0 + step, optimizer, opts.carried));
+        await save(prefix, step);
         const state = updateCheckpointState(prefix, { maxToKeep: opts.maxToKeep ?? 5 });
         checkpoints.push(prefix);
         for (let i = checkpoints.length - 1; i >= 0; i--) if (!state.all.some((p) => join(opts.checkpointDir!, p) === checkpoints[i])) checkpoints.splice(i, 1);
@@ -631,16 +774,19 @@ export async function qat(opts: QatOptions): Promise<QatResult> {
     }
   } finally {
     quantActive = true;
+    bnFrozen = false;
     for (const t of train) liveSites.delete(t.fq);
+    for (const s of bnState) liveBns.delete(s.node);
   }
 
   // The trained float graph: Consts replaced by the variables' values.
   const trained = float.clone();
   for (const [k, v] of vars) trained.node(k).attrs.setTensor('value', fromTf(v));
+  for (const [k, v] of statsNow()) trained.node(k).attrs.setTensor('value', new Tensor('float32', [v.length], Float32Array.from(v)));
   student.dispose();
   teacher?.dispose();
   optimizer.dispose();
   const ranges = new Map(train.map((t) => [t.site.prefix, t.range] as [string, [number, number]]));
   tf.dispose(varList);
-  return { graph: trained, sites, ranges, trained: names, history, checkpoints, restore, stepsRun: history.length, evals, best, rangeTrack, rangeNames: train.map((t) => t.site.prefix) };
+  return { graph: trained, sites, ranges, trained: names, history, checkpoints, restore, stepsRun: history.length, evals, best, rangeTrack, rangeNames: train.map((t) => t.site.prefix), batchNorms: bns, movingStats };
 }
