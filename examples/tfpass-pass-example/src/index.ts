@@ -3,6 +3,7 @@
 // with whatever copy of core the installed `tfpass` uses.
 import type { Graph, PassContext, PassDefinition, PluginApi } from '@tfpass/core';
 import { removeNeutralOps } from './neutral.js';
+import { mulToSquare } from './square.js';
 
 export interface RenamePrefixParams {
   from: string;
@@ -48,7 +49,7 @@ export function makePasses(lib: PluginApi['lib']): PassDefinition[] {
       if (!renames.size) ctx.warn(`no node name starts with '${from}'`);
     },
   };
-  return [renamePrefix as PassDefinition, removeNeutralOps(lib)];
+  return [renamePrefix as PassDefinition, removeNeutralOps(lib), mulToSquare(lib)];
 }
 
 export function register(api: PluginApi): void {
