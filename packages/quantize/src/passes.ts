@@ -1,4 +1,5 @@
-import { ParamError, TfpassError, type PassDefinition, type PluginApi } from '@tfpass/core';
+import { ParamError, TfpassError, type PassContext, type PassDefinition, type PluginApi } from '@tfpass/core';
+import type { Pitfall } from './pitfalls.js';
 import { planQuantization, type PlanOptions } from './plan.js';
 import { readBiasShifts, readRanges } from './ranges.js';
 import { applyBiasShifts } from './bias-correction.js';
@@ -29,6 +30,16 @@ function planOpts(p: Common): PlanOptions {
   return { weightBits: p.weight_bits, activationBits: p.activation_bits, symmetric: p.symmetric, scope: p.scope || undefined, perChannel: p.per_channel };
 }
 
+/** The seed's pitfalls, said as the CLI commands say them (a warning each; facts as notes). */
+function sayPitfalls(ctx: PassContext, pitfalls: readonly Pitfall[]): void {
+  const fixes = { fold: 'fold batch norms first (fold_constants fold_batch_norms fold_old_batch_norms)', unfreeze: 'unfreeze first (tfpass unfreeze), then quantize its .meta' };
+  for (const p of pitfalls) {
+    const m = p.fix ? `${p.message}; ${fixes[p.fix]}` : p.message;
+    if (p.warn) ctx.warn(m);
+    else ctx.note(m);
+  }
+}
+
 /** The passes of this package (`lib` is the host's core; the logic uses only the graph API). */
 export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
   void lib;
@@ -54,6 +65,7 @@ export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
         ctx.count('variables', r.variables.length);
         ctx.count('batch_norms_folded', r.folded.length);
         for (const w of r.warnings) ctx.warn(w);
+        sayPitfalls(ctx, r.pitfalls);
       },
     },
     {
@@ -67,6 +79,7 @@ export function makePasses(lib?: PluginApi['lib']): PassDefinition[] {
         const p = ctx.params as Common & { ranges: string };
         const r = quantizeEval(graph, { ...planOpts(p), ranges: p.ranges ? readRanges(p.ranges) : undefined });
         ctx.count('sites', r.sites.length);
+        sayPitfalls(ctx, r.pitfalls);
       },
     },
     {
