@@ -129,8 +129,8 @@ export async function calibrate(
     if (method.kind === 'ema') {
       const [ra, rb] = trackedRange(a, b);
       if (!emaLo.has(t)) {
-        emaLo.set(t, new DebiasedEma(method.p));
-        emaHi.set(t, new DebiasedEma(method.p));
+        emaLo.set(t, new DebiasedEma(method.p, 0, { float32: false }));
+        emaHi.set(t, new DebiasedEma(method.p, 0, { float32: false }));
       }
       emaLo.get(t)!.update(ra);
       emaHi.get(t)!.update(rb);

@@ -250,8 +250,8 @@ describe('quantize_training (spec §1.5–1.6, §2)', () => {
   });
 
   it('zero-debiased EMA: [-1,1] then [0,0] with decay 0.999 gives about ±0.5 (spec §1.6)', () => {
-    const lo = new DebiasedEma(0.999, 0);
-    const hi = new DebiasedEma(0.999, 6);
+    const lo = new DebiasedEma(0.999, 0, { float32: false });
+    const hi = new DebiasedEma(0.999, 6, { float32: false });
     for (const batch of [[-1, 1], [0, 0]]) {
       const [a, c] = trackedRange(Math.min(...batch), Math.max(...batch));
       lo.update(a);
