@@ -44,6 +44,9 @@ export const spec: CommandSpec = {
     weight_bits: { type: 'number', value: '8', description: 'bits for weights' },
     activation_bits: { type: 'number', value: '8', description: 'bits for activations' },
     symmetric: { type: 'bool', description: 'symmetric ranges' },
+    batch_norm: { type: 'string', value: 'frozen|batch_stats', description: "batch norms during training: frozen (default: folded with their moving statistics, contrib after freeze_bn_delay) or batch_stats (contrib's fold_batch_norms for training: the batch's statistics with the correction factors, moving statistics updated by EMA)" },
+    freeze_bn_delay: { type: 'number', value: 'N', description: "with --batch_norm=batch_stats: from step N on, the moving statistics are used and no longer updated (contrib's freeze_bn_delay; default never)" },
+    bn_decay: { type: 'number', value: 'D', description: 'with --batch_norm=batch_stats: moving-average decay (default 0.999, or the graph\'s FusedBatchNormV3 exponential_avg_factor)' },
     per_channel: { type: 'bool', description: 'per-channel weight ranges on Conv2D/depthwise (FakeQuantWithMinMaxVarsPerChannel, symmetric narrow range: int8 NPUs; TOCO wants per-tensor)' },
     backend: { type: 'string', value: 'wasm|cpu', description: 'TensorFlow.js backend (default wasm)' },
     seed: { type: 'number', value: 'S', description: 'shuffling seed (default 1)' },
@@ -59,11 +62,19 @@ export async function run(ctx: Ctx): Promise<number> {
   const dir = ctx.str('checkpoint_dir');
   if (!dir) throw new UsageError('--checkpoint_dir is required');
   if (ctx.str('labels') && ctx.bool('distill')) throw new UsageError('--labels and --distill exclude each other');
+  const batchNorm = ctx.choice('batch_norm', ['frozen', 'batch_stats']);
+  if (batchNorm !== 'batch_stats') for (const f of ['freeze_bn_delay', 'bn_decay']) if (ctx.num(f) !== undefined) throw new UsageError(`--${f} needs --batch_norm=batch_stats (frozen batch norms have no moving statistics to update)`);
+  const freezeBnDelay = ctx.num('freeze_bn_delay');
+  if (freezeBnDelay !== undefined && !(Number.isInteger(freezeBnDelay) && freezeBnDelay >= 0)) throw new UsageError(`--freeze_bn_delay ${freezeBnDelay}: expected a step count (integer >= 0)`);
+  const bnDecay = ctx.num('bn_decay');
+  if (bnDecay !== undefined && !(bnDecay > 0 && bnDecay < 1)) throw new UsageError(`--bn_decay ${bnDecay}: expected a decay in (0, 1), e.g. 0.999`);
   const core = await import('@tfpass/core');
   const graph = core.readGraph(ctx.path(input));
   const placeholders = graph.nodes().filter((n) => n.op === 'Placeholder').map((n) => n.name);
   const specs = inputSpecs(ctx).data;
-  const streamed = wantsDataset(ctx, specs.map((d) => d.glob), ['metric', 'eval_every', 'val_split', 'keep_best', 'val_data']);
+  // Bool and list flags always hold a value (false, []): only the ones given ask for a dataset.
+  const given = ['metric', 'eval_every', 'val_split', 'keep_best', 'val_data'].filter((f) => ![undefined, false].includes(ctx.flags[f] as never) && !(Array.isArray(ctx.flags[f]) && !(ctx.flags[f] as unknown[]).length));
+  const streamed = wantsDataset(ctx, specs.map((d) => d.glob), given);
   const data: Record<string, string[]> = {};
   let stream: Record<string, unknown> | undefined;
   let metricName: string | undefined;
@@ -105,6 +116,7 @@ export async function run(ctx: Ctx): Promise<number> {
     checkpointDir: resolve(ctx.cwd, dir), checkpointEvery: ctx.num('checkpoint_every'), resume: ctx.bool('resume'), maxToKeep: ctx.num('max_to_keep'), strict: ctx.bool('strict'),
     initCheckpoint: ctx.str('init_checkpoint'), exclude: ctx.str('exclude'), outGraph: ctx.str('out_graph') ? resolve(ctx.cwd, ctx.str('out_graph')!) : undefined,
     weightBits: ctx.num('weight_bits'), activationBits: ctx.num('activation_bits'), symmetric: ctx.bool('symmetric'), perChannel: ctx.bool('per_channel'),
+    batchNorm: batchNorm as 'frozen' | 'batch_stats' | undefined, freezeBnDelay, bnDecay,
     backend: ctx.choice('backend', ['wasm', 'cpu', 'node']), seed: ctx.num('seed'),
     outTflite: ctx.str('out_tflite') ? resolve(ctx.cwd, ctx.str('out_tflite')!) : undefined, inferenceType: ctx.choice('inference_type', ['INT8', 'QUANTIZED_UINT8']),
     onEval: (p: { step: number; float?: number; quantized?: number }) => {
@@ -133,6 +145,7 @@ export async function run(ctx: Ctx): Promise<number> {
   for (const w of r.warnings) ctx.warn(w);
   ctx.emit({ ok: true, tflite: r.tflite, files: r.files, steps: r.result.stepsRun, metric: metricName, history: r.result.evals, best: r.result.best, sites: r.result.sites.length, sqnr_db: r.sqnrDb, max_abs_error: r.maxAbsError, missing_ranges: r.missingRanges, restore: rep, warnings: r.warnings });
   const h = r.result.history;
+  if (r.result.batchNorms?.length) ctx.print(`batch norms: ${r.result.batchNorms.length} trained on batch statistics${freezeBnDelay !== undefined ? `, frozen from step ${freezeBnDelay}` : ''}; moving statistics updated in the checkpoints`);
   ctx.print(`trained ${r.result.stepsRun} steps at ${r.result.sites.length} fake-quant sites; loss ${h[0]?.loss.toExponential(3)} → ${h[h.length - 1]?.loss.toExponential(3)}`);
   ctx.print(`wrote ${r.files.frozen} (${r.missingRanges ? `NOT deployable as is: ${r.missingRanges} tensor(s) without a range` : 'deployable'}), ${r.files.eval}, checkpoints and loss.svg in ${dir}`);
   for (const p of r.result.evals) ctx.print(`eval step ${p.step}: ${metricName} float ${p.float?.toFixed(4)}${p.quantized === undefined ? '' : `, quantized ${p.quantized.toFixed(4)}`}`);
