@@ -228,8 +228,8 @@ function mulOf(g: Graph, n: Node | undefined, a: (x: Node | undefined) => boolea
 }
 
 /**
- * The batch norms of a graph in create_eval_graph's folded form (this module's, or
- * @tfpass/quantize's quantizeEval with a fused batch norm), moving statistics as constants.
+ * The batch norms of a graph in create_eval_graph's folded form (as `foldBatchNormsForEval`
+ * writes it; the structure @tfpass/quantize's eval fold builds too), statistics as constants.
  */
 export function findFoldedBatchNorms(g: Graph): FoldedBn[] {
   const out: FoldedBn[] = [];

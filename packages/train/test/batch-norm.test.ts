@@ -13,7 +13,7 @@ import { readGraph, Tensor, type Graph } from '@tfpass/core';
 import { modelsDir } from '@tfpass/core/testing';
 import { runGraph, writeNpy } from '@tfpass/runtime';
 import { freezeGraph, readCheckpoint, readCheckpointState, type Checkpoint } from '@tfpass/checkpoint';
-import { prepareForQat, qat, runFirstParty, runQatJob } from '../src/index.js';
+import { DEMO_INPUT, buildDemoModel, demoImages, prepareForQat, qat, runFirstParty, runQatJob } from '../src/index.js';
 import { realSplit } from './helpers/real-data.js';
 
 const M = modelsDir();
@@ -196,4 +196,46 @@ describe.skipIf(!mnet)('batch norm with batch statistics (contrib fold_batch_nor
     const fm = freezeGraph({ inputGraph: join(dir, 'frozen', 'model.ckpt-8.meta'), inputCheckpoint: join(dir, 'frozen', 'model.ckpt-8'), outputNodeNames: [OUT] });
     expect(fm.nodes().some((n) => n.op === 'FakeQuantWithMinMaxVars')).toBe(true);
   }, 600_000);
+});
+
+describe('batch norm with batch statistics on FusedBatchNormV3 (the demo model, slim names)', () => {
+  const OUT = 'detail/conv1/Relu';
+  const images = (s: number) => demoImages(4, 16, 100 + s);
+  const run = async (dir: string, steps: number, resume = false) => {
+    const g = buildDemoModel({ size: 16 });
+    await runFirstParty(g, 'strip_unused_nodes', [DEMO_INPUT], [OUT]);
+    const prep = await prepareForQat(g, { inputs: [DEMO_INPUT], outputs: [OUT], batchNorm: 'batch_stats' });
+    const seen = new Map<number, Float32Array>();
+    const r = await qat({
+      graph: prep.graph, output: OUT, data: (s) => ({ feeds: { [DEMO_INPUT]: images(s) } }), steps, quantDelay: 1000, lr: 1e-3,
+      batchNorm: 'batch_stats', checkpointDir: dir, checkpointEvery: 1, maxToKeep: 0, resume, onForward: (s, o) => seen.set(s, o),
+    });
+    return { g, prep, r, seen };
+  };
+
+  it('folds FusedBatchNormV3 for training, checkpoints <scope>/BatchNorm/moving_mean, and resumes exactly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfpass-bn-demo-'));
+    const { g, prep, r, seen } = await run(join(dir, 'all'), 3);
+    expect(prep.folded.map((b) => b.mean)).toEqual(['detail/conv1/BatchNorm/moving_mean']);
+    expect(prep.graph.nodes().some((n) => n.op.startsWith('FusedBatchNorm'))).toBe(false);
+    // Step 1 by hand: conv -> BN on the batch's statistics -> Relu.
+    const v = constVars(prep.graph);
+    const x = images(1);
+    const y = tf.conv2d(tf.tensor4d(x.toFloat32(), x.shape as [number, number, number, number]), tf.tensor4d(v('detail/conv1/weights'), [3, 3, 3, 16]), 2, 'same');
+    const { mean, variance } = tf.moments(y, [0, 1, 2]);
+    const bnEps = g.node('detail/conv1/BatchNorm/FusedBatchNormV3').attrs.getFloat('epsilon');
+    const ref = tf.relu(tf.add(tf.mul(tf.div(tf.sub(y, mean), tf.sqrt(tf.add(variance, bnEps))), tf.tensor1d(v('detail/conv1/BatchNorm/gamma'))), tf.tensor1d(v('detail/conv1/BatchNorm/beta')))).dataSync() as Float32Array;
+    expect(relErr(seen.get(1)!, ref)).toBeLessThan(1e-4);
+    const ck3 = readCheckpoint(join(dir, 'all', 'model.ckpt-3'));
+    for (const k of ['detail/conv1/weights', 'detail/conv1/BatchNorm/gamma', 'detail/conv1/BatchNorm/beta', 'detail/conv1/BatchNorm/moving_mean', 'detail/conv1/BatchNorm/moving_variance', 'detail/conv1/BatchNorm/gamma/Adam']) expect(ck3.has(k), k).toBe(true);
+    expect(relErr(ck3.read('detail/conv1/BatchNorm/moving_mean').toFloat32() as Float32Array, v('detail/conv1/BatchNorm/moving_mean'))).toBeGreaterThan(1e-5);
+
+    // Two steps, then --resume to three: the same losses and moving statistics as one run.
+    await run(join(dir, 'resumed'), 2);
+    const b = await run(join(dir, 'resumed'), 3, true);
+    expect(b.r.stepsRun).toBe(1);
+    expect(b.r.history[0]!.loss).toBeCloseTo(r.history[2]!.loss, 6);
+    const ckb = readCheckpoint(join(dir, 'resumed', 'model.ckpt-3'));
+    for (const k of ['detail/conv1/BatchNorm/moving_mean', 'detail/conv1/BatchNorm/moving_variance']) expect(relErr(ckb.read(k).toFloat32() as Float32Array, ck3.read(k).toFloat32() as Float32Array)).toBeLessThan(1e-6);
+  }, 120_000);
 });
