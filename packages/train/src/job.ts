@@ -475,6 +475,8 @@ function jobReport(o: QatJobOptions, r: QatResult, files: Record<string, string>
     '',
     `Plots (loss with moving average, validation ${metric}, every site's range): [report.html](report.html)`,
   ];
+  if (r.batchNorms.length) lines.splice(3, 0, '', `Batch norm: ${r.batchNorms.length} trained on batch statistics (contrib's fold_batch_norms)${o.freezeBnDelay !== undefined ? `, moving statistics from step ${o.freezeBnDelay} on` : ''}; moving mean/variance updated by EMA in every checkpoint.`);
+  else lines.splice(3, 0, '', 'Batch norm: frozen (folded with the moving statistics before training).');
   if (r.evals.length) {
     lines.push('', `| step | ${metric} float | ${metric} quantized |`, '|---|---|---|');
     for (const p of r.evals) lines.push(`| ${p.step} | ${p.float?.toFixed(4) ?? ''} | ${p.quantized?.toFixed(4) ?? ''} |`);
