@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Graph, Tensor, TfpassError, UsageError, parseInput, writeGraph, writeModel } from '@tfpass/core';
+import { Graph, Tensor, TfpassError, UsageError, opsWith, parseInput, writeGraph, writeModel } from '@tfpass/core';
 import { runGraph, readNpy, type BackendName } from '@tfpass/runtime';
 import { LINT_RULES, lint, quantCheck, loadTarget, type PlanOptions } from '@tfpass/quantize';
 import { clipInterior, evalMetaGraph } from './coverage.js';
@@ -149,7 +149,8 @@ function concatRows(ts: Tensor[], per: number[], counts: number[]): Tensor {
   return new Tensor('float32', [n, ...per], data);
 }
 
-const PASS_THROUGH = new Set(['Identity', 'Reshape', 'Squeeze', 'ExpandDims', 'StopGradient', 'FakeQuantWithMinMaxVars', 'FakeQuantWithMinMaxArgs']);
+/** Ops that keep values on the way to the loss (op-table roles). */
+const PASS_THROUGH = opsWith('identity', 'reshape', 'fakeQuant');
 
 /**
  * The Softmax the loss would read through (the softmax loss applies its own): lint's

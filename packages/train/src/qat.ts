@@ -13,7 +13,7 @@ import { join } from 'node:path';
 // tfjs-core, not the @tensorflow/tfjs union (~210 MB with layers, data and webgl): core's own
 // gradients are registered by @tfpass/runtime's registerGradients (below, before any training).
 import * as tf from '@tensorflow/tfjs-core';
-import { Graph, Tensor, TfpassError, UsageError, parseInput, tensorName, writeModel, type Model } from '@tfpass/core';
+import { DebiasedEma, Graph, Tensor, TfpassError, UsageError, parseInput, tensorName, writeModel, type Model } from '@tfpass/core';
 import { buildGraphModel, fromTf, registerGradients, registerKernel, nudge, toTf, useBackend, type BackendName } from '@tfpass/runtime';
 import { planQuantization, reroute, siteChannels, trackedRange, type PlanOptions, type Site } from '@tfpass/quantize';
 import { readCheckpoint, writeCheckpoint, resolveCheckpoint, updateCheckpointState, type Checkpoint } from '@tfpass/checkpoint';
@@ -152,22 +152,9 @@ export interface QatResult {
   movingStats: string[];
 }
 
-/**
- * assign_moving_average(zero_debias=True) in float32, with contrib's state (`biased`,
- * `local_step`): the first update yields the first value exactly.
- */
-export class ZeroDebiasedEma {
-  biased = 0;
-  localStep = 0;
-  constructor(readonly decay: number, public value: number) {}
-  update(x: number): number {
-    const f = Math.fround;
-    this.biased = f(this.biased - f(f(this.biased - x) * f(1 - this.decay)));
-    this.localStep = f(this.localStep + 1);
-    this.value = f(this.biased / f(1 - f(Math.pow(f(this.decay), this.localStep))));
-    return this.value;
-  }
-}
+/** contrib's zero-debiased EMA (`biased`, `local_step`) in float32: core's one copy. */
+export const ZeroDebiasedEma = DebiasedEma;
+export type ZeroDebiasedEma = DebiasedEma;
 
 /** One fake-quant site of the training graph. */
 interface TrainSite {
