@@ -1,6 +1,6 @@
 /** The command itself, run in the worker thread started by bin.ts (or inline with TFPASS_INLINE=1). */
 import { isMainThread, workerData, type MessagePort } from 'node:worker_threads';
-import { setTempFileListener } from '@tfpass/core';
+import { setTempFileListener } from '@tfpass/core/files';
 import { main } from './main.js';
 import { fdIo } from './ui.js';
 
