@@ -1,4 +1,4 @@
-import type { Graph, Node } from '@tfpass/core';
+import { opsWith, type Graph, type Node } from '@tfpass/core';
 
 // Placement of fake-quant nodes, following tf.contrib.quantize (TF 1.15) as described in
 // spec fake-quant.md §1.2–§1.5. Pure: reads the graph, returns sites; every rewrite
@@ -9,7 +9,7 @@ export const ACTIVATIONS = new Set(['Relu', 'Relu6', 'Identity']);
 export const RELUS = new Set(['Relu', 'Relu6']);
 export const INTERMEDIATE = new Set(['Add', 'AddV2', 'Mul']);
 export const PASS_THROUGH = new Set(['Reshape', 'Identity', 'BatchToSpaceND', 'SpaceToBatchND', 'MaxPool', 'Max']);
-export const FAKE_QUANTS = new Set(['FakeQuantWithMinMaxVars', 'FakeQuantWithMinMaxArgs', 'FakeQuantWithMinMaxVarsPerChannel']);
+export const FAKE_QUANTS: ReadonlySet<string> = opsWith('fakeQuant');
 /** Consumers under these prefixes are ignored (contrib common.SKIPPED_PREFIXES). */
 const SKIPPED_PREFIXES = ['gradients/', 'RMSProp/', 'Adagrad/', 'Const_', 'HistogramSummary', 'ScalarSummary'];
 const GRADIENT_SCOPE = /(^|\/)gradients(_\d+)?\//;
