@@ -71,22 +71,28 @@ export function satisfies(version: string, range: string): boolean {
   );
 }
 
-function readManifest(dir: string): DiscoveredPlugin | undefined {
+/**
+ * The plugin manifest of the package in `dir`. Discovery (the default) skips quietly what is not
+ * an installable plugin; an explicit choice (`--plugin PATH`) keeps malformed fields, so that
+ * `incompatibility` can say what is wrong instead of the plugin just not being found.
+ */
+function readManifest(dir: string, explicit = false): DiscoveredPlugin | undefined {
   let pj: any;
   try {
     const text = readFileSync(join(dir, 'package.json'), 'utf8');
     // Most packages are not plugins: skip parsing those (discovery runs on every CLI start).
-    if (!text.includes('"tfpass"')) return undefined;
+    if (!explicit && !text.includes('"tfpass"')) return undefined;
     pj = JSON.parse(text);
   } catch {
     return undefined;
   }
   if (!pj || typeof pj.tfpass !== 'object' || pj.tfpass === null) return undefined;
+  const m = pj.tfpass;
+  const peer = pj.peerDependencies?.['@tfpass/core'];
+  if (explicit) return { name: pj.name ?? dir, version: pj.version ?? '0.0.0', dir, manifest: m as PluginManifest, peerCore: peer };
   // A package without a string name is not installable; malformed fields must not crash discovery.
   if (typeof pj.name !== 'string') return undefined;
-  const m = pj.tfpass;
   const passes = Array.isArray(m.passes) ? m.passes.filter((x: any) => x && typeof x.name === 'string') : [];
-  const peer = pj.peerDependencies?.['@tfpass/core'];
   return { name: pj.name, version: typeof pj.version === 'string' ? pj.version : '0.0.0', dir, manifest: { ...m, passes }, peerCore: typeof peer === 'string' ? peer : undefined };
 }
 
@@ -204,14 +210,7 @@ export function resolvePluginName(spec: string): string[] {
 
 /** The manifest of the package in `dir`, without discovery's filters (for an explicit choice). */
 export function readManifestAt(dir: string): DiscoveredPlugin | undefined {
-  let pj: { name?: string; version?: string; tfpass?: unknown; peerDependencies?: Record<string, string> };
-  try {
-    pj = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!pj || typeof pj.tfpass !== 'object' || pj.tfpass === null) return undefined;
-  return { name: pj.name ?? dir, version: pj.version ?? '0.0.0', dir, manifest: pj.tfpass as PluginManifest, peerCore: pj.peerDependencies?.['@tfpass/core'] };
+  return readManifest(dir, true);
 }
 
 function findPackageDir(name: string, cwd: string): string | undefined {

@@ -1,11 +1,10 @@
-import { parseInput, type Graph, type Node } from '@tfpass/core';
+import { isVariableOp, parseInput, type Graph, type Node } from '@tfpass/core';
 import { FAKE_QUANTS, QUANTIZABLE, type Site } from './plan.js';
 
 // The seed's silent pitfalls of create_training_graph / calibration, found statically so the CLI
 // can warn (or refuse with --strict) before writing anything. Every message is one line.
 
 const NORMS = new Set(['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', 'BatchNormWithGlobalNormalization']);
-const VARIABLES = new Set(['VariableV2', 'Variable', 'VarHandleOp']);
 const SOURCES = new Set(['Placeholder', 'PlaceholderWithDefault']);
 const BIASES = new Set(['BiasAdd', 'Add', 'AddV2']);
 const SHIFTS = new Set(['Add', 'AddV2', 'BiasAdd', 'Sub']);
@@ -35,7 +34,7 @@ function staticOf(g: Graph): (t: string) => boolean {
     const n = g.get(name);
     let r = false;
     if (n) {
-      if (n.op === 'Const' || VARIABLES.has(n.op)) r = true;
+      if (n.op === 'Const' || isVariableOp(n.op)) r = true;
       else if (SOURCES.has(n.op) || FAKE_QUANTS.has(n.op) || n.dataInputs.length === 0) r = false;
       else r = n.dataInputs.every((i) => walk(i, depth + 1));
     }

@@ -11,7 +11,7 @@
  * are the ones the frozen graph will have), and the layer output is rescaled by
  * sigma_mv / sigma_batch and offset so it equals batch norm on the batch's statistics.
  */
-import { Tensor, type Graph, type Node } from '@tfpass/core';
+import { Tensor, constProducer, removeIfDead, type Graph, type Node } from '@tfpass/core';
 
 export type BatchNormMode = 'frozen' | 'batch_stats';
 
@@ -44,11 +44,7 @@ export interface FoldedBn {
 const f32 = { type: 'float32' as const };
 
 /** The Const behind a tensor, through Identity nodes. */
-function constNode(g: Graph, tensor: string): Node | undefined {
-  let n = g.producer(tensor);
-  while (n && n.op === 'Identity') n = g.producer(n.dataInputs[0]!);
-  return n?.op === 'Const' ? n : undefined;
-}
+const constNode = constProducer;
 
 function through(g: Graph, tensor: string): Node | undefined {
   let n = g.producer(tensor);
@@ -144,14 +140,6 @@ function matchUnfused(g: Graph, add: Node): Match | undefined {
   return undefined;
 }
 
-function removeDead(g: Graph, name: string, keep: Set<string>): void {
-  const n = g.get(name);
-  if (!n || keep.has(name) || g.consumersOf(name).length) return;
-  const ins = n.inputs.map((s) => s.replace(/^\^/, '').split(':')[0]!);
-  g.removeNode(name);
-  for (const s of ins) removeDead(g, s, keep);
-}
-
 export interface EvalFoldResult {
   folded: FoldedBn[];
   /** Moving-average decay stated by the graph, by moving_mean constant. */
@@ -205,7 +193,8 @@ export function foldBatchNormsForEval(g: Graph, keep: Set<string> = new Set()): 
     g.replaceUses(outName, tmp, { except: new Set([tmp]), controls: true });
     const bnVars = new Set([m.gamma, m.beta, m.mean, m.variance, weights.split(':')[0]!].filter((s): s is string => !!s));
     g.removeNode(outName);
-    for (const s of out.inputs) removeDead(g, s.replace(/^\^/, '').split(':')[0]!, bnVars);
+    // The norm's own subgraph goes with it (the folded layer reads none of it).
+    for (const s of out.inputs) removeIfDead(g, s, { keep: bnVars, ops: 'any' });
     let addFold = tmp;
     if (protectedOut) {
       g.renameNode(tmp, outName);

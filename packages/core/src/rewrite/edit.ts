@@ -16,9 +16,10 @@ const DEAD_WITH_READER: ReadonlySet<string> = new Set(['Const', ...IDENTITY_OPS]
 /**
  * Remove `name` when nothing reads it and it is not protected, then, transitively, its inputs
  * that became unread. Only `ops` (default: Const and identity-like ops) are removed upstream,
- * so a rewrite never deletes real computation it did not own. Returns how many were removed.
+ * so a rewrite never deletes real computation it did not own; `'any'` removes the whole dead
+ * subgraph (for a rewrite that owns it, e.g. a replaced batch norm). Returns how many were removed.
  */
-export function removeIfDead(g: Graph, name: string, opts: { keep?: ReadonlySet<string>; ops?: ReadonlySet<string> } = {}): number {
+export function removeIfDead(g: Graph, name: string, opts: { keep?: ReadonlySet<string>; ops?: ReadonlySet<string> | 'any' } = {}): number {
   const ops = opts.ops ?? DEAD_WITH_READER;
   const stack = [parseInput(name).node];
   let removed = 0;
@@ -30,7 +31,7 @@ export function removeIfDead(g: Graph, name: string, opts: { keep?: ReadonlySet<
     removed++;
     for (const p of ins) {
       const pn = g.get(p);
-      if (pn && ops.has(pn.op)) stack.push(p);
+      if (pn && (ops === 'any' || ops.has(pn.op))) stack.push(p);
     }
   }
   return removed;
